@@ -1,0 +1,13 @@
+# hak_flags.m4 — compiler flag probing for hakmem.
+# HAK_CHECK_CFLAG(FLAG, [ACTION-IF-ACCEPTED], [ACTION-IF-REJECTED])
+# Compiles an empty program with FLAG (and -Werror so unknown flags fail).
+AC_DEFUN([HAK_CHECK_CFLAG], [
+  AS_VAR_PUSHDEF([hak_cv], [hak_cv_cflag_$1])
+  AC_CACHE_CHECK([whether $CC accepts $1], [hak_cv], [
+    hak_save_CFLAGS=$CFLAGS
+    CFLAGS="$CFLAGS -Werror $1"
+    AC_COMPILE_IFELSE([AC_LANG_PROGRAM([], [])], [AS_VAR_SET([hak_cv], [yes])], [AS_VAR_SET([hak_cv], [no])])
+    CFLAGS=$hak_save_CFLAGS])
+  AS_VAR_IF([hak_cv], [yes], [$2], [$3])
+  AS_VAR_POPDEF([hak_cv])
+])

@@ -1,0 +1,203 @@
+/* alloc.c — the out-of-line allocation paths: first use, the mid and huge
+ * tiers, calloc, realloc, aligned allocation, usable size and every misuse
+ * check of free (SPEC §2). */
+#include "alloc.h"
+#include "counters.h"
+#include "init.h"
+#include "large/huge.h"
+#include "options.h"
+#include "report.h"
+#include <errno.h>
+#include <string.h>
+
+/* Requests made during initialisation itself (see init.c). */
+static void *bootstrap_alloc(size_t n, size_t align)
+{
+    HAK_CTR_INC(early_return, init_reentry);
+    void *p = _hak_bootstrap_alloc(n, align);
+    if (!p)
+        errno = ENOMEM;
+    return p;
+}
+
+static void *alloc_tier(size_t n, uintptr_t site)
+{
+    void *p;
+    if (n <= _hak_mid_max)
+        p = _hak_tiny_alloc_class(hak_size_class(n));
+    else
+        p = _hak_huge_alloc(n, 0, site);
+    if (hak_unlikely(!p))
+        HAK_CTR_INC(early_return, oom);
+    return p;
+}
+
+void *_hak_malloc_slow(size_t n, uintptr_t site)
+{
+    if (hak_unlikely(!hak_ready()))
+        return bootstrap_alloc(n, 16);
+    if (n == 0) {
+        HAK_CTR_INC(early_return, zero_size);
+        n = 1;
+    } else if (hak_unlikely(n > PTRDIFF_MAX)) {
+        HAK_CTR_INC(early_return, overflow);
+        errno = ENOMEM;
+        return NULL;
+    }
+    return alloc_tier(n, site);
+}
+
+/* The chunk map entry of p says what p is; anything not ours is reported
+ * without touching p's memory. */
+void _hak_free_slow(void *p, const char *fn)
+{
+    if (!p) {
+        HAK_CTR_INC(early_return, null_free);
+        return;
+    }
+    uintptr_t a = (uintptr_t)p;
+    uint64_t e = hak_chunk_get(a);
+    switch (HAK_CHUNK_KIND(e)) {
+    case HAK_CHUNK_SLAB: {
+        struct tiny_slab *s = tiny_slab_of(a);
+        if (s) {
+            _hak_tiny_free_slow(p, s, fn);
+            return;
+        }
+        break;
+    }
+    case HAK_CHUNK_HUGE:
+        _hak_huge_free(HAK_CHUNK_PTR(e), p, fn);
+        return;
+    case HAK_CHUNK_HUGE_FREED:
+        if ((a & HAK_CHUNK_MASK) == 0) {
+            HAK_CTR_INC(early_return, double_free);
+            _hak_report(fn, "double free", p);
+            return;
+        }
+        break;
+    default:
+        if (_hak_bootstrap_owns(p))
+            return; /* the bootstrap area is never reused */
+        break;
+    }
+    HAK_CTR_INC(early_return, invalid_ptr);
+    _hak_report(fn, "invalid pointer", p);
+}
+
+size_t _hak_usable_size(void *p, const char *fn)
+{
+    if (!p)
+        return 0;
+    uintptr_t a = (uintptr_t)p;
+    uint64_t e = hak_chunk_get(a);
+    if (HAK_CHUNK_KIND(e) == HAK_CHUNK_SLAB) {
+        struct tiny_slab *s = tiny_slab_of(a);
+        if (s)
+            return _hak_tiny_usable(p, s, fn);
+    } else if (HAK_CHUNK_KIND(e) == HAK_CHUNK_HUGE) {
+        return _hak_huge_usable(HAK_CHUNK_PTR(e), p, fn);
+    } else if (_hak_bootstrap_owns(p)) {
+        return 16; /* bootstrap blocks are at least 16 bytes apart */
+    }
+    HAK_CTR_INC(early_return, invalid_ptr);
+    _hak_report(fn, "invalid pointer", p);
+    return 0;
+}
+
+void *_hak_calloc(size_t count, size_t size, uintptr_t site)
+{
+    size_t n;
+    if (hak_unlikely(__builtin_mul_overflow(count, size, &n))) {
+        HAK_CTR_INC(early_return, overflow);
+        errno = ENOMEM;
+        return NULL;
+    }
+    if (hak_unlikely(!hak_ready()))
+        return bootstrap_alloc(n, 16); /* static area: zero, never reused */
+    if (n == 0) {
+        HAK_CTR_INC(early_return, zero_size);
+        n = 1;
+    } else if (hak_unlikely(n > PTRDIFF_MAX)) {
+        HAK_CTR_INC(early_return, overflow);
+        errno = ENOMEM;
+        return NULL;
+    }
+    void *p = alloc_tier(n, site);
+    /* Huge blocks are fresh mappings, already zero: no memset. */
+    if (p && n <= _hak_mid_max)
+        memset(p, 0, n);
+    return p;
+}
+
+void *_hak_realloc(void *p, size_t n, uintptr_t site, const char *fn)
+{
+    if (!p)
+        return _hak_malloc_slow(n, site);
+    if (n == 0 && HAK_OPT(realloc_zero) == HAK_REALLOC_ZERO_FREE) {
+        hak_free_inline(p, fn);
+        return NULL;
+    }
+    if (hak_unlikely(n > PTRDIFF_MAX)) {
+        HAK_CTR_INC(early_return, overflow);
+        errno = ENOMEM;
+        return NULL;
+    }
+    size_t old = _hak_usable_size(p, fn);
+    if (old == 0) { /* not ours: reported; under warn/ignore leave it be */
+        errno = ENOMEM;
+        return NULL;
+    }
+    uint64_t e = hak_chunk_get((uintptr_t)p);
+    if (HAK_CHUNK_KIND(e) == HAK_CHUNK_HUGE) {
+        if (n > _hak_mid_max && _hak_huge_resize(HAK_CHUNK_PTR(e), n))
+            return p;
+    } else if (n <= old && n >= old / 2) {
+        return p; /* same slab block: it fits and wastes at most half */
+    }
+    void *q = _hak_malloc_slow(n ? n : 1, site);
+    if (!q)
+        return NULL;
+    memcpy(q, p, n < old ? n : old);
+    hak_free_inline(p, fn);
+    return q;
+}
+
+void *_hak_memalign(size_t align, size_t n, uintptr_t site)
+{
+    if (align <= 16)
+        return _hak_malloc_slow(n, site);
+    if (hak_unlikely(!hak_ready()))
+        return bootstrap_alloc(n, align);
+    if (hak_unlikely(n > PTRDIFF_MAX || align > PTRDIFF_MAX)) {
+        HAK_CTR_INC(early_return, overflow);
+        errno = ENOMEM;
+        return NULL;
+    }
+    size_t m = n > align ? n : align;
+    if (align <= HAK_UNIT_SIZE && m <= _hak_mid_max) {
+        /* Power-of-two classes are naturally aligned: slabs start on 64 KiB. */
+        size_t pow = (size_t)1 << (64 - __builtin_clzll((unsigned long long)(m - 1)));
+        if (pow <= _hak_mid_max) {
+            void *p = _hak_tiny_alloc_class(hak_size_class(pow));
+            if (!p)
+                HAK_CTR_INC(early_return, oom);
+            return p;
+        }
+    }
+    return _hak_huge_alloc(n, align, site);
+}
+
+int _hak_posix_memalign(void **out, size_t align, size_t n, uintptr_t site)
+{
+    if (!hak_is_pow2(align) || align % sizeof(void *) != 0)
+        return EINVAL;
+    int saved = errno;
+    void *p = _hak_memalign(align, n, site);
+    if (!p) {
+        errno = saved;
+        return ENOMEM;
+    }
+    *out = p;
+    return 0;
+}

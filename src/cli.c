@@ -1,0 +1,168 @@
+/* cli.c — the hakmem command: run a program on hakmem, show the effective
+ * configuration, print the version. */
+#include "hakmem.h"
+#include <dlfcn.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char usage_text[] =
+    "usage: hakmem run [--profile NAME] [--config FILE] [--set SECTION.KEY=VALUE]... [--] COMMAND [ARG]...\n"
+    "       hakmem config [--profile NAME] [--config FILE] [--json | --values | --doc ini|markdown]\n"
+    "       hakmem --version | --help\n"
+    "\n"
+    "  run     run COMMAND with libhakmem preloaded and the given settings\n"
+    "  config  print every option: effective value, where it came from, description\n"
+    "\n"
+    "Environment: HAKMEM_PROFILE (or HAKMEM_MODE), HAKMEM_CONFIG, HAKMEM_<SECTION>_<KEY>,\n"
+    "HAKMEM_LIBRARY (the library `run` preloads; default: the one this command uses).\n";
+
+static int usage(const char *msg, const char *arg)
+{
+    if (msg)
+        fprintf(stderr, "hakmem: %s%s%s\n", msg, arg ? ": " : "", arg ? arg : "");
+    fputs(usage_text, stderr);
+    return 2;
+}
+
+/* Value of "--name VALUE" or "--name=VALUE" at argv[*i], advancing *i. */
+static const char *opt_value(int argc, char **argv, int *i, const char *name)
+{
+    size_t n = strlen(name);
+    if (strncmp(argv[*i], name, n) != 0)
+        return NULL;
+    if (argv[*i][n] == '=')
+        return argv[*i] + n + 1;
+    if (argv[*i][n] != 0)
+        return NULL;
+    if (*i + 1 >= argc)
+        return "";
+    return argv[++*i];
+}
+
+static const char *library_path(char *buf, size_t len)
+{
+    const char *env = getenv("HAKMEM_LIBRARY");
+    if (env && env[0])
+        return env;
+    Dl_info info;
+    if (!dladdr((void *)hak_version, &info) || !info.dli_fname)
+        return NULL;
+    if (!realpath(info.dli_fname, buf)) {
+        snprintf(buf, len, "%s", info.dli_fname);
+    }
+    return buf;
+}
+
+static int cmd_run(int argc, char **argv)
+{
+    int i = 0;
+    for (; i < argc; i++) {
+        const char *v;
+        if (strcmp(argv[i], "--") == 0) {
+            i++;
+            break;
+        } else if ((v = opt_value(argc, argv, &i, "--profile")) != NULL) {
+            if (!v[0])
+                return usage("--profile needs a name", NULL);
+            setenv("HAKMEM_PROFILE", v, 1);
+            unsetenv("HAKMEM_MODE");
+        } else if ((v = opt_value(argc, argv, &i, "--config")) != NULL) {
+            if (!v[0])
+                return usage("--config needs a file", NULL);
+            setenv("HAKMEM_CONFIG", v, 1);
+        } else if ((v = opt_value(argc, argv, &i, "--set")) != NULL) {
+            const char *eq = strchr(v, '=');
+            if (!eq || eq == v)
+                return usage("--set needs SECTION.KEY=VALUE", v);
+            char name[128];
+            snprintf(name, sizeof name, "%.*s", (int)(eq - v), v);
+            const char *env = hak_option_env(name);
+            if (!env)
+                return usage("unknown option", name);
+            setenv(env, eq + 1, 1);
+        } else if (argv[i][0] == '-') {
+            return usage("unknown argument", argv[i]);
+        } else {
+            break;
+        }
+    }
+    if (i >= argc)
+        return usage("run needs a command", NULL);
+    char path[PATH_MAX];
+    const char *lib = library_path(path, sizeof path);
+    if (!lib) {
+        fprintf(stderr, "hakmem: cannot find libhakmem (set HAKMEM_LIBRARY)\n");
+        return 1;
+    }
+    const char *old = getenv("LD_PRELOAD");
+    if (old && old[0]) {
+        size_t n = strlen(lib) + strlen(old) + 2;
+        char *both = malloc(n);
+        if (!both)
+            return 1;
+        snprintf(both, n, "%s:%s", lib, old);
+        setenv("LD_PRELOAD", both, 1);
+        free(both);
+    } else {
+        setenv("LD_PRELOAD", lib, 1);
+    }
+    execvp(argv[i], argv + i);
+    fprintf(stderr, "hakmem: cannot run %s: %s\n", argv[i], strerror(errno));
+    return 127;
+}
+
+static int cmd_config(int argc, char **argv)
+{
+    const char *profile = NULL, *file = NULL;
+    int format = HAK_DUMP_TEXT;
+    for (int i = 0; i < argc; i++) {
+        const char *v;
+        if ((v = opt_value(argc, argv, &i, "--profile")) != NULL) {
+            if (!v[0])
+                return usage("--profile needs a name", NULL);
+            profile = v;
+        } else if ((v = opt_value(argc, argv, &i, "--config")) != NULL) {
+            if (!v[0])
+                return usage("--config needs a file", NULL);
+            file = v;
+        } else if (strcmp(argv[i], "--json") == 0) {
+            format = HAK_DUMP_JSON;
+        } else if (strcmp(argv[i], "--values") == 0) {
+            format = HAK_DUMP_VALUES;
+        } else if ((v = opt_value(argc, argv, &i, "--doc")) != NULL) {
+            if (strcmp(v, "ini") == 0)
+                format = HAK_DUMP_INI;
+            else if (strcmp(v, "markdown") == 0)
+                format = HAK_DUMP_MARKDOWN;
+            else
+                return usage("--doc takes ini or markdown", v);
+        } else {
+            return usage("unknown argument", argv[i]);
+        }
+    }
+    fflush(stdout);
+    return hak_config_dump(STDOUT_FILENO, profile, file, format) ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2)
+        return usage(NULL, NULL);
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("hakmem %s\n", hak_version());
+        return 0;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        fputs(usage_text, stdout);
+        return 0;
+    }
+    if (strcmp(argv[1], "run") == 0)
+        return cmd_run(argc - 2, argv + 2);
+    if (strcmp(argv[1], "config") == 0)
+        return cmd_config(argc - 2, argv + 2);
+    return usage("unknown command", argv[1]);
+}

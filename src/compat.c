@@ -1,0 +1,103 @@
+/* compat.c — glibc's malloc introspection and tuning entry points, answered
+ * from hakmem's own accounting (SPEC §2: what cannot apply is refused with
+ * the documented "unsupported" value). */
+#include "counters.h"
+#include "init.h"
+#include "large/huge.h"
+#include "stats.h"
+#include "tiny/tiny.h"
+#include <errno.h>
+#include <malloc.h>
+#include <stdio.h>
+
+#if HAK_OVERRIDE
+
+struct totals {
+    size_t mapped;      /* bytes hakmem has mapped now */
+    size_t huge_count;  /* live huge blocks */
+    size_t huge_bytes;
+    size_t free_bytes;  /* known free: cached empty SuperSlabs */
+};
+
+static struct totals totals(void)
+{
+    struct totals t;
+    uint64_t in = atomic_load_explicit(&_hak_gctr.os_mmap_bytes, memory_order_relaxed);
+    uint64_t out = atomic_load_explicit(&_hak_gctr.os_munmap_bytes, memory_order_relaxed);
+    t.mapped = in > out ? (size_t)(in - out) : 0;
+    _hak_huge_totals(&t.huge_count, &t.huge_bytes);
+    t.free_bytes = _hak_tiny_cached_bytes();
+    return t;
+}
+
+hak_export int malloc_trim(size_t pad)
+{
+    (void)pad;
+    if (!hak_ready())
+        return 0;
+    return _hak_tiny_trim() > 0;
+}
+
+/* arena: bytes mapped outside huge blocks; hblks/hblkhd: huge blocks;
+ * fordblks: bytes known to be free; uordblks: the rest of what is mapped. */
+hak_export struct mallinfo2 mallinfo2(void)
+{
+    struct totals t = totals();
+    struct mallinfo2 m = { 0 };
+    m.hblks = t.huge_count;
+    m.hblkhd = t.huge_bytes;
+    m.arena = t.mapped > t.huge_bytes ? t.mapped - t.huge_bytes : 0;
+    m.fordblks = t.free_bytes;
+    m.uordblks = t.mapped > t.free_bytes ? t.mapped - t.free_bytes : 0;
+    return m;
+}
+
+static int clamp_int(size_t v) { return v > (size_t)__INT_MAX__ ? __INT_MAX__ : (int)v; }
+
+hak_export struct mallinfo mallinfo(void)
+{
+    struct mallinfo2 m2 = mallinfo2();
+    struct mallinfo m = { 0 };
+    m.arena = clamp_int(m2.arena);
+    m.hblks = clamp_int(m2.hblks);
+    m.hblkhd = clamp_int(m2.hblkhd);
+    m.uordblks = clamp_int(m2.uordblks);
+    m.fordblks = clamp_int(m2.fordblks);
+    return m;
+}
+
+hak_export void malloc_stats(void)
+{
+    struct totals t = totals();
+    fprintf(stderr, "hakmem:\nsystem bytes     = %10zu\nin use bytes     = %10zu\nmmap regions     = %10zu\nmmap bytes       = %10zu\n",
+            t.mapped, t.mapped - (t.free_bytes < t.mapped ? t.free_bytes : t.mapped), t.huge_count, t.huge_bytes);
+    fflush(stderr);
+    _hak_stats_print(2, false);
+}
+
+hak_export int malloc_info(int options, FILE *fp)
+{
+    if (options != 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    struct totals t = totals();
+    fprintf(fp,
+            "<malloc version=\"hakmem-%s\">\n"
+            "<total type=\"mmap\" count=\"%zu\" size=\"%zu\"/>\n"
+            "<system type=\"current\" size=\"%zu\"/>\n"
+            "<aspace type=\"free\" size=\"%zu\"/>\n"
+            "</malloc>\n",
+            PACKAGE_VERSION, t.huge_count, t.huge_bytes, t.mapped, t.free_bytes);
+    return 0;
+}
+
+/* No glibc tunable maps onto hakmem's options: 0 is glibc's "not done". */
+hak_export int mallopt(int param, int value)
+{
+    (void)param;
+    (void)value;
+    return 0;
+}
+
+#endif

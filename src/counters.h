@@ -1,0 +1,47 @@
+/* counters.h — the counters of counters.def as per-thread structs and
+ * process-wide atomics, and the macros that update them (or compile to
+ * nothing with --disable-counters). */
+#ifndef HAK_COUNTERS_H
+#define HAK_COUNTERS_H
+
+#include "internal.h"
+#include "tiny/sizeclass.h"
+#include <stdatomic.h>
+
+struct hak_counters {
+#define HAK_COUNTER(group, name, dim, doc) uint64_t group##_##name[dim];
+#define HAK_GCOUNTER(group, name, doc)
+#include "counters.def"
+#undef HAK_COUNTER
+#undef HAK_GCOUNTER
+};
+
+struct hak_gcounters {
+#define HAK_COUNTER(group, name, dim, doc)
+#define HAK_GCOUNTER(group, name, doc) _Atomic uint64_t group##_##name;
+#include "counters.def"
+#undef HAK_COUNTER
+#undef HAK_GCOUNTER
+};
+
+/* This thread's counters (initial-exec TLS: no allocation to reach them). */
+extern hak_tls struct hak_counters _hak_ctr;
+extern struct hak_gcounters _hak_gctr;
+
+#if HAK_COUNTERS
+#define HAK_CTR_ADD(group, name, n)      ((void)(_hak_ctr.group##_##name[0] += (n)))
+#define HAK_CTR_ADD_C(group, name, c, n) ((void)(_hak_ctr.group##_##name[c] += (n)))
+#define HAK_GCTR_ADD(group, name, n) \
+    ((void)atomic_fetch_add_explicit(&_hak_gctr.group##_##name, (uint64_t)(n), memory_order_relaxed))
+#else
+#define HAK_CTR_ADD(group, name, n)      ((void)0)
+#define HAK_CTR_ADD_C(group, name, c, n) ((void)0)
+#define HAK_GCTR_ADD(group, name, n)     ((void)0)
+#endif
+#define HAK_CTR_INC(group, name) HAK_CTR_ADD(group, name, 1)
+#define HAK_CTR_INC_C(group, name, c) HAK_CTR_ADD_C(group, name, c, 1)
+
+/* Adds src into dst (thread exit, stats). */
+void _hak_counters_merge(struct hak_counters *dst, const struct hak_counters *src);
+
+#endif

@@ -1,0 +1,46 @@
+/* internal.h — macros and small helpers shared by every hakmem source file. */
+#ifndef HAK_INTERNAL_H
+#define HAK_INTERNAL_H
+
+#include "build-config.h"
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+
+#define hak_likely(x)   __builtin_expect(!!(x), 1)
+#define hak_unlikely(x) __builtin_expect(!!(x), 0)
+#define hak_noinline    __attribute__((noinline))
+#define hak_cold        __attribute__((cold, noinline))
+#define hak_inline      static inline __attribute__((always_inline))
+#define hak_export      __attribute__((visibility("default")))
+#define hak_unused      __attribute__((unused))
+/* Thread-local state must never be reached through __tls_get_addr, which may
+ * call malloc: initial-exec keeps every access a %fs-relative load. */
+#define hak_tls         __thread __attribute__((tls_model("initial-exec")))
+
+#define HAK_KiB ((size_t)1 << 10)
+#define HAK_MiB ((size_t)1 << 20)
+#define HAK_GiB ((size_t)1 << 30)
+
+/* The unit of the chunk map: SuperSlabs and huge blocks are aligned to it. */
+#define HAK_CHUNK_SHIFT 21
+#define HAK_CHUNK_SIZE  ((size_t)1 << HAK_CHUNK_SHIFT)
+#define HAK_CHUNK_MASK  (HAK_CHUNK_SIZE - 1)
+/* Slabs are made of 64 KiB units (SPEC §5.1). */
+#define HAK_UNIT_SHIFT  16
+#define HAK_UNIT_SIZE   ((size_t)1 << HAK_UNIT_SHIFT)
+#define HAK_UNITS_PER_CHUNK (HAK_CHUNK_SIZE / HAK_UNIT_SIZE)
+#define HAK_PAGE_SIZE   ((size_t)4096)
+
+hak_inline size_t hak_align_up(size_t x, size_t a) { return (x + a - 1) & ~(a - 1); }
+hak_inline uintptr_t hak_align_down(uintptr_t x, size_t a) { return x & ~(uintptr_t)(a - 1); }
+hak_inline bool hak_is_pow2(size_t x) { return x != 0 && (x & (x - 1)) == 0; }
+
+#if HAK_DEBUG
+void _hak_assert_fail(const char *expr, const char *file, int line) __attribute__((noreturn, cold));
+#define hak_assert(e) ((e) ? (void)0 : _hak_assert_fail(#e, __FILE__, __LINE__))
+#else
+#define hak_assert(e) ((void)0)
+#endif
+
+#endif

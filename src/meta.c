@@ -1,0 +1,62 @@
+/* meta.c — a segregated free-list allocator for metadata records: 64-byte
+ * classes up to 4 KiB, carved from 1 MiB regions that are never unmapped
+ * (records may be read by racing threads after they are freed). */
+#include "meta.h"
+#include "lock.h"
+#include "os.h"
+#include <string.h>
+
+#define META_ALIGN 64
+#define META_MAX 4096
+#define META_REGION ((size_t)1 << 20)
+#define META_NCLASS (META_MAX / META_ALIGN)
+
+static hak_lock_t meta_lock = HAK_LOCK_INIT;
+static void *meta_free_list[META_NCLASS];
+static char *bump, *bump_end;
+
+void *_hak_meta_alloc(size_t size)
+{
+    hak_assert(size > 0 && size <= META_MAX);
+    size_t c = (size + META_ALIGN - 1) / META_ALIGN - 1;
+    size_t bytes = (c + 1) * META_ALIGN;
+    hak_lock(&meta_lock);
+    void *p = meta_free_list[c];
+    if (p) {
+        meta_free_list[c] = *(void **)p;
+        hak_unlock(&meta_lock);
+        memset(p, 0, bytes);
+        return p;
+    }
+    if ((size_t)(bump_end - bump) < bytes) {
+        char *r = _hak_os_map(META_REGION);
+        if (!r) {
+            hak_unlock(&meta_lock);
+            return NULL;
+        }
+        bump = r;
+        bump_end = r + META_REGION;
+    }
+    p = bump;
+    bump += bytes;
+    hak_unlock(&meta_lock);
+    return p; /* fresh mapping: already zero */
+}
+
+void _hak_meta_free(void *p, size_t size)
+{
+    if (!p)
+        return;
+    size_t c = (size + META_ALIGN - 1) / META_ALIGN - 1;
+    hak_lock(&meta_lock);
+    *(void **)p = meta_free_list[c];
+    meta_free_list[c] = p;
+    hak_unlock(&meta_lock);
+}
+
+void _hak_meta_fork_child(void)
+{
+    /* Pushes and pops are single stores, so the lists are whole even if a
+     * thread held the lock at fork time; only the lock needs resetting. */
+    hak_lock_reset_child(&meta_lock);
+}

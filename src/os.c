@@ -1,0 +1,134 @@
+/* os.c — kernel primitives behind the OS layer contract of os.h, with counts. */
+#include "os.h"
+#include "counters.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+static void *real_map(size_t size)
+{
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+static int real_unmap(void *p, size_t size) { return munmap(p, size); }
+static int real_advise(void *p, size_t size, int advice) { return madvise(p, size, advice); }
+
+static uint64_t real_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static const struct hak_os_ops real_ops = { real_map, real_unmap, real_advise, real_now_ns };
+static const struct hak_os_ops *ops = &real_ops;
+
+void _hak_os_set_ops(const struct hak_os_ops *o) { ops = o ? o : &real_ops; }
+
+void *_hak_os_map(size_t size)
+{
+    hak_assert(size > 0 && size % HAK_PAGE_SIZE == 0);
+    void *p = ops->map(size);
+    if (!p) {
+        HAK_GCTR_ADD(os, mmap_fail, 1);
+        errno = ENOMEM;
+        return NULL;
+    }
+    HAK_GCTR_ADD(os, mmap, 1);
+    HAK_GCTR_ADD(os, mmap_bytes, size);
+    return p;
+}
+
+int _hak_os_unmap(void *p, size_t size)
+{
+    hak_assert(((uintptr_t)p & (HAK_PAGE_SIZE - 1)) == 0 && size % HAK_PAGE_SIZE == 0);
+    int saved = errno;
+    int r = ops->unmap(p, size);
+    if (r == 0) {
+        HAK_GCTR_ADD(os, munmap, 1);
+        HAK_GCTR_ADD(os, munmap_bytes, size);
+        errno = saved;
+    }
+    return r;
+}
+
+void *_hak_os_map_aligned(size_t size, size_t align)
+{
+    hak_assert(hak_is_pow2(align) && align >= HAK_PAGE_SIZE);
+    if (align == HAK_PAGE_SIZE)
+        return _hak_os_map(size);
+    size_t over = size + align - HAK_PAGE_SIZE;
+    if (over < size) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    char *p = _hak_os_map(over);
+    if (!p)
+        return NULL;
+    uintptr_t start = (uintptr_t)p, aligned = hak_align_up(start, align);
+    size_t head = aligned - start, tail = over - head - size;
+    if (head)
+        _hak_os_unmap(p, head);
+    if (tail)
+        _hak_os_unmap((char *)aligned + size, tail);
+    return (void *)aligned;
+}
+
+int _hak_os_advise(void *p, size_t size, int advice)
+{
+    int saved = errno;
+    int r = ops->advise(p, size, advice);
+    HAK_GCTR_ADD(os, madvise, 1);
+    HAK_GCTR_ADD(os, madvise_bytes, size);
+    if (r == 0)
+        errno = saved;
+    return r;
+}
+
+uint64_t _hak_os_now_ns(void) { return ops->now_ns(); }
+
+long _hak_os_minflt(void)
+{
+    struct rusage ru;
+    return getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_minflt : 0;
+}
+
+size_t _hak_os_rss(void)
+{
+    int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    char buf[128];
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = 0;
+    const char *p = buf;
+    while (*p && *p != ' ')
+        p++;
+    size_t pages = 0;
+    while (*p == ' ')
+        p++;
+    while (*p >= '0' && *p <= '9')
+        pages = pages * 10 + (size_t)(*p++ - '0');
+    return pages * (size_t)sysconf(_SC_PAGESIZE);
+}
+
+uint64_t _hak_os_random(void)
+{
+    uint64_t v;
+    if (getrandom(&v, sizeof v, GRND_NONBLOCK) == (ssize_t)sizeof v)
+        return v;
+    /* No entropy yet (early boot): mix the clock and an address. */
+    v = real_now_ns() ^ ((uint64_t)(uintptr_t)&v << 17);
+    v ^= v >> 33;
+    v *= 0xff51afd7ed558ccdULL;
+    v ^= v >> 33;
+    return v;
+}

@@ -1,0 +1,39 @@
+/* os.h — the one layer that talks to the kernel: every mmap, munmap, madvise
+ * and clock read in hakmem goes through these functions, which count them.
+ *
+ * Contract: sizes are > 0 and multiples of HAK_PAGE_SIZE; addresses are
+ * page-aligned. Mapping returns NULL with errno = ENOMEM on failure (never
+ * MAP_FAILED). Unmap and advise return 0 or -1 with errno set; callers treat a
+ * failed unmap as a leak, never as a reason to reuse the range.
+ * Tests swap the primitives with _hak_os_set_ops() to count or fail calls. */
+#ifndef HAK_OS_H
+#define HAK_OS_H
+
+#include "internal.h"
+
+struct hak_os_ops {
+    void *(*map)(size_t size);                     /* anonymous, read-write, private */
+    int (*unmap)(void *p, size_t size);
+    int (*advise)(void *p, size_t size, int advice);
+    uint64_t (*now_ns)(void);                      /* CLOCK_MONOTONIC */
+};
+
+/* Replaces the primitives (NULL restores the real ones). Not thread-safe:
+ * for tests, before the allocator is used. */
+void _hak_os_set_ops(const struct hak_os_ops *ops);
+
+void *_hak_os_map(size_t size);
+/* A mapping of size bytes aligned to align (a power of two, ≥ page). */
+void *_hak_os_map_aligned(size_t size, size_t align);
+int _hak_os_unmap(void *p, size_t size);
+int _hak_os_advise(void *p, size_t size, int advice);
+uint64_t _hak_os_now_ns(void);
+
+/* Minor page faults of the process so far (getrusage). */
+long _hak_os_minflt(void);
+/* Resident set size in bytes (/proc/self/statm), or 0. */
+size_t _hak_os_rss(void);
+/* 64 random bits from the kernel (getrandom), or a clock-derived value. */
+uint64_t _hak_os_random(void);
+
+#endif

@@ -1,0 +1,245 @@
+/* stats.c — counter totals and the stats report, generated from counters.def. */
+#include "stats.h"
+#include "fmt.h"
+#include "large/huge.h"
+#include "lock.h"
+#include "options.h"
+#include "os.h"
+#include "tiny/tiny.h"
+#include <fcntl.h>
+#include <stddef.h>
+#include <string.h>
+#include <unistd.h>
+
+hak_tls struct hak_counters _hak_ctr;
+struct hak_gcounters _hak_gctr;
+
+static hak_lock_t stats_lock = HAK_LOCK_INIT;
+static struct hak_counters retired;
+
+struct ctr_desc {
+    const char *group, *name, *doc;
+    unsigned dim;
+    size_t offset;
+    bool global;
+};
+
+static const struct ctr_desc descs[] = {
+#define HAK_COUNTER(group, name, dim, doc) { #group, #name, doc, dim, offsetof(struct hak_counters, group##_##name), false },
+#define HAK_GCOUNTER(group, name, doc) { #group, #name, doc, 1, offsetof(struct hak_gcounters, group##_##name), true },
+#include "counters.def"
+#undef HAK_COUNTER
+#undef HAK_GCOUNTER
+};
+#define NDESC (sizeof descs / sizeof descs[0])
+
+void _hak_counters_merge(struct hak_counters *dst, const struct hak_counters *src)
+{
+    uint64_t *d = (uint64_t *)dst;
+    const uint64_t *s = (const uint64_t *)src;
+    for (size_t i = 0; i < sizeof *dst / sizeof(uint64_t); i++)
+        d[i] += s[i];
+}
+
+void _hak_stats_retire(const struct hak_counters *c)
+{
+    hak_lock(&stats_lock);
+    _hak_counters_merge(&retired, c);
+    hak_unlock(&stats_lock);
+}
+
+static void merge_cb(const struct hak_counters *c, void *arg) { _hak_counters_merge(arg, c); }
+
+void _hak_stats_snapshot(struct hak_counters *out)
+{
+    memset(out, 0, sizeof *out);
+    hak_lock(&stats_lock);
+    _hak_counters_merge(out, &retired);
+    hak_unlock(&stats_lock);
+    /* Live threads' counters are read while they run: each value is a
+     * plain aligned word, so a read is at worst slightly stale. */
+    _hak_tiny_foreach_counters(merge_cb, out);
+    if (!_hak_tiny.heap) /* this thread has no heap, so it is not registered */
+        _hak_counters_merge(out, &_hak_ctr);
+}
+
+void _hak_stats_fork_child(void)
+{
+    hak_lock_reset_child(&stats_lock);
+}
+
+static uint64_t value_of(const struct ctr_desc *d, const struct hak_counters *c, unsigned i)
+{
+    if (d->global)
+        return atomic_load_explicit((_Atomic uint64_t *)((char *)&_hak_gctr + d->offset), memory_order_relaxed);
+    return ((const uint64_t *)((const char *)c + d->offset))[i];
+}
+
+static uint64_t total_of(const struct ctr_desc *d, const struct hak_counters *c)
+{
+    uint64_t t = 0;
+    for (unsigned i = 0; i < d->dim; i++)
+        t += value_of(d, c, i);
+    return t;
+}
+
+/* Groups in the order they first appear in counters.def. */
+static bool first_of_group(size_t k)
+{
+    for (size_t j = 0; j < k; j++)
+        if (strcmp(descs[j].group, descs[k].group) == 0)
+            return false;
+    return true;
+}
+
+static void print_extra_text(struct hak_out *o, const char *group)
+{
+    if (strcmp(group, "huge") == 0) {
+        size_t count, bytes;
+        _hak_huge_totals(&count, &bytes);
+        _hak_out_printf(o, "  %-22s %14zu  %s\n", "live_blocks", count, "huge blocks mapped now");
+        _hak_out_printf(o, "  %-22s %14zu  %s\n", "live_bytes", bytes, "bytes mapped for them");
+    } else if (strcmp(group, "os") == 0) {
+        _hak_out_printf(o, "  %-22s %14ld  %s\n", "minor_faults", _hak_os_minflt(), "minor page faults of the process");
+        _hak_out_printf(o, "  %-22s %14zu  %s\n", "rss_bytes", _hak_os_rss(), "resident set size now");
+    } else if (strcmp(group, "tiny") == 0) {
+        _hak_out_printf(o, "  %-22s %14zu  %s\n", "ss_cached_bytes", _hak_tiny_cached_bytes(),
+                        "bytes of empty SuperSlabs kept for reuse");
+    }
+}
+
+/* Separator before a JSON member: none before the first of an object. */
+static const char *sep(bool *first)
+{
+    const char *r = *first ? "" : ", ";
+    *first = false;
+    return r;
+}
+
+static void print_extra_json(struct hak_out *o, const char *group, bool *first)
+{
+    if (strcmp(group, "huge") == 0) {
+        size_t count, bytes;
+        _hak_huge_totals(&count, &bytes);
+        _hak_out_printf(o, "%s\"live_blocks\": %zu", sep(first), count);
+        _hak_out_printf(o, "%s\"live_bytes\": %zu", sep(first), bytes);
+    } else if (strcmp(group, "os") == 0) {
+        _hak_out_printf(o, "%s\"minor_faults\": %ld", sep(first), _hak_os_minflt());
+        _hak_out_printf(o, "%s\"rss_bytes\": %zu", sep(first), _hak_os_rss());
+    } else if (strcmp(group, "tiny") == 0) {
+        _hak_out_printf(o, "%s\"ss_cached_bytes\": %zu", sep(first), _hak_tiny_cached_bytes());
+    }
+}
+
+static void print_text(struct hak_out *o, const struct hak_counters *c)
+{
+    _hak_out_printf(o, "hakmem %s stats (pid %d, profile %s, tiny.use_superslab = %s)\n", PACKAGE_VERSION,
+                    (int)getpid(), _hak_cfg.profile[0] ? _hak_cfg.profile : "(none)",
+                    HAK_OPT(tiny_use_superslab) ? "true" : "false");
+    if (!HAK_COUNTERS)
+        _hak_out_printf(o, "(counters compiled out: ./configure --disable-counters)\n");
+    for (size_t k = 0; k < NDESC; k++) {
+        if (!first_of_group(k))
+            continue;
+        const char *group = descs[k].group;
+        _hak_out_printf(o, "[%s]\n", group);
+        for (size_t j = k; HAK_COUNTERS && j < NDESC; j++) {
+            const struct ctr_desc *d = &descs[j];
+            if (strcmp(d->group, group) != 0)
+                continue;
+            _hak_out_printf(o, "  %-22s %14llu  %s\n", d->name, (unsigned long long)total_of(d, c), d->doc);
+            if (d->dim > 1 && total_of(d, c)) {
+                _hak_out_printf(o, "  %-22s", "");
+                for (unsigned i = 0; i < d->dim; i++)
+                    if (value_of(d, c, i))
+                        _hak_out_printf(o, " %u:%llu", _hak_class_size[i], (unsigned long long)value_of(d, c, i));
+                _hak_out_printf(o, "\n");
+            }
+        }
+        print_extra_text(o, group);
+    }
+}
+
+static void print_json(struct hak_out *o, const struct hak_counters *c)
+{
+    _hak_out_printf(o, "{\"hakmem\": {\"version\": \"%s\", \"pid\": %d, \"profile\": ", PACKAGE_VERSION, (int)getpid());
+    _hak_out_json_str(o, _hak_cfg.profile);
+    _hak_out_printf(o, ", \"use_superslab\": %s, \"counters\": %s}", HAK_OPT(tiny_use_superslab) ? "true" : "false",
+                    HAK_COUNTERS ? "true" : "false");
+    for (size_t k = 0; k < NDESC; k++) {
+        if (!first_of_group(k))
+            continue;
+        const char *group = descs[k].group;
+        _hak_out_printf(o, ",\n \"%s\": {", group);
+        bool first = true;
+        for (size_t j = k; HAK_COUNTERS && j < NDESC; j++) {
+            const struct ctr_desc *d = &descs[j];
+            if (strcmp(d->group, group) != 0)
+                continue;
+            _hak_out_printf(o, "%s\"%s\": ", sep(&first), d->name);
+            if (d->dim == 1) {
+                _hak_out_printf(o, "%llu", (unsigned long long)total_of(d, c));
+                continue;
+            }
+            _hak_out_printf(o, "{\"total\": %llu, \"by_class\": {", (unsigned long long)total_of(d, c));
+            bool f2 = true;
+            for (unsigned i = 0; i < d->dim; i++)
+                if (value_of(d, c, i))
+                    _hak_out_printf(o, "%s\"%u\": %llu", sep(&f2), _hak_class_size[i],
+                                    (unsigned long long)value_of(d, c, i));
+            _hak_out_printf(o, "}}");
+        }
+        print_extra_json(o, group, &first);
+        _hak_out_printf(o, "}");
+    }
+    _hak_out_printf(o, "\n}\n");
+}
+
+void _hak_stats_print(int fd, bool json)
+{
+    static struct hak_counters snap; /* too big for some thread stacks at exit */
+    static hak_lock_t print_lock = HAK_LOCK_INIT;
+    static struct hak_out out;
+    hak_lock(&print_lock);
+    _hak_stats_snapshot(&snap);
+    _hak_out_init(&out, fd);
+    if (json)
+        print_json(&out, &snap);
+    else
+        print_text(&out, &snap);
+    _hak_out_flush(&out);
+    hak_unlock(&print_lock);
+}
+
+/* HAKMEM_STATS_FILE with every %p replaced by the process id. */
+static void stats_path(char *buf, size_t len)
+{
+    const char *src = HAK_OPT_STR(stats_file);
+    size_t n = 0;
+    for (; *src && n + 1 < len; src++) {
+        if (src[0] == '%' && src[1] == 'p') {
+            n += _hak_fmt(buf + n, len - n, "%d", (int)getpid());
+            src++;
+        } else {
+            buf[n++] = *src;
+        }
+    }
+    buf[n] = 0;
+}
+
+void _hak_stats_at_exit(void)
+{
+    if (HAK_OPT(stats))
+        _hak_stats_print(2, false);
+    if (HAK_OPT_STR(stats_file)[0]) {
+        char path[HAK_OPT_STR_MAX + 32];
+        stats_path(path, sizeof path);
+        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (fd < 0) {
+            _hak_dprintf(2, "hakmem: stats: cannot write %s\n", path);
+            return;
+        }
+        _hak_stats_print(fd, true);
+        close(fd);
+    }
+}

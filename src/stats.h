@@ -1,0 +1,18 @@
+/* stats.h — merging the per-thread counters and printing them (SPEC §6):
+ * text on stderr with HAKMEM_STATS=1, JSON to HAKMEM_STATS_FILE. */
+#ifndef HAK_STATS_H
+#define HAK_STATS_H
+
+#include "counters.h"
+
+/* Adds an exiting thread's counters to the process totals. */
+void _hak_stats_retire(const struct hak_counters *c);
+/* Totals of every thread so far (exited and live). */
+void _hak_stats_snapshot(struct hak_counters *out);
+/* Prints the report: text (json false) or one JSON object. */
+void _hak_stats_print(int fd, bool json);
+/* The library destructor's part: print as configured. */
+void _hak_stats_at_exit(void);
+void _hak_stats_fork_child(void);
+
+#endif

@@ -1,0 +1,765 @@
+/* tiny.c — the slab engine behind the fast paths: thread heaps, the seven
+ * refill stages of SPEC §5.1, returns to slabs, remote frees, adoption of
+ * abandoned slabs, thread exit and the fork child. */
+#include "tiny.h"
+#include "../counters.h"
+#include "../lock.h"
+#include "../meta.h"
+#include "../options.h"
+#include "../os.h"
+#include "../report.h"
+#include "../stats.h"
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <string.h>
+
+hak_tls struct tiny_tls _hak_tiny;
+
+uint64_t _hak_key;
+size_t _hak_tiny_max;
+size_t _hak_mid_max;
+bool _hak_tiny_use_ss;
+uint8_t _hak_tiny_units[HAK_NCLASS];
+static uint32_t tiny_bound[HAK_NCLASS];
+
+/* Live heaps (for stats and the fork child) and heaps of exited threads
+ * waiting for reuse. Heaps are only ever reused as heaps: a remote freer may
+ * still push on a retired heap's notify stack. */
+static hak_lock_t reg_lock = HAK_LOCK_INIT;
+static struct tiny_heap *reg_head;
+static struct tiny_heap *heap_pool;
+
+/* Slabs left by exited threads, per class, doubly linked for O(1) adoption. */
+static struct {
+    hak_lock_t lock;
+    struct tiny_slab *head;
+} abandoned[HAK_NCLASS];
+
+static pthread_key_t exit_key;
+static _Atomic int exit_key_state; /* 0 none, 1 creating, 2 ready */
+
+/* ------------------------------------------------------------------ setup */
+
+static unsigned units_for(size_t size, size_t tiny_max)
+{
+    if (size <= tiny_max)
+        return 1;
+    /* At least 8 blocks when possible, at most 16 units (1 MiB), and the
+     * first span whose tail waste is at most 1/8 (else the least waste). */
+    size_t lo = (8 * size + HAK_UNIT_SIZE - 1) / HAK_UNIT_SIZE;
+    if (lo > 16)
+        lo = 16;
+    unsigned best = 16;
+    size_t best_waste = SIZE_MAX;
+    for (unsigned u = (unsigned)lo; u <= 16; u++) {
+        size_t span = u * HAK_UNIT_SIZE;
+        if (span < size)
+            continue;
+        size_t waste = span % size;
+        if (waste * 8 <= span)
+            return u;
+        if (best_waste == SIZE_MAX || waste * best < best_waste * u) {
+            best = u;
+            best_waste = waste;
+        }
+    }
+    return best;
+}
+
+void _hak_tiny_init(void)
+{
+    _hak_key = _hak_os_random() | 1;
+    _hak_tiny_use_ss = HAK_OPT(tiny_use_superslab) != 0;
+    _hak_mid_max = (size_t)HAK_OPT(mid_max_size);
+    size_t tiny_max = (size_t)HAK_OPT(tiny_max_size);
+    size_t cache_bytes = (size_t)HAK_OPT(tiny_cache_bytes);
+    uint32_t cache_max = (uint32_t)HAK_OPT(tiny_cache_max);
+    for (unsigned c = 1; c < HAK_NCLASS; c++) {
+        size_t size = _hak_class_size[c];
+        _hak_tiny_units[c] = (uint8_t)units_for(size, tiny_max);
+        size_t b = cache_bytes / size;
+        tiny_bound[c] = (uint32_t)(b < 2 ? 2 : b > cache_max ? cache_max : b);
+    }
+    tiny_bound[0] = 0;
+    /* Last: a non-zero bound turns the inline malloc path on. */
+    _hak_tiny_max = tiny_max;
+}
+
+static unsigned batch_of(unsigned c)
+{
+    unsigned b = tiny_bound[c] / 2;
+    return b ? b : 1;
+}
+
+void _hak_tiny_slab_setup(struct tiny_slab *s, struct tiny_unit_table *t, uintptr_t data, unsigned cls,
+                          unsigned units, struct tiny_heap *owner)
+{
+    uint32_t size = _hak_class_size[cls];
+    s->data = data;
+    s->size = size;
+    s->capacity = (uint32_t)(units * HAK_UNIT_SIZE / size);
+    s->inv = (((uint64_t)1 << TINY_INV_SHIFT) + size - 1) / size;
+    s->cls = (uint8_t)cls;
+    s->units = (uint8_t)units;
+    s->list = TINY_LIST_NONE;
+    s->free = NULL;
+    s->used = 0;
+    s->carved = 0;
+    s->next = s->prev = NULL;
+    s->notify_next = NULL;
+    atomic_store_explicit(&s->notified, 0, memory_order_relaxed);
+    atomic_store_explicit(&s->remote, NULL, memory_order_relaxed);
+    atomic_store_explicit(&s->remote_busy, 0, memory_order_relaxed);
+    atomic_store_explicit(&s->owner, owner, memory_order_relaxed);
+    unsigned u0 = (unsigned)((data >> HAK_UNIT_SHIFT) & (HAK_UNITS_PER_CHUNK - 1));
+    for (unsigned u = 0; u < units; u++)
+        atomic_store_explicit(&t->unit[u0 + u], s, memory_order_release);
+}
+
+void _hak_tiny_slab_unpublish(struct tiny_slab *s, struct tiny_unit_table *t)
+{
+    unsigned u0 = (unsigned)((s->data >> HAK_UNIT_SHIFT) & (HAK_UNITS_PER_CHUNK - 1));
+    for (unsigned u = 0; u < s->units; u++)
+        atomic_store_explicit(&t->unit[u0 + u], NULL, memory_order_release);
+    atomic_store_explicit(&s->owner, NULL, memory_order_relaxed);
+    s->capacity = 0;
+}
+
+bool _hak_tiny_is_block(const struct tiny_slab *s, uintptr_t a)
+{
+    uintptr_t off = a - s->data;
+    uint64_t idx = ((uint64_t)off * s->inv) >> TINY_INV_SHIFT;
+    return a >= s->data && idx * s->size == off && idx < s->capacity;
+}
+
+/* ------------------------------------------------------------------ heaps */
+
+static void exit_key_create(void)
+{
+    int expected = 0;
+    if (atomic_compare_exchange_strong(&exit_key_state, &expected, 1)) {
+        if (pthread_key_create(&exit_key, _hak_tiny_thread_exit) == 0)
+            atomic_store(&exit_key_state, 2);
+        else
+            atomic_store(&exit_key_state, 0);
+        return;
+    }
+    while (atomic_load(&exit_key_state) == 1)
+        sched_yield();
+}
+
+struct tiny_heap *_hak_tiny_heap(void)
+{
+    struct tiny_tls *t = &_hak_tiny;
+    if (hak_likely(t->heap != NULL))
+        return t->heap;
+    hak_lock(&reg_lock);
+    struct tiny_heap *h = heap_pool;
+    if (h) {
+        heap_pool = h->reg_next;
+        /* Keep the notify stack: stale entries are checked when drained. */
+        struct tiny_slab *pending = atomic_load(&h->notify);
+        memset(h, 0, sizeof *h);
+        atomic_store(&h->notify, pending);
+    } else {
+        h = _hak_meta_alloc(sizeof *h);
+    }
+    if (!h) {
+        hak_unlock(&reg_lock);
+        return NULL;
+    }
+    h->tls = t;
+    h->ctr = &_hak_ctr;
+    h->reg_next = reg_head;
+    h->reg_prev = NULL;
+    if (reg_head)
+        reg_head->reg_prev = h;
+    reg_head = h;
+    hak_unlock(&reg_lock);
+
+    for (unsigned c = 0; c < HAK_NCLASS; c++) {
+        t->sll[c].bound = tiny_bound[c];
+        hak_assert(t->sll[c].head == NULL);
+    }
+    t->heap = h;
+    t->state = TINY_THREAD_LIVE;
+    HAK_CTR_INC(tiny, thread_init);
+    /* The key is created here at the latest; pthread_setspecific may itself
+     * allocate (keys ≥ 32), which is fine now that the heap is in place. */
+    if (atomic_load(&exit_key_state) != 2)
+        exit_key_create();
+    if (atomic_load(&exit_key_state) == 2)
+        pthread_setspecific(exit_key, h);
+    return h;
+}
+
+void _hak_tiny_init_late(void)
+{
+    exit_key_create();
+}
+
+/* ------------------------------------------------------------------ lists */
+
+static void list_push(struct tiny_slab **head, struct tiny_slab *s)
+{
+    s->prev = NULL;
+    s->next = *head;
+    if (*head)
+        (*head)->prev = s;
+    *head = s;
+}
+
+static void list_remove(struct tiny_slab **head, struct tiny_slab *s)
+{
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        *head = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+    s->next = s->prev = NULL;
+}
+
+static struct tiny_slab **list_of(struct tiny_heap *h, struct tiny_slab *s)
+{
+    struct tiny_class_state *cs = &h->cls[s->cls];
+    return s->list == TINY_LIST_PARTIAL ? &cs->partial : &cs->full;
+}
+
+static void slab_unlink(struct tiny_heap *h, struct tiny_slab *s)
+{
+    if (s->list == TINY_LIST_PARTIAL || s->list == TINY_LIST_FULL)
+        list_remove(list_of(h, s), s);
+    else if (s->list == TINY_LIST_CUR)
+        h->cls[s->cls].cur = NULL;
+    s->list = TINY_LIST_NONE;
+}
+
+static void slab_move(struct tiny_heap *h, struct tiny_slab *s, uint8_t to)
+{
+    slab_unlink(h, s);
+    s->list = to;
+    if (to == TINY_LIST_CUR)
+        h->cls[s->cls].cur = s;
+    else
+        list_push(list_of(h, s), s);
+}
+
+/* ------------------------------------------------------------------ remote */
+
+/* Moves the slab's remote frees to its local list (owner only). */
+static unsigned drain_remote(struct tiny_slab *s)
+{
+    if (!atomic_load_explicit(&s->remote, memory_order_relaxed))
+        return 0;
+    void *r = atomic_exchange_explicit(&s->remote, NULL, memory_order_acquire);
+    if (!r)
+        return 0;
+    unsigned n = 1;
+    void *tail = r;
+    while (((void **)tail)[0]) {
+        tail = ((void **)tail)[0];
+        n++;
+    }
+    ((void **)tail)[0] = s->free;
+    s->free = r;
+    s->used -= n;
+    HAK_CTR_INC(free, remote_drain);
+    HAK_CTR_ADD(free, remote_blocks, n);
+    return n;
+}
+
+/* May the owner give this empty slab back? Not while a remote freer is
+ * still inside it or a notify stack still points at it. */
+static bool slab_releasable(struct tiny_slab *s)
+{
+    return s->used == 0 && !atomic_load_explicit(&s->notified, memory_order_acquire) &&
+           atomic_load_explicit(&s->remote_busy, memory_order_acquire) == 0;
+}
+
+static void slab_release(struct tiny_heap *h, struct tiny_slab *s)
+{
+    slab_unlink(h, s);
+    HAK_CTR_INC(tiny, slab_release);
+    if (s->ss)
+        _hak_ss_slab_release(h, s);
+    else
+        _hak_fb_slab_release(s);
+}
+
+/* Processes the heap's notify stack: slabs of ours that got remote frees
+ * while full become partial; stale entries only lose their flag. */
+static void drain_notify(struct tiny_heap *h)
+{
+    if (!atomic_load_explicit(&h->notify, memory_order_relaxed))
+        return;
+    struct tiny_slab *s = atomic_exchange_explicit(&h->notify, NULL, memory_order_acquire);
+    while (s) {
+        struct tiny_slab *next = s->notify_next;
+        atomic_store_explicit(&s->notified, 0, memory_order_release);
+        if (atomic_load_explicit(&s->owner, memory_order_relaxed) == h && s->list != TINY_LIST_NONE) {
+            drain_remote(s);
+            if (s->list == TINY_LIST_FULL && s->free)
+                slab_move(h, s, TINY_LIST_PARTIAL);
+            if (s->list != TINY_LIST_CUR && slab_releasable(s))
+                slab_release(h, s);
+        }
+        s = next;
+    }
+}
+
+static void remote_push(struct tiny_slab *s, void *p)
+{
+    uintptr_t a = (uintptr_t)p;
+    atomic_fetch_add_explicit(&s->remote_busy, 1, memory_order_relaxed);
+    ((uintptr_t *)p)[1] = tiny_mark(a);
+    void *old = atomic_load_explicit(&s->remote, memory_order_relaxed);
+    do {
+        ((void **)p)[0] = old;
+    } while (!atomic_compare_exchange_weak_explicit(&s->remote, &old, p, memory_order_release, memory_order_relaxed));
+    HAK_CTR_INC(free, ss_remote);
+    if (!old) {
+        /* First remote block: the owner may hold the slab as full and never
+         * look at it, so tell its heap (once, until the owner drains). */
+        struct tiny_heap *owner = atomic_load_explicit(&s->owner, memory_order_acquire);
+        if (owner && !atomic_exchange_explicit(&s->notified, 1, memory_order_acq_rel)) {
+            struct tiny_slab *head = atomic_load_explicit(&owner->notify, memory_order_relaxed);
+            do {
+                s->notify_next = head;
+            } while (!atomic_compare_exchange_weak_explicit(&owner->notify, &head, s, memory_order_release,
+                                                            memory_order_relaxed));
+        }
+    }
+    atomic_fetch_sub_explicit(&s->remote_busy, 1, memory_order_release);
+}
+
+/* ------------------------------------------------------------------ adoption */
+
+static void abandon(struct tiny_slab *s)
+{
+    unsigned c = s->cls;
+    hak_lock(&abandoned[c].lock);
+    s->list = TINY_LIST_ABANDONED;
+    atomic_store_explicit(&s->owner, NULL, memory_order_release);
+    list_push(&abandoned[c].head, s);
+    hak_unlock(&abandoned[c].lock);
+    HAK_CTR_INC(tiny, slab_abandon);
+}
+
+/* Takes s (or, with s NULL, the first abandoned slab of class c) for h. */
+static struct tiny_slab *adopt(struct tiny_heap *h, unsigned c, struct tiny_slab *s)
+{
+    if (!s && !abandoned[c].head)
+        return NULL;
+    hak_lock(&abandoned[c].lock);
+    if (!s)
+        s = abandoned[c].head;
+    if (!s || s->list != TINY_LIST_ABANDONED || atomic_load_explicit(&s->owner, memory_order_relaxed)) {
+        hak_unlock(&abandoned[c].lock);
+        return NULL;
+    }
+    list_remove(&abandoned[c].head, s);
+    s->list = TINY_LIST_NONE;
+    atomic_store_explicit(&s->owner, h, memory_order_release);
+    hak_unlock(&abandoned[c].lock);
+    drain_remote(s);
+    HAK_CTR_INC(tiny, slab_adopt);
+    return s;
+}
+
+static bool has_blocks(const struct tiny_slab *s) { return s->free || s->carved < s->capacity; }
+
+/* ------------------------------------------------------------------ refill */
+
+static unsigned take_free(struct tiny_sll *l, struct tiny_slab *s, unsigned want)
+{
+    unsigned n = 0;
+    void *b = s->free;
+    void *head = l->head;
+    while (b && n < want) {
+        void *next = ((void **)b)[0];
+        ((void **)b)[0] = head;
+        head = b;
+        b = next;
+        n++;
+    }
+    l->head = head;
+    s->free = b;
+    s->used += n;
+    l->count += n;
+    return n;
+}
+
+static unsigned take_carve(struct tiny_sll *l, struct tiny_slab *s, unsigned want)
+{
+    unsigned left = s->capacity - s->carved;
+    unsigned n = want < left ? want : left;
+    uintptr_t first = s->data + (uintptr_t)s->carved * s->size;
+    void *head = l->head;
+    /* Pushed from the last, so the list pops in address order. */
+    for (unsigned i = n; i-- > 0;) {
+        uintptr_t b = first + (uintptr_t)i * s->size;
+        ((void **)b)[0] = head;
+        ((uintptr_t *)b)[1] = tiny_mark(b);
+        head = (void *)b;
+    }
+    l->head = head;
+    s->carved += n;
+    s->used += n;
+    l->count += n;
+    return n;
+}
+
+/* A full slab of class c whose remote frees reached no notify stack (the
+ * notification raced with a change of owner); checked before growing. */
+static struct tiny_slab *reclaim_full(struct tiny_heap *h, unsigned c)
+{
+    for (struct tiny_slab *s = h->cls[c].full; s; s = s->next)
+        if (atomic_load_explicit(&s->remote, memory_order_relaxed) && drain_remote(s))
+            return s;
+    return NULL;
+}
+
+/* Stages 4–6: a slab with free blocks to become the current one. */
+static struct tiny_slab *next_slab(struct tiny_heap *h, unsigned c)
+{
+    struct tiny_class_state *cs = &h->cls[c];
+    struct tiny_slab *s;
+    drain_notify(h);
+    if ((s = cs->partial) != NULL) {
+        HAK_CTR_INC_C(tiny, refill_partial, c);
+        return s;
+    }
+    while ((s = adopt(h, c, NULL)) != NULL) {
+        if (has_blocks(s)) {
+            HAK_CTR_INC_C(tiny, refill_partial, c);
+            return s;
+        }
+        s->list = TINY_LIST_FULL;
+        list_push(&cs->full, s);
+    }
+    unsigned units = _hak_tiny_units[c];
+    if (_hak_tiny_use_ss && (s = _hak_ss_slab_owned(h, c, units)) != NULL) {
+        HAK_CTR_INC_C(tiny, refill_empty_slab, c);
+        return s;
+    }
+    if ((s = reclaim_full(h, c)) != NULL) {
+        HAK_CTR_INC_C(tiny, refill_partial, c);
+        return s;
+    }
+    bool reused = false;
+    s = _hak_tiny_use_ss ? _hak_ss_slab_new(h, c, units, &reused) : _hak_fb_slab_new(h, c, units);
+    if (s) {
+        HAK_CTR_INC_C(tiny, refill_new_ss, c);
+        if (reused)
+            HAK_CTR_INC(tiny, ss_reuse);
+    }
+    return s;
+}
+
+/* Moves up to want blocks of class c into l; 0 only when out of memory. */
+static unsigned refill(struct tiny_heap *h, struct tiny_sll *l, unsigned c, unsigned want)
+{
+    struct tiny_class_state *cs = &h->cls[c];
+    for (;;) {
+        struct tiny_slab *s = cs->cur;
+        if (s) {
+            unsigned n;
+            if (s->free && (n = take_free(l, s, want)) != 0) {
+                HAK_CTR_INC_C(tiny, refill_local, c);
+                return n;
+            }
+            if (drain_remote(s) && (n = take_free(l, s, want)) != 0) {
+                HAK_CTR_INC_C(tiny, refill_remote, c);
+                return n;
+            }
+            if (s->carved < s->capacity && (n = take_carve(l, s, want)) != 0) {
+                HAK_CTR_INC_C(tiny, refill_carve, c);
+                return n;
+            }
+            slab_move(h, s, TINY_LIST_FULL);
+        }
+        s = next_slab(h, c);
+        if (!s) {
+            HAK_CTR_INC_C(tiny, refill_fail, c);
+            return 0;
+        }
+        slab_move(h, s, TINY_LIST_CUR);
+    }
+}
+
+void *_hak_tiny_alloc_class(unsigned c)
+{
+    struct tiny_tls *t = &_hak_tiny;
+    struct tiny_sll *l = &t->sll[c];
+    if (!l->head) {
+        struct tiny_heap *h = _hak_tiny_heap();
+        if (!h) {
+            errno = ENOMEM;
+            return NULL;
+        }
+        h->in_slow = 1;
+        __atomic_signal_fence(__ATOMIC_SEQ_CST);
+        unsigned n = refill(h, l, c, batch_of(c));
+#if HAK_DEBUG
+        _hak_tiny_validate_heap(h);
+#endif
+        __atomic_signal_fence(__ATOMIC_SEQ_CST);
+        h->in_slow = 0;
+        if (!n) {
+            errno = ENOMEM;
+            return NULL;
+        }
+    }
+    void *b = l->head;
+    l->head = ((void **)b)[0];
+    l->count--;
+    ((uintptr_t *)b)[1] = 0;
+    HAK_CTR_INC(tiny, alloc_slow);
+    return b;
+}
+
+/* ------------------------------------------------------------------ free */
+
+/* Gives one block of h's back to its slab (owner only). */
+static void slab_return(struct tiny_heap *h, void *b)
+{
+    struct tiny_slab *s = tiny_slab_of((uintptr_t)b);
+    hak_assert(s && atomic_load(&s->owner) == h);
+    ((void **)b)[0] = s->free;
+    s->free = b;
+    s->used--;
+    HAK_CTR_INC(free, ss_local);
+    if (s->list == TINY_LIST_FULL)
+        slab_move(h, s, TINY_LIST_PARTIAL);
+    if (s->list == TINY_LIST_PARTIAL && slab_releasable(s))
+        slab_release(h, s);
+}
+
+/* Returns up to n blocks from the head of list l to their slabs. */
+static void flush_list(struct tiny_heap *h, struct tiny_sll *l, unsigned n)
+{
+    while (n-- > 0 && l->head) {
+        void *b = l->head;
+        l->head = ((void **)b)[0];
+        l->count--;
+        slab_return(h, b);
+    }
+}
+
+static bool list_contains(void *head, uintptr_t a, uint32_t limit)
+{
+    for (void *b = head; b && limit; b = ((void **)b)[0], limit--)
+        if ((uintptr_t)b == a)
+            return true;
+    return false;
+}
+
+/* The block carries the free mark. For a slab of ours every list it could be
+ * on is ours to read, so confirm; for another thread's slab the 64-bit
+ * per-process key is the evidence (a user write cannot forge it by chance). */
+static bool confirm_double_free(struct tiny_tls *t, struct tiny_heap *h, struct tiny_slab *s, uintptr_t a)
+{
+    if (atomic_load_explicit(&s->owner, memory_order_relaxed) != h)
+        return true;
+    return list_contains(t->sll[s->cls].head, a, t->sll[s->cls].count + 1) ||
+           list_contains(s->free, a, s->capacity + 1) ||
+           list_contains(atomic_load_explicit(&s->remote, memory_order_acquire), a, s->capacity + 1);
+}
+
+void _hak_tiny_free_slow(void *p, struct tiny_slab *s, const char *fn)
+{
+    uintptr_t a = (uintptr_t)p;
+    if (!_hak_tiny_is_block(s, a)) {
+        HAK_CTR_INC(early_return, invalid_ptr);
+        _hak_report(fn, "invalid pointer", p);
+        return;
+    }
+    struct tiny_tls *t = &_hak_tiny;
+    struct tiny_heap *h = _hak_tiny_heap();
+    struct tiny_heap *owner = atomic_load_explicit(&s->owner, memory_order_acquire);
+    if (!owner && h && adopt(h, s->cls, s)) {
+        owner = h;
+        slab_move(h, s, has_blocks(s) ? TINY_LIST_PARTIAL : TINY_LIST_FULL);
+    }
+    if (((uintptr_t *)p)[1] == tiny_mark(a) && confirm_double_free(t, h, s, a)) {
+        HAK_CTR_INC(early_return, double_free);
+        _hak_report(fn, "double free", p);
+        return;
+    }
+    if (owner != h || !h) {
+        remote_push(s, p);
+        return;
+    }
+    uint64_t idx = ((uint64_t)(a - s->data) * s->inv) >> TINY_INV_SHIFT;
+    if (idx >= s->carved) {
+        HAK_CTR_INC(early_return, invalid_ptr);
+        _hak_report(fn, "invalid pointer", p);
+        return;
+    }
+    struct tiny_sll *l = &t->sll[s->cls];
+    h->in_slow = 1;
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    if (l->count >= l->bound)
+        flush_list(h, l, l->count - l->bound / 2);
+    ((void **)p)[0] = l->head;
+    ((uintptr_t *)p)[1] = tiny_mark(a);
+    l->head = p;
+    l->count++;
+    HAK_CTR_INC(free, tls_sll);
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    h->in_slow = 0;
+}
+
+size_t _hak_tiny_usable(void *p, struct tiny_slab *s, const char *fn)
+{
+    if (!_hak_tiny_is_block(s, (uintptr_t)p)) {
+        HAK_CTR_INC(early_return, invalid_ptr);
+        _hak_report(fn, "invalid pointer", p);
+        return 0;
+    }
+    return s->size;
+}
+
+/* ------------------------------------------------------------------ exit */
+
+/* Everything a heap holds goes back: TLS lists to their slabs, empty slabs
+ * to their source, the rest abandoned for other threads to adopt. Used at
+ * thread exit, and in a fork child for the threads that did not survive. */
+static void heap_retire(struct tiny_heap *h)
+{
+    struct tiny_tls *t = h->tls;
+    for (unsigned c = 1; c < HAK_NCLASS; c++)
+        flush_list(h, &t->sll[c], UINT32_MAX);
+    drain_notify(h);
+    for (unsigned c = 1; c < HAK_NCLASS; c++) {
+        struct tiny_class_state *cs = &h->cls[c];
+        struct tiny_slab *lists[3] = { cs->cur, cs->partial, cs->full };
+        for (int i = 0; i < 3; i++) {
+            struct tiny_slab *s = lists[i];
+            while (s) {
+                struct tiny_slab *next = i == 0 ? NULL : s->next;
+                drain_remote(s);
+                if (slab_releasable(s)) {
+                    slab_release(h, s);
+                } else {
+                    slab_unlink(h, s);
+                    abandon(s);
+                }
+                s = next;
+            }
+        }
+    }
+    /* Notifications that raced with the abandoning: drop their flags. */
+    drain_notify(h);
+    if (_hak_tiny_use_ss)
+        _hak_ss_heap_exit(h);
+}
+
+static void heap_unregister(struct tiny_heap *h)
+{
+    hak_lock(&reg_lock);
+    if (h->reg_prev)
+        h->reg_prev->reg_next = h->reg_next;
+    else
+        reg_head = h->reg_next;
+    if (h->reg_next)
+        h->reg_next->reg_prev = h->reg_prev;
+    h->reg_next = heap_pool;
+    heap_pool = h;
+    hak_unlock(&reg_lock);
+}
+
+void _hak_tiny_thread_exit(void *arg)
+{
+    struct tiny_tls *t = &_hak_tiny;
+    struct tiny_heap *h = arg;
+    if (!h || h != t->heap)
+        return;
+    HAK_CTR_INC(tiny, thread_exit);
+    h->in_slow = 1;
+    heap_retire(h);
+    /* From here a call to malloc or free (another key's destructor, glibc
+     * itself) sets up a fresh heap, which re-arms this destructor. */
+    t->heap = NULL;
+    t->state = TINY_THREAD_EXITED;
+    for (unsigned c = 0; c < HAK_NCLASS; c++)
+        t->sll[c].bound = 0;
+    _hak_stats_retire(&_hak_ctr);
+    memset(&_hak_ctr, 0, sizeof _hak_ctr);
+    heap_unregister(h);
+}
+
+void _hak_tiny_flush_tls(void)
+{
+    struct tiny_tls *t = &_hak_tiny;
+    struct tiny_heap *h = t->heap;
+    if (!h)
+        return;
+    h->in_slow = 1;
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    for (unsigned c = 1; c < HAK_NCLASS; c++)
+        flush_list(h, &t->sll[c], UINT32_MAX);
+    drain_notify(h);
+    for (unsigned c = 1; c < HAK_NCLASS; c++) {
+        struct tiny_slab *s = h->cls[c].cur;
+        if (s) {
+            drain_remote(s);
+            if (slab_releasable(s))
+                slab_release(h, s);
+        }
+    }
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    h->in_slow = 0;
+}
+
+size_t _hak_tiny_trim(void)
+{
+    _hak_tiny_flush_tls();
+    return _hak_tiny_use_ss ? _hak_ss_trim() : 0;
+}
+
+size_t _hak_tiny_cached_bytes(void) { return _hak_tiny_use_ss ? _hak_ss_cached_bytes() : 0; }
+
+void _hak_tiny_foreach_counters(void (*fn)(const struct hak_counters *, void *), void *arg)
+{
+    hak_lock(&reg_lock);
+    for (struct tiny_heap *h = reg_head; h; h = h->reg_next)
+        fn(h->ctr, arg);
+    hak_unlock(&reg_lock);
+}
+
+/* ------------------------------------------------------------------ fork */
+
+/* In the child only the forking thread exists. Heaps of the others are
+ * retired as if their threads had exited, unless they were mid-update (then
+ * their slabs are left alone: a leak in the child, never a corruption). */
+void _hak_tiny_fork_child(void)
+{
+    bool reg_torn = hak_lock_reset_child(&reg_lock);
+    for (unsigned c = 0; c < HAK_NCLASS; c++)
+        if (hak_lock_reset_child(&abandoned[c].lock))
+            abandoned[c].head = NULL;
+    _hak_ss_fork_child();
+    struct tiny_heap *self = _hak_tiny.heap;
+    if (reg_torn) {
+        reg_head = self;
+        heap_pool = NULL;
+        if (self)
+            self->reg_next = self->reg_prev = NULL;
+        return;
+    }
+    struct tiny_heap *h = reg_head;
+    while (h) {
+        struct tiny_heap *next = h->reg_next;
+        if (h != self) {
+            if (!h->in_slow) {
+                heap_retire(h);
+                _hak_stats_retire(h->ctr);
+            }
+            heap_unregister(h);
+        }
+        h = next;
+    }
+}

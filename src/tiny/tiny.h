@@ -1,0 +1,213 @@
+/* tiny.h — the slab engine of the tiny and mid tiers (SPEC §5.1): slab and
+ * SuperSlab records, the per-thread TLS free lists, and the inline fast paths
+ * (a TLS list pop for malloc, a validated TLS list push for free). */
+#ifndef HAK_TINY_H
+#define HAK_TINY_H
+
+#include "../internal.h"
+#include "../chunkmap.h"
+#include "../counters.h"
+#include "sizeclass.h"
+#include <stdatomic.h>
+
+struct tiny_heap;
+struct tiny_ss;
+
+/* Which owner list a slab is on. */
+enum { TINY_LIST_NONE, TINY_LIST_CUR, TINY_LIST_PARTIAL, TINY_LIST_FULL, TINY_LIST_ABANDONED };
+
+/* One slab: a span of 64 KiB units serving one size class. The first line is
+ * read by every freeing thread; the rest belongs to the owner, except the
+ * remote list and the notify flag (any thread, atomically). */
+struct tiny_slab {
+    uintptr_t data;                       /* block 0; 64 KiB aligned */
+    uint64_t inv;                         /* ceil(2^40 / size): index = (offset * inv) >> 40 */
+    uint32_t size;                        /* block size in bytes */
+    uint32_t capacity;                    /* blocks in the slab */
+    uint8_t cls;                          /* size class */
+    uint8_t units;                        /* 64 KiB units spanned */
+    uint8_t list;                         /* TINY_LIST_*: owner's, or the abandoned list's */
+    _Atomic uint8_t notified;             /* on some heap's notify stack */
+    _Atomic(struct tiny_heap *) owner;    /* NULL: abandoned (or being set up / released) */
+    _Atomic(void *) remote;               /* MPSC stack of blocks freed by other threads */
+    /* Remote frees in progress. A remote freer holds it from before its push
+     * until it last touches the slab, so the owner never releases (and
+     * perhaps unmaps) a slab that a freer is still writing. */
+    _Atomic uint32_t remote_busy;
+    /* owner only */
+    void *free;                           /* local free list */
+    uint32_t used;                        /* blocks out of the slab: with users, in TLS lists or remote */
+    uint32_t carved;                      /* blocks carved so far (the bump cursor) */
+    struct tiny_slab *next, *prev;        /* owner's partial or full list, or the abandoned list */
+    struct tiny_slab *notify_next;        /* link on the owner's notify stack */
+    struct tiny_ss *ss;                   /* enclosing SuperSlab; NULL for a fallback slab */
+};
+
+/* The per-chunk table the chunk map points to: unit → slab (NULL: not a
+ * slab of ours). In a SuperSlab it lives in the header; for fallback slabs
+ * it is a separate record shared by the slabs of the chunk. */
+struct tiny_unit_table {
+    _Atomic(struct tiny_slab *) unit[HAK_UNITS_PER_CHUNK];
+};
+
+/* A 2 MiB-aligned SuperSlab; unit 0 holds this header, units 1..31 slabs. */
+#define TINY_SS_MAGIC 0x68616b6d656d5353ULL
+#define TINY_SS_OWNED ((uint64_t)1 << 32)
+struct tiny_ss {
+    uint64_t magic;
+    /* bits 1..31: units in use; TINY_SS_OWNED: a heap carves from it.
+     * Whoever moves it to 0 releases the SuperSlab. */
+    _Atomic uint64_t state;
+    struct tiny_heap *owner;              /* valid while owned */
+    struct tiny_ss *next, *prev;          /* owner's list, or the empty cache */
+    struct tiny_unit_table table;
+    struct tiny_slab slab[HAK_UNITS_PER_CHUNK]; /* descriptor of the slab starting at each unit */
+};
+
+/* A thread's free list for one class: LIFO, bounded. */
+struct tiny_sll {
+    void *head;
+    uint32_t count;
+    uint32_t bound;                       /* 0 until the thread's heap exists */
+};
+
+enum { TINY_THREAD_NEW, TINY_THREAD_LIVE, TINY_THREAD_EXITED };
+
+struct tiny_tls {
+    struct tiny_sll sll[HAK_NCLASS];
+    struct tiny_heap *heap;
+    uint8_t state;                        /* TINY_THREAD_* */
+};
+extern hak_tls struct tiny_tls _hak_tiny;
+
+struct tiny_class_state {
+    struct tiny_slab *cur;                /* slab refills come from */
+    struct tiny_slab *partial;            /* owned slabs with free blocks */
+    struct tiny_slab *full;               /* owned slabs without */
+};
+
+/* A thread's heap: its slabs and SuperSlabs. Lives in metadata memory so
+ * other threads may notify it; recycled when its thread exits. */
+struct tiny_heap {
+    struct tiny_class_state cls[HAK_NCLASS];
+    _Atomic(struct tiny_slab *) notify;   /* slabs that got remote frees while full */
+    struct tiny_ss *ss_list;              /* SuperSlabs this heap carves from */
+    unsigned ss_count;
+    struct tiny_tls *tls;                 /* the owner thread's TLS lists */
+    struct hak_counters *ctr;             /* the owner thread's counters */
+    struct tiny_heap *reg_next, *reg_prev;/* registry of live heaps */
+    volatile int in_slow;                 /* owner is updating its lists (fork child skips it) */
+};
+
+/* Process-wide state set at start-up. */
+extern uint64_t _hak_key;                 /* random; freed blocks carry key ^ address */
+extern size_t _hak_tiny_max;              /* tiny.max_size; 0 until initialised */
+extern size_t _hak_mid_max;               /* mid.max_size */
+extern bool _hak_tiny_use_ss;             /* tiny.use_superslab */
+extern uint8_t _hak_tiny_units[HAK_NCLASS];
+
+#define TINY_INV_SHIFT 40
+
+/* The slab holding address a, or NULL. */
+hak_inline struct tiny_slab *tiny_slab_of(uintptr_t a)
+{
+    uint64_t e = hak_chunk_get(a);
+    if (hak_unlikely(HAK_CHUNK_KIND(e) != HAK_CHUNK_SLAB))
+        return NULL;
+    struct tiny_unit_table *t = HAK_CHUNK_PTR(e);
+    return atomic_load_explicit(&t->unit[(a >> HAK_UNIT_SHIFT) & (HAK_UNITS_PER_CHUNK - 1)], memory_order_acquire);
+}
+
+hak_inline uintptr_t tiny_mark(uintptr_t a) { return _hak_key ^ a; }
+
+/* malloc fast path for n ≤ HAK_CLASS_TABLE_MAX: pop the TLS list, or NULL. */
+hak_inline void *tiny_alloc_fast(size_t n)
+{
+    struct tiny_sll *l = &_hak_tiny.sll[_hak_class_small[(n + 15) >> 4]];
+    void *b = l->head;
+    if (hak_unlikely(!b))
+        return NULL;
+    l->head = ((void **)b)[0];
+    l->count--;
+    ((uintptr_t *)b)[1] = 0; /* clear the free mark */
+    HAK_CTR_INC(tiny, alloc_fast);
+    return b;
+}
+
+/* free fast path: a block start of a slab this thread owns, not marked free,
+ * with room in its TLS list. Anything else returns false (slow path). */
+hak_inline bool tiny_free_fast(void *p)
+{
+    uintptr_t a = (uintptr_t)p;
+    struct tiny_slab *s = tiny_slab_of(a);
+    if (hak_unlikely(!s))
+        return false;
+    uintptr_t off = a - s->data;
+    uint64_t idx = ((uint64_t)off * s->inv) >> TINY_INV_SHIFT;
+    struct tiny_sll *l = &_hak_tiny.sll[s->cls];
+    uintptr_t mark = tiny_mark(a);
+    if (hak_unlikely(idx * s->size != off || idx >= s->capacity || ((uintptr_t *)p)[1] == mark ||
+                     atomic_load_explicit(&s->owner, memory_order_relaxed) != _hak_tiny.heap ||
+                     l->count >= l->bound))
+        return false;
+    ((void **)p)[0] = l->head;
+    ((uintptr_t *)p)[1] = mark;
+    l->head = p;
+    l->count++;
+    HAK_CTR_INC(free, tls_sll);
+    return true;
+}
+
+/* ---- out of line (tiny.c, superslab.c, fallback.c) ---- */
+
+/* Sets the geometry and bounds from the options; once, at start-up. */
+void _hak_tiny_init(void);
+/* A block of class c (1 ≤ c < HAK_NCLASS) for the slow path: TLS list,
+ * else refill. NULL with errno = ENOMEM when memory is exhausted. */
+void *_hak_tiny_alloc_class(unsigned c);
+/* Free of a pointer whose chunk is a slab chunk (fast path declined).
+ * fn names the public function for reports. */
+void _hak_tiny_free_slow(void *p, struct tiny_slab *s, const char *fn);
+/* Usable size of p, or 0 (and a report) if p is not a live block start. */
+size_t _hak_tiny_usable(void *p, struct tiny_slab *s, const char *fn);
+/* Validates that p is a block start of s; false if interior or out of range. */
+bool _hak_tiny_is_block(const struct tiny_slab *s, uintptr_t a);
+
+/* The calling thread's heap, created on first use; NULL if out of memory. */
+struct tiny_heap *_hak_tiny_heap(void);
+/* Thread exit (pthread key destructor) and explicit flush (malloc_trim). */
+void _hak_tiny_thread_exit(void *heap);
+void _hak_tiny_flush_tls(void);
+void _hak_tiny_fork_child(void);
+/* Creates the thread-exit key; after libc is up (library constructor). */
+void _hak_tiny_init_late(void);
+/* Calls fn for every live heap's counters, under the registry lock. */
+void _hak_tiny_foreach_counters(void (*fn)(const struct hak_counters *, void *), void *arg);
+/* Releases cached empty SuperSlabs; returns bytes given back. */
+size_t _hak_tiny_trim(void);
+/* Bytes held in cached empty SuperSlabs, and SuperSlabs currently mapped. */
+size_t _hak_tiny_cached_bytes(void);
+
+/* Slab sources. SuperSlab mode: stage 5 (an owned SuperSlab with free
+ * units) and stage 6 (a cached or new SuperSlab) of refill. */
+struct tiny_slab *_hak_ss_slab_owned(struct tiny_heap *h, unsigned cls, unsigned units);
+struct tiny_slab *_hak_ss_slab_new(struct tiny_heap *h, unsigned cls, unsigned units, bool *reused);
+void _hak_ss_slab_release(struct tiny_heap *h, struct tiny_slab *s);
+void _hak_ss_heap_exit(struct tiny_heap *h);
+size_t _hak_ss_trim(void);
+size_t _hak_ss_cached_bytes(void);
+void _hak_ss_fork_child(void);
+/* Fallback mode: one mapping per slab (stage 6). */
+struct tiny_slab *_hak_fb_slab_new(struct tiny_heap *h, unsigned cls, unsigned units);
+void _hak_fb_slab_release(struct tiny_slab *s);
+/* Common to both: fill in a slab's record and publish it in the unit table. */
+void _hak_tiny_slab_setup(struct tiny_slab *s, struct tiny_unit_table *t, uintptr_t data, unsigned cls,
+                          unsigned units, struct tiny_heap *owner);
+void _hak_tiny_slab_unpublish(struct tiny_slab *s, struct tiny_unit_table *t);
+
+#if HAK_DEBUG
+/* Invariant checker: every slab record and list of h is consistent. */
+void _hak_tiny_validate_heap(struct tiny_heap *h);
+#endif
+
+#endif
