@@ -355,8 +355,8 @@ static void print_ini_doc(struct hak_out *o)
         char range[160] = "";
         if (d->range[0])
             _hak_fmt(range, sizeof range, ", %s %s", d->type == HAK_T_ENUM ? "one of" : "range", d->range);
-        _hak_out_printf(o, "; %s (%s%s%s%s; %s)\n;   %s\n;%s = %s\n", d->key, _hak_opt_type_name(d->type),
-                        d->unit[0] ? ", " : "", d->unit, range, d->env, d->doc, d->key, d->def);
+        _hak_out_printf(o, "; %s (%s%s%s%s; %s)\n;   %s\n;%s =%s%s\n", d->key, _hak_opt_type_name(d->type),
+                        d->unit[0] ? ", " : "", d->unit, range, d->env, d->doc, d->key, d->def[0] ? " " : "", d->def);
     }
     for (size_t i = 0; i < _hak_opt_alias_count; i++) {
         char name[64];

@@ -179,7 +179,13 @@ static const char *enum_word(const char *list, int64_t idx, char *buf, size_t le
 int _hak_opt_parse(int id, const char *text, struct hak_optval *out, bool check_range, char *err, size_t errlen)
 {
     const struct hak_opt_desc *d = &_hak_opt_desc[id];
-    switch (d->type) {
+    return _hak_value_parse(d->type, d->range, text, out, check_range, err, errlen);
+}
+
+int _hak_value_parse(enum hak_opt_type type, const char *range, const char *text, struct hak_optval *out,
+                     bool check_range, char *err, size_t errlen)
+{
+    switch (type) {
     case HAK_T_BOOL: {
         static const char *const yes[] = { "1", "true", "yes", "on" };
         static const char *const no[] = { "0", "false", "no", "off" };
@@ -200,23 +206,23 @@ int _hak_opt_parse(int id, const char *text, struct hak_optval *out, bool check_
     case HAK_T_SIZE:
     case HAK_T_MS: {
         int64_t v;
-        if (parse_number(text, suffixes_for(d->type), &v) != 0) {
+        if (parse_number(text, suffixes_for(type), &v) != 0) {
             _hak_fmt(err, errlen, "'%s' is not a %s%s", text,
-                     d->type == HAK_T_INT ? "whole number" : d->type == HAK_T_SIZE ? "size" : "duration",
-                     d->type == HAK_T_SIZE ? " (bytes, or a number with K, M or G)"
-                     : d->type == HAK_T_MS ? " (milliseconds, or a number with ms or s)" : "");
+                     type == HAK_T_INT ? "whole number" : type == HAK_T_SIZE ? "size" : "duration",
+                     type == HAK_T_SIZE ? " (bytes, or a number with K, M or G)"
+                     : type == HAK_T_MS ? " (milliseconds, or a number with ms or s)" : "");
             return -1;
         }
-        if (check_range && d->range[0]) {
-            const char *dots = strstr(d->range, "..");
+        if (check_range && range[0]) {
+            const char *dots = strstr(range, "..");
             char lo_text[32];
-            size_t n = (size_t)(dots - d->range);
-            memcpy(lo_text, d->range, n);
+            size_t n = (size_t)(dots - range);
+            memcpy(lo_text, range, n);
             lo_text[n] = 0;
             int64_t lo, hi;
-            if (parse_number(lo_text, suffixes_for(d->type), &lo) != 0 ||
-                parse_number(dots + 2, suffixes_for(d->type), &hi) != 0 || v < lo || v > hi) {
-                _hak_fmt(err, errlen, "'%s' is out of range %s", text, d->range);
+            if (parse_number(lo_text, suffixes_for(type), &lo) != 0 ||
+                parse_number(dots + 2, suffixes_for(type), &hi) != 0 || v < lo || v > hi) {
+                _hak_fmt(err, errlen, "'%s' is out of range %s", text, range);
                 return -1;
             }
         }
@@ -224,9 +230,9 @@ int _hak_opt_parse(int id, const char *text, struct hak_optval *out, bool check_
         return 0;
     }
     case HAK_T_ENUM: {
-        int idx = enum_index(d->range, text);
+        int idx = enum_index(range, text);
         if (idx < 0) {
-            _hak_fmt(err, errlen, "'%s' is not one of %s", text, d->range);
+            _hak_fmt(err, errlen, "'%s' is not one of %s", text, range);
             return -1;
         }
         out->i = idx;

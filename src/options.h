@@ -72,6 +72,9 @@ const char *_hak_opt_name(int id, char *buf, size_t len);
 /* Parses text as option id's value (no range check when check_range is
  * false). Returns 0, or -1 with a reason in err. */
 int _hak_opt_parse(int id, const char *text, struct hak_optval *out, bool check_range, char *err, size_t errlen);
+/* The same for a type and range of one's own (the syntax, without an option). */
+int _hak_value_parse(enum hak_opt_type type, const char *range, const char *text, struct hak_optval *out,
+                     bool check_range, char *err, size_t errlen);
 /* Formats a value as the parser would accept it. */
 const char *_hak_opt_format(int id, const struct hak_optval *v, char *buf, size_t len);
 const char *_hak_opt_type_name(enum hak_opt_type t);

@@ -1,0 +1,93 @@
+#!/bin/bash
+# cli.sh — the hakmem command: usage errors, `config` against golden files
+# for every shipped profile, the option docs in sync with the option table,
+# and `run` preloading the library with the requested settings.
+set -u
+fail=0
+bad() { echo "FAIL: $*"; fail=1; }
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+conf="$srcdir/conf/hakmem.ini"
+
+expect_status() { # expected-status description command...
+    local want=$1 what=$2; shift 2
+    "$@" >"$tmp/out" 2>"$tmp/err"
+    local got=$?
+    [ "$got" = "$want" ] || { bad "$what: exit $got, expected $want"; cat "$tmp/err"; }
+}
+
+expect_status 0 "--version" "$HAK_BIN" --version
+grep -q '^hakmem [0-9]' "$tmp/out" || bad "--version output: $(cat "$tmp/out")"
+expect_status 0 "--help" "$HAK_BIN" --help
+grep -q 'usage: hakmem run' "$tmp/out" || bad "--help prints usage"
+expect_status 2 "no arguments" "$HAK_BIN"
+grep -q 'usage:' "$tmp/err" || bad "no arguments: usage on stderr"
+expect_status 2 "unknown command" "$HAK_BIN" frobnicate
+grep -q 'unknown command: frobnicate' "$tmp/err" || bad "unknown command message"
+expect_status 2 "run without command" "$HAK_BIN" run
+expect_status 2 "run --set unknown" "$HAK_BIN" run --set nosuch.key=1 -- true
+grep -q 'unknown option: nosuch.key' "$tmp/err" || bad "run --set unknown message"
+expect_status 2 "run --set malformed" "$HAK_BIN" run --set tiny.cache_max -- true
+expect_status 2 "run bad flag" "$HAK_BIN" run --frob -- true
+expect_status 2 "config bad flag" "$HAK_BIN" config --frob
+expect_status 2 "config bad doc" "$HAK_BIN" config --doc pdf
+expect_status 2 "config profile without name" "$HAK_BIN" config --profile
+
+# Every profile of the shipped file against its golden file.
+profiles=$(sed -n 's/^\[profile \(.*\)\]$/\1/p' "$conf")
+[ -n "$profiles" ] || bad "no profiles found in $conf"
+for p in $profiles; do
+    golden="$srcdir/tests/golden/profile-$p.txt"
+    if [ ! -f "$golden" ]; then
+        bad "profile $p has no golden file $golden"
+        continue
+    fi
+    HAKMEM_CONFIG="$conf" "$HAK_BIN" config --profile "$p" --values >"$tmp/p" 2>"$tmp/perr" ||
+        bad "config --profile $p failed: $(cat "$tmp/perr")"
+    [ -s "$tmp/perr" ] && bad "config --profile $p warned: $(cat "$tmp/perr")"
+    diff -u "$golden" "$tmp/p" || bad "profile $p differs from $golden"
+done
+for g in "$srcdir"/tests/golden/profile-*.txt; do
+    p=$(basename "$g" .txt); p=${p#profile-}
+    echo "$profiles" | grep -qx "$p" || bad "golden file for a profile not in hakmem.ini: $p"
+done
+# The matrix profiles and modes SPEC §4 names are all there.
+for p in baseline no-bigcache no-elo frozen no-batch-madvise no-superslab minimal balanced fast learning research; do
+    echo "$profiles" | grep -qx "$p" || bad "hakmem.ini lacks [profile $p]"
+done
+grep -q '^tiny.use_superslab = true$' "$srcdir/tests/golden/profile-baseline.txt" || bad "SuperSlab must be on by default"
+
+# The same profiles through the built-in copy (no file installed).
+HAKMEM_CONFIG= "$HAK_BIN" config --profile no-superslab --values >"$tmp/b" 2>"$tmp/berr"
+diff -u "$srcdir/tests/golden/profile-no-superslab.txt" "$tmp/b" || bad "built-in copy differs"
+
+# Sources are named: file:line, profile, env.
+HAKMEM_TINY_CACHE_MAX=77 HAKMEM_CONFIG="$conf" "$HAK_BIN" config --profile frozen >"$tmp/t" 2>&1
+grep -Eq '^tiny\.cache_max +77 +env HAKMEM_TINY_CACHE_MAX' "$tmp/t" || bad "config shows env source"
+grep -Eq "^evo\.policy +frozen +profile frozen \($conf:[0-9]+\)" "$tmp/t" || bad "config shows profile source"
+# A configuration error is a warning and a non-zero status, not a crash.
+HAKMEM_TINY_CACHE_MAX=lots "$HAK_BIN" config --values >"$tmp/t" 2>"$tmp/e"
+[ $? = 1 ] || bad "config with a bad variable should exit 1"
+grep -q "HAKMEM_TINY_CACHE_MAX: tiny.cache_max: 'lots' is not a whole number (keeping 256)" "$tmp/e" || bad "bad variable warning: $(cat "$tmp/e")"
+"$HAK_BIN" config --json >"$tmp/j" || bad "config --json"
+grep -q '"tiny.use_superslab": {"value": "true"' "$tmp/j" || bad "config --json content"
+
+# Documentation generated from the option table is current.
+"$HAK_BIN" config --doc ini >"$tmp/ini"
+sed -n '/^; BEGIN OPTIONS/,/^; END OPTIONS/p' "$conf" | sed '1d;$d' >"$tmp/ini.have"
+diff -u "$tmp/ini.have" "$tmp/ini" || bad "conf/hakmem.ini option docs are stale: run scripts/gen-docs.sh"
+"$HAK_BIN" config --doc markdown >"$tmp/md"
+sed -n '/^<!-- BEGIN OPTIONS/,/^<!-- END OPTIONS/p' "$srcdir/README.md" | sed '1d;$d' >"$tmp/md.have"
+diff -u "$tmp/md.have" "$tmp/md" || bad "README.md option table is stale: run scripts/gen-docs.sh"
+
+# run: the library is preloaded and the settings are passed on.
+"$HAK_BIN" run --profile minimal --set tiny.cache_max=99 --set bigcache.enabled=off -- env >"$tmp/env" 2>"$tmp/err" ||
+    bad "run env failed: $(cat "$tmp/err")"
+grep -q "^LD_PRELOAD=.*libhakmem\.so" "$tmp/env" || bad "run sets LD_PRELOAD"
+grep -qx "HAKMEM_PROFILE=minimal" "$tmp/env" || bad "run sets HAKMEM_PROFILE"
+grep -qx "HAKMEM_TINY_CACHE_MAX=99" "$tmp/env" || bad "run --set sets the variable"
+grep -qx "HAKMEM_BIGCACHE_ENABLED=off" "$tmp/env" || bad "run --set bigcache.enabled"
+HAKMEM_STATS_FILE="$tmp/stats.json" "$HAK_BIN" run -- sh -c 'ls / >/dev/null; echo ok' >"$tmp/o" || bad "run sh"
+grep -q '"alloc_fast": [1-9]' "$tmp/stats.json" 2>/dev/null || bad "run: hakmem was not in use (stats: $(head -c 300 "$tmp/stats.json" 2>/dev/null))"
+expect_status 127 "run missing program" "$HAK_BIN" run -- /nonexistent/program
+exit $fail

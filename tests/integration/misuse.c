@@ -1,0 +1,434 @@
+/* misuse.c — SPEC §2 "Bad input": invalid and double frees are reported exactly and handled by on_error (abort, warn, ignore); runs only under hakmem (LD_PRELOAD). */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <dlfcn.h>
+#include <errno.h>
+#include <malloc.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define KiB ((size_t)1024)
+#define MiB (KiB * 1024)
+/* Hang detection only: a case takes milliseconds. */
+#define CASE_TIMEOUT_S 20
+
+/* Keeps the compiler from seeing (and warning about, or folding) a free of
+ * a non-heap or already freed pointer. */
+static void *escape(void *p)
+{
+    __asm__ volatile("" : "+r"(p) : : "memory");
+    return p;
+}
+
+/* The child tells the parent the pointer it is about to misuse, so the
+ * parent can expect the exact address in the report. */
+static void announce(const void *p)
+{
+    dprintf(1, "%p\n", p);
+}
+
+static char global_block[256];
+
+static void *alloc_or_die(size_t n)
+{
+    char *p = malloc(n);
+    if (!p) {
+        dprintf(2, "malloc(%zu) failed\n", n);
+        _exit(3);
+    }
+    memset(p, 0x42, n);
+    return p;
+}
+
+/* After a double free of p (n bytes) was let through by warn or ignore,
+ * the block must not be handed out twice: among many live blocks of the
+ * same size, p appears at most once. */
+static void check_no_double_handout(void *p, size_t n)
+{
+    size_t count = n <= KiB ? 20000 : n <= 256 * KiB ? 400 : 12;
+    void **live = calloc(count, sizeof *live);
+    if (!live)
+        _exit(3);
+    size_t seen = 0;
+    for (size_t i = 0; i < count; i++) {
+        live[i] = alloc_or_die(n);
+        seen += live[i] == p;
+    }
+    for (size_t i = 0; i < count; i++)
+        free(live[i]);
+    free(live);
+    if (seen > 1) {
+        dprintf(2, "double-freed block %p was handed out %zu times at once\n", p, seen);
+        _exit(4);
+    }
+}
+
+/* ---------------------------------------------------------------- cases */
+
+static void free_stack(void)
+{
+    char local[64];
+    announce(local + 16);
+    free(escape(local + 16));
+}
+
+static void free_global(void)
+{
+    announce(global_block + 32);
+    free(escape(global_block + 32));
+}
+
+static void free_interior(size_t n, size_t off)
+{
+    char *p = alloc_or_die(n);
+    announce(p + off);
+    free(escape(p + off));
+    free(p); /* under warn/ignore the block itself is still ours */
+}
+
+static void free_tiny_interior(void) { free_interior(100, 16); }
+static void free_mid_interior(void) { free_interior(100 * KiB, 4096); }
+static void free_huge_interior(void) { free_interior(8 * MiB, 64); }
+/* 2 MiB into a huge block: a chunk start, like a block of its own. */
+static void free_huge_interior_chunk(void) { free_interior(8 * MiB, 2 * MiB); }
+
+static void free_foreign(size_t n, size_t align)
+{
+    char *m = mmap(NULL, n + align, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED)
+        _exit(3);
+    char *p = (char *)(((uintptr_t)m + align - 1) & ~(uintptr_t)(align - 1));
+    announce(p);
+    free(escape(p));
+    munmap(m, n + align);
+}
+
+static void free_foreign_page(void) { free_foreign(4096, 4096); }
+/* A 2 MiB-aligned region of the size hakmem's own chunks have. */
+static void free_foreign_chunk(void) { free_foreign(2 * MiB, 2 * MiB); }
+
+static void double_free(size_t n)
+{
+    void *p = alloc_or_die(n);
+    free(p);
+    announce(p);
+    free(escape(p));
+    check_no_double_handout(p, n);
+}
+
+static void double_free_tiny(void) { double_free(100); }
+static void double_free_mid(void) { double_free(100 * KiB); }
+static void double_free_huge(void) { double_free(8 * MiB); }
+
+/* The first free went back past the thread's cache to its slab: enough
+ * further frees of the class flush the list; every tenth block stays live
+ * so the slab is not released. */
+static void double_free_tiny_flushed(void)
+{
+    enum { N = 4000 };
+    static void *b[N];
+    void *p = alloc_or_die(100);
+    for (int i = 0; i < N; i++)
+        b[i] = alloc_or_die(100);
+    free(p);
+    for (int i = 0; i < N; i++)
+        if (i % 10)
+            free(b[i]);
+    announce(p);
+    free(escape(p));
+    check_no_double_handout(p, 100);
+    for (int i = 0; i < N; i += 10)
+        free(b[i]);
+}
+
+static void *free_arg(void *p)
+{
+    free(p);
+    return NULL;
+}
+
+/* The second free comes from a thread that does not own the block. */
+static void double_free_other_thread(size_t n)
+{
+    void *p = alloc_or_die(n);
+    free(p);
+    announce(p);
+    pthread_t t;
+    if (pthread_create(&t, NULL, free_arg, escape(p)) != 0 || pthread_join(t, NULL) != 0)
+        _exit(3);
+    check_no_double_handout(p, n);
+}
+
+static void double_free_tiny_other_thread(void) { double_free_other_thread(100); }
+static void double_free_mid_other_thread(void) { double_free_other_thread(100 * KiB); }
+
+static void realloc_invalid(void)
+{
+    char local[64];
+    announce(local);
+    errno = 0;
+    void *r = realloc(escape(local), 100);
+    /* Survived (warn/ignore): the pointer is left alone, nothing returned. */
+    if (r != NULL) {
+        dprintf(2, "realloc of an invalid pointer returned %p\n", r);
+        _exit(4);
+    }
+}
+
+static void realloc_interior(void)
+{
+    char *p = alloc_or_die(100);
+    announce(p + 32);
+    void *r = realloc(escape(p + 32), 1000);
+    if (r != NULL) {
+        dprintf(2, "realloc of an interior pointer returned %p\n", r);
+        _exit(4);
+    }
+    free(p);
+}
+
+static void usable_invalid(void)
+{
+    char local[64];
+    announce(local);
+    size_t n = malloc_usable_size(escape(local));
+    if (n != 0) {
+        dprintf(2, "malloc_usable_size of an invalid pointer returned %zu\n", n);
+        _exit(4);
+    }
+}
+
+static void usable_huge_interior(void)
+{
+    char *p = alloc_or_die(8 * MiB);
+    announce(p + 2 * MiB);
+    size_t n = malloc_usable_size(escape(p + 2 * MiB));
+    if (n != 0) {
+        dprintf(2, "malloc_usable_size of an interior pointer returned %zu\n", n);
+        _exit(4);
+    }
+    free(p);
+}
+
+static void free_sized_invalid(void)
+{
+    void (*fs)(void *, size_t) = (void (*)(void *, size_t))dlsym(RTLD_DEFAULT, "free_sized");
+    if (!fs)
+        _exit(3);
+    char *p = alloc_or_die(100);
+    announce(p + 16);
+    fs(escape(p + 16), 100);
+    free(p);
+}
+
+/* ---------------------------------------------------------------- table */
+
+struct misuse_case {
+    const char *name;
+    void (*run)(void);
+    const char *fn;     /* function named in the report */
+    const char *what;   /* "invalid pointer" or "double free" */
+};
+
+static const struct misuse_case cases[] = {
+    { "free_stack", free_stack, "free", "invalid pointer" },
+    { "free_global", free_global, "free", "invalid pointer" },
+    { "free_tiny_interior", free_tiny_interior, "free", "invalid pointer" },
+    { "free_mid_interior", free_mid_interior, "free", "invalid pointer" },
+    { "free_huge_interior", free_huge_interior, "free", "invalid pointer" },
+    { "free_huge_interior_chunk", free_huge_interior_chunk, "free", "invalid pointer" },
+    { "free_foreign_page", free_foreign_page, "free", "invalid pointer" },
+    { "free_foreign_chunk", free_foreign_chunk, "free", "invalid pointer" },
+    { "double_free_tiny", double_free_tiny, "free", "double free" },
+    { "double_free_tiny_flushed", double_free_tiny_flushed, "free", "double free" },
+    { "double_free_tiny_other_thread", double_free_tiny_other_thread, "free", "double free" },
+    { "double_free_mid", double_free_mid, "free", "double free" },
+    { "double_free_mid_other_thread", double_free_mid_other_thread, "free", "double free" },
+    { "double_free_huge", double_free_huge, "free", "double free" },
+    { "realloc_invalid", realloc_invalid, "realloc", "invalid pointer" },
+    { "realloc_interior", realloc_interior, "realloc", "invalid pointer" },
+    { "usable_invalid", usable_invalid, "malloc_usable_size", "invalid pointer" },
+    { "usable_huge_interior", usable_huge_interior, "malloc_usable_size", "invalid pointer" },
+    { "free_sized_invalid", free_sized_invalid, "free_sized", "invalid pointer" },
+};
+#define NCASES (sizeof cases / sizeof cases[0])
+
+/* on_error modes each case runs under; NULL leaves the variable unset, so
+ * the default (abort) applies. */
+static const char *const modes[] = { NULL, "abort", "warn", "ignore" };
+
+static const struct misuse_case *find_case(const char *name)
+{
+    for (size_t i = 0; i < NCASES; i++)
+        if (strcmp(cases[i].name, name) == 0)
+            return &cases[i];
+    return NULL;
+}
+
+/* The child: the allocator already read HAKMEM_ON_ERROR at start-up. */
+static int run_child(const char *name)
+{
+    const struct misuse_case *c = find_case(name);
+    if (!c)
+        return 3;
+    c->run();
+    /* Still here (warn or ignore): the heap must work normally. */
+    for (size_t n = 1; n <= 4 * MiB; n *= 3) {
+        char *p = alloc_or_die(n);
+        p = realloc(p, 2 * n);
+        if (!p)
+            return 3;
+        free(p);
+    }
+    dprintf(1, "survived\n");
+    return 0;
+}
+
+/* ---------------------------------------------------------------- parent */
+
+static size_t read_all(int fd, char *buf, size_t cap)
+{
+    size_t len = 0;
+    for (;;) {
+        ssize_t r = read(fd, buf + len, cap - 1 - len);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0 || len + (size_t)r >= cap - 1) {
+            if (r > 0)
+                len += (size_t)r;
+            break;
+        }
+        len += (size_t)r;
+    }
+    buf[len] = '\0';
+    return len;
+}
+
+/* Lines of text that are misuse reports ("hakmem: fn(): what 0x…"). */
+static bool is_report(const char *line)
+{
+    return strncmp(line, "hakmem: ", 8) == 0 && strstr(line, "(): ") &&
+           (strstr(line, "invalid pointer") || strstr(line, "double free"));
+}
+
+static int count_lines(const char *text, const char *want, int *reports)
+{
+    int n = 0;
+    *reports = 0;
+    size_t wl = strlen(want);
+    for (const char *l = text; *l;) {
+        const char *e = strchr(l, '\n');
+        size_t len = e ? (size_t)(e - l) : strlen(l);
+        if (len == wl && memcmp(l, want, wl) == 0)
+            n++;
+        char line[256];
+        snprintf(line, sizeof line, "%.*s", (int)len, l);
+        *reports += is_report(line);
+        l += len + (e != NULL);
+    }
+    return n;
+}
+
+static int run_case(const struct misuse_case *c, const char *mode)
+{
+    int out[2], err[2];
+    if (pipe(out) != 0 || pipe(err) != 0) {
+        perror("pipe");
+        return 1;
+    }
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        perror("fork");
+        return 1;
+    }
+    if (pid == 0) {
+        dup2(out[1], 1);
+        dup2(err[1], 2);
+        close(out[0]);
+        close(out[1]);
+        close(err[0]);
+        close(err[1]);
+        struct rlimit no_core = { 0, 0 };
+        setrlimit(RLIMIT_CORE, &no_core);
+        if (mode)
+            setenv("HAKMEM_ON_ERROR", mode, 1);
+        else
+            unsetenv("HAKMEM_ON_ERROR");
+        alarm(CASE_TIMEOUT_S); /* survives exec */
+        execl("/proc/self/exe", "misuse", "--case", c->name, (char *)NULL);
+        _exit(127);
+    }
+    close(out[1]);
+    close(err[1]);
+    static char obuf[4096], ebuf[65536];
+    read_all(out[0], obuf, sizeof obuf);
+    read_all(err[0], ebuf, sizeof ebuf);
+    close(out[0]);
+    close(err[0]);
+    int st;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+        ;
+
+    const char *m = mode ? mode : "abort";
+    char label[128];
+    snprintf(label, sizeof label, "%s (on_error=%s%s)", c->name, m, mode ? "" : ", default");
+    char *ptr_end = strchr(obuf, '\n');
+    if (!ptr_end) {
+        printf("not ok - %s: the child never got to the misuse (status 0x%x)\n# stderr: %s\n", label, st, ebuf);
+        return 1;
+    }
+    *ptr_end = '\0';
+    char want[256];
+    snprintf(want, sizeof want, "hakmem: %s(): %s %s", c->fn, c->what, obuf);
+    int reports, found = count_lines(ebuf, want, &reports);
+    bool survived = strstr(ptr_end + 1, "survived\n") != NULL;
+
+    const char *why = NULL;
+    if (WIFSIGNALED(st) && WTERMSIG(st) == SIGALRM)
+        why = "timed out (hang)";
+    else if (strcmp(m, "abort") == 0 && !(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT))
+        why = "did not end with SIGABRT";
+    else if (strcmp(m, "abort") != 0 && !(WIFEXITED(st) && WEXITSTATUS(st) == 0 && survived))
+        why = "did not continue and exit 0";
+    else if (strcmp(m, "ignore") == 0 && reports != 0)
+        why = "reported although on_error=ignore";
+    else if (strcmp(m, "ignore") != 0 && (found != 1 || reports != 1))
+        why = "did not print exactly the one expected report";
+    if (why) {
+        printf("not ok - %s: %s\n#   expected: %s\n#   status: %s %d\n#   stderr: %s\n", label, why,
+               strcmp(m, "ignore") == 0 ? "(no report)" : want,
+               WIFSIGNALED(st) ? "signal" : "exit", WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st), ebuf);
+        return 1;
+    }
+    printf("ok - %s\n", label);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc == 3 && strcmp(argv[1], "--case") == 0)
+        return run_child(argv[2]);
+    if (!dlsym(RTLD_DEFAULT, "hak_version")) {
+        fprintf(stderr, "misuse: hakmem is not loaded (hak_version not found); run with LD_PRELOAD=libhakmem.so\n");
+        return 1;
+    }
+    int failed = 0, total = 0;
+    for (size_t i = 0; i < NCASES; i++)
+        for (size_t k = 0; k < sizeof modes / sizeof modes[0]; k++) {
+            failed += run_case(&cases[i], modes[k]);
+            total++;
+        }
+    printf("# misuse: %d of %d cases failed\n", failed, total);
+    return failed != 0;
+}

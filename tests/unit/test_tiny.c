@@ -1,0 +1,419 @@
+/* test_tiny.c — the slab engine through its counters and records: carving,
+ * the refill stages, TLS list bounds, remote frees and their drain, thread
+ * exit and adoption, misuse detection, huge blocks and aligned blocks. Run
+ * in both SuperSlab modes (HAKMEM_TINY_USE_SUPERSLAB=1 and 0). */
+#include "unit.h"
+#include "hakmem.h"
+#include "large/huge.h"
+#include "options.h"
+#include "stats.h"
+#include "tiny/tiny.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+
+static struct hak_counters before, after;
+static struct hak_gcounters gbefore, gafter;
+static void snap(struct hak_counters *c)
+{
+    _hak_stats_snapshot(c);
+    memcpy(c == &before ? &gbefore : &gafter, &_hak_gctr, sizeof _hak_gctr);
+}
+static uint64_t sum(const uint64_t *v, unsigned n)
+{
+    uint64_t s = 0;
+    for (unsigned i = 0; i < n; i++)
+        s += v[i];
+    return s;
+}
+/* Growth of a counter between the two snapshots (class c, or all with -1). */
+#define GREW(field, c) ((c) < 0 ? sum(after.field, sizeof after.field / 8) - sum(before.field, sizeof before.field / 8) \
+                                : after.field[c] - before.field[c])
+/* The same for a process-wide counter. */
+#define GGREW(field) (atomic_load(&gafter.field) - atomic_load(&gbefore.field))
+
+static void run_thread(void *(*fn)(void *), void *arg)
+{
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, fn, arg), 0);
+    assert_int_equal(pthread_join(t, NULL), 0);
+}
+
+/* ---------------------------------------------------------------- carving */
+
+#define CLS48 3
+struct carve_result {
+    unsigned first_capacity;
+    int distinct_ok, aligned_ok, same_slab_ok;
+};
+
+static void *carve_thread(void *arg)
+{
+    struct carve_result *r = arg;
+    unsigned n = 3000;
+    void **p = calloc(n, sizeof *p);
+    r->distinct_ok = r->aligned_ok = r->same_slab_ok = 1;
+    for (unsigned i = 0; i < n; i++) {
+        p[i] = hak_malloc(48);
+        if (!p[i] || ((uintptr_t)p[i] & 15))
+            r->aligned_ok = 0;
+    }
+    struct tiny_slab *s0 = tiny_slab_of((uintptr_t)p[0]);
+    r->first_capacity = s0 ? s0->capacity : 0;
+    for (unsigned i = 0; i < n && s0; i++) {
+        struct tiny_slab *s = tiny_slab_of((uintptr_t)p[i]);
+        if (!s || s->size != 48 || (i < s0->capacity && s != s0))
+            r->same_slab_ok = 0;
+    }
+    for (unsigned i = 1; i < n; i++) /* carved in address order within a slab */
+        if (p[i] == p[i - 1])
+            r->distinct_ok = 0;
+    for (unsigned i = 0; i < n; i++)
+        hak_free(p[i]);
+    free(p);
+    return NULL;
+}
+
+static void carving_and_stages(void **state)
+{
+    (void)state;
+    struct carve_result r;
+    snap(&before);
+    run_thread(carve_thread, &r);
+    snap(&after);
+    assert_true(r.aligned_ok);
+    assert_true(r.distinct_ok);
+    assert_true(r.same_slab_ok);
+    assert_int_equal(r.first_capacity, HAK_UNIT_SIZE / 48);
+#if HAK_COUNTERS
+    /* A fresh thread: its first slab comes from stage 6; 3000 blocks need
+     * three slabs of 1365, so two more come from stage 5 (an owned
+     * SuperSlab) or, without SuperSlabs, stage 6 again. */
+    assert_int_equal(GREW(tiny_refill_fail, CLS48), 0);
+    if (HAK_OPT(tiny_use_superslab)) {
+        assert_int_equal(GREW(tiny_refill_new_ss, CLS48), 1);
+        assert_int_equal(GREW(tiny_refill_empty_slab, CLS48), 2);
+    } else {
+        assert_int_equal(GREW(tiny_refill_new_ss, CLS48), 3);
+        assert_int_equal(GREW(tiny_refill_empty_slab, CLS48), 0);
+        assert_true(GGREW(tiny_fallback_map) >= 3);
+    }
+    assert_true(GREW(tiny_refill_carve, CLS48) >= 3000 / 256);
+    assert_int_equal(GREW(tiny_thread_exit, -1), 1);
+    /* Everything was freed before exit: no slab is left abandoned. */
+    assert_int_equal(GREW(tiny_slab_abandon, -1), 0);
+#endif
+}
+
+/* ---------------------------------------------------------------- TLS list */
+
+static void *lifo_thread(void *arg)
+{
+    int *ok = arg;
+    void *a = hak_malloc(100);
+    hak_free(a);
+    void *b = hak_malloc(100); /* the list is LIFO: the same block again */
+    *ok = a == b;
+    hak_free(b);
+    /* More frees than the list holds: the excess goes back to the slab. */
+    uint32_t bound = _hak_tiny.sll[hak_size_class(100)].bound;
+    unsigned n = bound * 3;
+    void **p = malloc(n * sizeof *p);
+    for (unsigned i = 0; i < n; i++)
+        p[i] = hak_malloc(100);
+    for (unsigned i = 0; i < n; i++)
+        hak_free(p[i]);
+    *ok = *ok && _hak_tiny.sll[hak_size_class(100)].count <= bound;
+    free(p);
+    return NULL;
+}
+
+static void tls_list_is_lifo_and_bounded(void **state)
+{
+    (void)state;
+    int ok = 0;
+    snap(&before);
+    run_thread(lifo_thread, &ok);
+    snap(&after);
+    assert_true(ok);
+#if HAK_COUNTERS
+    assert_true(GREW(free_ss_local, -1) > 0);
+    assert_true(GREW(free_tls_sll, -1) > 0);
+    assert_true(GREW(tiny_alloc_fast, -1) > 0);
+#endif
+}
+
+/* ---------------------------------------------------------------- remote */
+
+#define NREMOTE 5000
+static void *blocks[NREMOTE];
+static pthread_barrier_t barrier;
+
+static void *remote_freer(void *arg)
+{
+    (void)arg;
+    pthread_barrier_wait(&barrier); /* blocks are ready */
+    for (unsigned i = 0; i < NREMOTE; i++)
+        hak_free(blocks[i]);
+    pthread_barrier_wait(&barrier); /* frees are done */
+    return NULL;
+}
+
+static void *remote_owner(void *arg)
+{
+    int *reused = arg;
+    pthread_t t;
+    pthread_create(&t, NULL, remote_freer, NULL);
+    for (unsigned i = 0; i < NREMOTE; i++) {
+        blocks[i] = hak_malloc(64);
+        memset(blocks[i], 0x5a, 64);
+    }
+    pthread_barrier_wait(&barrier);
+    pthread_barrier_wait(&barrier);
+    /* The other thread freed them all: allocating again drains them. */
+    *reused = 0;
+    for (unsigned i = 0; i < NREMOTE; i++) {
+        void *p = hak_malloc(64);
+        for (unsigned j = 0; j < NREMOTE && !*reused; j++)
+            *reused = p == blocks[j];
+        blocks[i] = p;
+    }
+    for (unsigned i = 0; i < NREMOTE; i++)
+        hak_free(blocks[i]);
+    pthread_join(t, NULL);
+    return NULL;
+}
+
+static void remote_frees_are_drained(void **state)
+{
+    (void)state;
+    int reused = 0;
+    pthread_barrier_init(&barrier, NULL, 2);
+    snap(&before);
+    run_thread(remote_owner, &reused);
+    snap(&after);
+    pthread_barrier_destroy(&barrier);
+    assert_true(reused);
+#if HAK_COUNTERS
+    assert_int_equal(GREW(free_ss_remote, -1), NREMOTE);
+    assert_int_equal(GREW(free_remote_blocks, -1), NREMOTE);
+    assert_true(GREW(free_remote_drain, -1) >= 1);
+    assert_true(GREW(tiny_refill_remote, -1) + GREW(tiny_refill_partial, -1) >= 1);
+#endif
+}
+
+/* ---------------------------------------------------------------- exit */
+
+static void *leaver(void *arg)
+{
+    (void)arg;
+    for (unsigned i = 0; i < NREMOTE; i++)
+        blocks[i] = hak_malloc(200);
+    return NULL; /* exits holding them all */
+}
+
+static void *inheritor(void *arg)
+{
+    int *ok = arg;
+    for (unsigned i = 0; i < NREMOTE; i++)
+        hak_free(blocks[i]);
+    /* Adopted slabs are this thread's: the next allocations reuse them. */
+    void *p = hak_malloc(200);
+    *ok = 0;
+    for (unsigned i = 0; i < NREMOTE && !*ok; i++)
+        *ok = p == blocks[i];
+    hak_free(p);
+    return NULL;
+}
+
+static void exit_abandons_and_free_adopts(void **state)
+{
+    (void)state;
+    int ok = 0;
+    snap(&before);
+    run_thread(leaver, NULL);
+    run_thread(inheritor, &ok);
+    snap(&after);
+    assert_true(ok);
+#if HAK_COUNTERS
+    assert_true(GREW(tiny_slab_abandon, -1) >= 1);
+    assert_true(GREW(tiny_slab_adopt, -1) >= GREW(tiny_slab_abandon, -1));
+    assert_int_equal(GREW(free_ss_remote, -1), 0); /* adoption made every free local */
+#endif
+}
+
+/* ---------------------------------------------------------------- misuse */
+
+static int saved_stderr = -1, err_fd = -1;
+static char errtext[4096];
+
+static void capture_stderr(void)
+{
+    err_fd = unit_capture();
+    saved_stderr = dup(2);
+    dup2(err_fd, 2);
+    HAK_OPT(on_error) = HAK_ON_ERROR_WARN;
+}
+
+static const char *release_stderr(void)
+{
+    dup2(saved_stderr, 2);
+    close(saved_stderr);
+    unit_text(err_fd, errtext, sizeof errtext);
+    close(err_fd);
+    HAK_OPT(on_error) = HAK_ON_ERROR_ABORT;
+    return errtext;
+}
+
+static void *remote_double_free(void *arg)
+{
+    hak_free(arg);
+    return NULL;
+}
+
+static void misuse_is_reported_and_survived(void **state)
+{
+    (void)state;
+    int local;
+    char expect[128];
+    capture_stderr();
+    hak_free(&local);
+    char *p = hak_malloc(64);
+    hak_free(p + 16);
+    hak_free(p);
+    hak_free(p); /* double free, same thread */
+    char *q = hak_malloc(64);
+    run_thread(remote_double_free, q); /* freed remotely … */
+    hak_free(q);                        /* … and again here */
+    char *h = hak_malloc(5 << 20);
+    hak_free(h + 4096);
+    hak_free(h);
+    hak_free(h);
+    assert_int_equal(hak_malloc_usable_size(&local), 0);
+    const char *w = release_stderr();
+    snprintf(expect, sizeof expect, "hakmem: hak_free(): invalid pointer %p\n", (void *)&local);
+    assert_non_null(strstr(w, expect));
+    snprintf(expect, sizeof expect, "hakmem: hak_free(): invalid pointer %p\n", (void *)(p + 16));
+    assert_non_null(strstr(w, expect));
+    snprintf(expect, sizeof expect, "hakmem: hak_free(): double free %p\n", (void *)p);
+    assert_non_null(strstr(w, expect));
+    snprintf(expect, sizeof expect, "hakmem: hak_free(): double free %p\n", (void *)q);
+    assert_non_null(strstr(w, expect));
+    snprintf(expect, sizeof expect, "hakmem: hak_free(): invalid pointer %p\n", (void *)(h + 4096));
+    assert_non_null(strstr(w, expect));
+    snprintf(expect, sizeof expect, "hakmem: hak_free(): double free %p\n", (void *)h);
+    assert_non_null(strstr(w, expect));
+    snprintf(expect, sizeof expect, "hakmem: hak_malloc_usable_size(): invalid pointer %p\n", (void *)&local);
+    assert_non_null(strstr(w, expect));
+    /* The double-freed block is handed out once, not twice. */
+    void *seen[4096];
+    unsigned hits = 0;
+    for (unsigned i = 0; i < 4096; i++) {
+        seen[i] = hak_malloc(64);
+        hits += seen[i] == p;
+    }
+    assert_true(hits <= 1);
+    for (unsigned i = 0; i < 4096; i++)
+        hak_free(seen[i]);
+}
+
+/* ---------------------------------------------------------------- huge */
+
+static void huge_blocks(void **state)
+{
+    (void)state;
+    size_t n = 5 * 1024 * 1024 + 123;
+    char *p = hak_malloc(n);
+    assert_non_null(p);
+    assert_int_equal((uintptr_t)p & HAK_CHUNK_MASK, 0);
+    assert_true(hak_malloc_usable_size(p) >= n);
+    memset(p, 1, hak_malloc_usable_size(p));
+    assert_int_equal(HAK_CHUNK_KIND(hak_chunk_get((uintptr_t)p + n - 1)), HAK_CHUNK_HUGE);
+    /* In place: shrinking gives back whole chunks, growing within them stays. */
+    char *q = hak_realloc(p, 3 * 1024 * 1024);
+    assert_ptr_equal(q, p);
+    assert_int_equal(HAK_CHUNK_KIND(hak_chunk_get((uintptr_t)p + 4 * 1024 * 1024)), HAK_CHUNK_NONE);
+    q = hak_realloc(p, 4 * 1024 * 1024 - 10);
+    assert_ptr_equal(q, p);
+    assert_int_equal(q[0], 1);
+    hak_free(q);
+    assert_int_equal(HAK_CHUNK_KIND(hak_chunk_get((uintptr_t)p)), HAK_CHUNK_HUGE_FREED);
+    errno = 0;
+    assert_null(hak_malloc(SIZE_MAX));
+    assert_int_equal(errno, ENOMEM);
+    errno = 0;
+    assert_null(hak_malloc((size_t)PTRDIFF_MAX + 1));
+    assert_int_equal(errno, ENOMEM);
+    errno = 0;
+    assert_null(hak_calloc(SIZE_MAX / 2, 3));
+    assert_int_equal(errno, ENOMEM);
+}
+
+static void aligned_blocks(void **state)
+{
+    (void)state;
+    for (size_t align = 16; align <= ((size_t)64 << 20); align <<= 1) {
+        for (size_t n = 1; n <= (align << 1) && n < ((size_t)8 << 20); n = n * 3 + 7) {
+            void *p = NULL;
+            assert_int_equal(hak_posix_memalign(&p, align, n), 0);
+            assert_int_equal((uintptr_t)p & (align - 1), 0);
+            assert_true(hak_malloc_usable_size(p) >= n);
+            memset(p, 0x33, n);
+            hak_free(p);
+        }
+    }
+    void *keep = (void *)0x1234;
+    assert_int_equal(hak_posix_memalign(&keep, 24, 10), EINVAL);
+    assert_int_equal(hak_posix_memalign(&keep, 4, 10), EINVAL);
+    assert_ptr_equal(keep, (void *)0x1234);
+}
+
+/* ---------------------------------------------------------------- trim */
+
+static void *churn_then_exit(void *arg)
+{
+    (void)arg;
+    void **p = malloc(20000 * sizeof *p);
+    for (unsigned i = 0; i < 20000; i++)
+        p[i] = hak_malloc(16 + (i % 64) * 16);
+    for (unsigned i = 0; i < 20000; i++)
+        hak_free(p[i]);
+    free(p);
+    return NULL;
+}
+
+static void empty_memory_goes_back(void **state)
+{
+    (void)state;
+    snap(&before);
+    run_thread(churn_then_exit, NULL);
+    hak_trim();
+    snap(&after);
+    assert_int_equal(_hak_tiny_cached_bytes(), 0);
+#if HAK_COUNTERS
+    assert_int_equal(GREW(tiny_slab_abandon, -1), 0);
+    if (HAK_OPT(tiny_use_superslab)) {
+        assert_true(GGREW(tiny_ss_map) >= 1);
+        assert_true(GGREW(tiny_ss_unmap) >= GGREW(tiny_ss_map)); /* and any cached before */
+    } else {
+        assert_true(GGREW(tiny_fallback_map) >= 1);
+        assert_true(GGREW(tiny_fallback_unmap) >= GGREW(tiny_fallback_map));
+    }
+#endif
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(carving_and_stages),
+        cmocka_unit_test(tls_list_is_lifo_and_bounded),
+        cmocka_unit_test(remote_frees_are_drained),
+        cmocka_unit_test(exit_abandons_and_free_adopts),
+        cmocka_unit_test(misuse_is_reported_and_survived),
+        cmocka_unit_test(huge_blocks),
+        cmocka_unit_test(aligned_blocks),
+        cmocka_unit_test(empty_memory_goes_back),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
