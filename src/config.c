@@ -372,10 +372,20 @@ static void print_markdown(struct hak_out *o)
     _hak_out_printf(o, "|---|---|---|---|---|---|\n");
     for (int id = 0; id < HAK_OPT__COUNT; id++) {
         const struct hak_opt_desc *d = &_hak_opt_desc[id];
-        char name[64];
+        char name[64], range[160];
+        size_t n = 0;
+        for (const char *r = d->range; *r && n + 3 < sizeof range; r++) { /* a | would split the cell */
+            if (*r == '|') {
+                range[n++] = ',';
+                range[n++] = ' ';
+            } else {
+                range[n++] = *r;
+            }
+        }
+        range[n] = 0;
         _hak_out_printf(o, "| `%s` | %s%s%s | `%s` | %s | `%s` | %s |\n", _hak_opt_name(id, name, sizeof name),
                         _hak_opt_type_name(d->type), d->unit[0] ? ", " : "", d->unit, d->def[0] ? d->def : "\"\"",
-                        d->range[0] ? d->range : "", d->env, d->doc);
+                        range, d->env, d->doc);
     }
     for (size_t i = 0; i < _hak_opt_alias_count; i++) {
         char name[64];

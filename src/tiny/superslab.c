@@ -17,13 +17,15 @@ static uint64_t units_mask(unsigned u, unsigned n)
     return (n >= 64 ? ~(uint64_t)0 : (((uint64_t)1 << n) - 1)) << u;
 }
 
-/* First unit of a run of n free units (1..31), or -1. */
+/* First unit of a run of n free units (1..31), or -1. Single units are
+ * taken from the bottom and longer spans from the top, so that one-unit
+ * slabs do not scatter over the runs the mid classes need. */
 static int find_run(uint64_t state, unsigned n)
 {
     uint32_t free_units = ~(uint32_t)state & ~(uint32_t)1; /* unit 0: the header */
     if (n == 1)
         return free_units ? __builtin_ctz(free_units) : -1;
-    for (unsigned u = 1; u + n <= HAK_UNITS_PER_CHUNK; u++) {
+    for (unsigned u = HAK_UNITS_PER_CHUNK - n; u >= 1; u--) {
         uint32_t m = (uint32_t)units_mask(u, n);
         if ((free_units & m) == m)
             return (int)u;
@@ -110,14 +112,14 @@ struct tiny_slab *_hak_ss_slab_new(struct tiny_heap *h, unsigned cls, unsigned u
         HAK_GCTR_ADD(tiny, ss_map, 1);
     }
     ss->owner = h;
-    atomic_store_explicit(&ss->state, TINY_SS_OWNED | units_mask(1, units), memory_order_release);
+    unsigned u = (unsigned)find_run(0, units);
+    atomic_store_explicit(&ss->state, TINY_SS_OWNED | units_mask(u, units), memory_order_release);
     ss->prev = NULL;
     ss->next = h->ss_list;
     if (h->ss_list)
         h->ss_list->prev = ss;
     h->ss_list = ss;
-    h->ss_count++;
-    return slab_at(h, ss, 1, cls, units);
+    return slab_at(h, ss, u, cls, units);
 }
 
 static void ss_unlink(struct tiny_heap *h, struct tiny_ss *ss)
@@ -128,7 +130,15 @@ static void ss_unlink(struct tiny_heap *h, struct tiny_ss *ss)
         h->ss_list = ss->next;
     if (ss->next)
         ss->next->prev = ss->prev;
-    h->ss_count--;
+}
+
+/* Does h own an empty SuperSlab other than ss? (A heap keeps one.) */
+static bool other_empty(struct tiny_heap *h, struct tiny_ss *ss)
+{
+    for (struct tiny_ss *o = h->ss_list; o; o = o->next)
+        if (o != ss && atomic_load_explicit(&o->state, memory_order_relaxed) == TINY_SS_OWNED)
+            return true;
+    return false;
 }
 
 void _hak_ss_slab_release(struct tiny_heap *h, struct tiny_slab *s)
@@ -140,9 +150,10 @@ void _hak_ss_slab_release(struct tiny_heap *h, struct tiny_slab *s)
     uint64_t now = atomic_fetch_and_explicit(&ss->state, ~bits, memory_order_acq_rel) & ~bits;
     if (now == 0) {
         ss_release(ss); /* unowned and empty: this thread saw it last */
-    } else if (now == TINY_SS_OWNED && ss->owner == h && h->ss_count > 1) {
-        /* Our own SuperSlab went empty and we have others to carve from.
-         * Only the owner claims units, so nobody can race this CAS. */
+    } else if (now == TINY_SS_OWNED && ss->owner == h && other_empty(h, ss)) {
+        /* Our own SuperSlab went empty and we already hold an empty one in
+         * reserve: give this one back. Only the owner claims units, so
+         * nobody can race this CAS. */
         uint64_t expected = TINY_SS_OWNED;
         if (atomic_compare_exchange_strong(&ss->state, &expected, 0)) {
             ss_unlink(h, ss);
@@ -163,7 +174,6 @@ void _hak_ss_heap_exit(struct tiny_heap *h)
         ss = next;
     }
     h->ss_list = NULL;
-    h->ss_count = 0;
 }
 
 size_t _hak_ss_trim(void)

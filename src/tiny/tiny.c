@@ -41,22 +41,24 @@ static _Atomic int exit_key_state; /* 0 none, 1 creating, 2 ready */
 
 /* ------------------------------------------------------------------ setup */
 
+/* Slab span of a class, in 64 KiB units. Tiny classes: one unit. Mid
+ * classes: at most 8 units (three such slabs fit in a SuperSlab's 31), the
+ * shortest span holding 8 blocks (or as many as 8 units hold) whose tail
+ * waste is at most 1/8 — failing that, the one with the least waste. */
+#define TINY_MAX_UNITS 8
 static unsigned units_for(size_t size, size_t tiny_max)
 {
     if (size <= tiny_max)
         return 1;
-    /* At least 8 blocks when possible, at most 16 units (1 MiB), and the
-     * first span whose tail waste is at most 1/8 (else the least waste). */
-    size_t lo = (8 * size + HAK_UNIT_SIZE - 1) / HAK_UNIT_SIZE;
-    if (lo > 16)
-        lo = 16;
-    unsigned best = 16;
+    size_t most = TINY_MAX_UNITS * HAK_UNIT_SIZE / size;
+    size_t need = most < 8 ? most : 8;
+    unsigned best = TINY_MAX_UNITS;
     size_t best_waste = SIZE_MAX;
-    for (unsigned u = (unsigned)lo; u <= 16; u++) {
-        size_t span = u * HAK_UNIT_SIZE;
-        if (span < size)
+    for (unsigned u = 1; u <= TINY_MAX_UNITS; u++) {
+        size_t span = u * HAK_UNIT_SIZE, blocks = span / size;
+        if (blocks < need)
             continue;
-        size_t waste = span % size;
+        size_t waste = span - blocks * size;
         if (waste * 8 <= span)
             return u;
         if (best_waste == SIZE_MAX || waste * best < best_waste * u) {

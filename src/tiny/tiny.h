@@ -92,7 +92,6 @@ struct tiny_heap {
     struct tiny_class_state cls[HAK_NCLASS];
     _Atomic(struct tiny_slab *) notify;   /* slabs that got remote frees while full */
     struct tiny_ss *ss_list;              /* SuperSlabs this heap carves from */
-    unsigned ss_count;
     struct tiny_tls *tls;                 /* the owner thread's TLS lists */
     struct hak_counters *ctr;             /* the owner thread's counters */
     struct tiny_heap *reg_next, *reg_prev;/* registry of live heaps */

@@ -1,0 +1,13 @@
+#!/bin/sh
+# build.sh — configures and builds hakmem in build/NAME from this checkout:
+#   scripts/build.sh NAME [configure arguments...]
+set -eu
+top=$(cd "$(dirname "$0")/.." && pwd)
+name=${1:?usage: scripts/build.sh NAME [configure args]}
+shift
+[ -x "$top/configure" ] && [ "$top/configure" -nt "$top/configure.ac" ] || (cd "$top" && autoreconf -fi)
+mkdir -p "$top/build/$name"
+cd "$top/build/$name"
+[ -f Makefile ] && [ config.status -nt "$top/configure" ] || "$top/configure" -q "$@"
+make -j"$(nproc)" >/dev/null
+echo "$top/build/$name"
