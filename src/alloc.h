@@ -14,9 +14,12 @@ void *_hak_memalign(size_t align, size_t n, uintptr_t site);
 int _hak_posix_memalign(void **out, size_t align, size_t n, uintptr_t site);
 size_t _hak_usable_size(void *p, const char *fn);
 
+/* Sizes the class table covers pop their TLS list inline; the lists stay
+ * empty until a thread's heap exists, so the first call of each thread (and
+ * of the process) falls through to the slow path, which sets things up. */
 hak_inline void *hak_malloc_inline(size_t n, uintptr_t site)
 {
-    if (hak_likely(n <= _hak_tiny_max)) {
+    if (hak_likely(n <= HAK_CLASS_TABLE_MAX)) {
         void *b = tiny_alloc_fast(n);
         if (hak_likely(b != NULL))
             return b;

@@ -24,13 +24,12 @@ struct hak_gcounters {
 #undef HAK_GCOUNTER
 };
 
-/* This thread's counters (initial-exec TLS: no allocation to reach them). */
-extern hak_tls struct hak_counters _hak_ctr;
 extern struct hak_gcounters _hak_gctr;
 
 #if HAK_COUNTERS
-#define HAK_CTR_ADD(group, name, n)      ((void)(_hak_ctr.group##_##name[0] += (n)))
-#define HAK_CTR_ADD_C(group, name, c, n) ((void)(_hak_ctr.group##_##name[c] += (n)))
+/* This thread's counters live in its TLS object (thread.h). */
+#define HAK_CTR_ADD(group, name, n)      ((void)(_hak_thread.ctr.group##_##name[0] += (n)))
+#define HAK_CTR_ADD_C(group, name, c, n) ((void)(_hak_thread.ctr.group##_##name[c] += (n)))
 #define HAK_GCTR_ADD(group, name, n) \
     ((void)atomic_fetch_add_explicit(&_hak_gctr.group##_##name, (uint64_t)(n), memory_order_relaxed))
 #else
@@ -43,5 +42,7 @@ extern struct hak_gcounters _hak_gctr;
 
 /* Adds src into dst (thread exit, stats). */
 void _hak_counters_merge(struct hak_counters *dst, const struct hak_counters *src);
+
+#include "thread.h" /* _hak_thread, which the macros above name */
 
 #endif

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-hak_tls struct hak_counters _hak_ctr;
+hak_tls struct hak_thread _hak_thread;
 struct hak_gcounters _hak_gctr;
 
 static hak_lock_t stats_lock = HAK_LOCK_INIT;
@@ -59,8 +59,8 @@ void _hak_stats_snapshot(struct hak_counters *out)
     /* Live threads' counters are read while they run: each value is a
      * plain aligned word, so a read is at worst slightly stale. */
     _hak_tiny_foreach_counters(merge_cb, out);
-    if (!_hak_tiny.heap) /* this thread has no heap, so it is not registered */
-        _hak_counters_merge(out, &_hak_ctr);
+    if (!_hak_thread.tiny.heap) /* this thread has no heap, so it is not registered */
+        _hak_counters_merge(out, &_hak_thread.ctr);
 }
 
 void _hak_stats_fork_child(void)

@@ -8,20 +8,20 @@
 #include "../meta.h"
 #include "../os.h"
 
-/* The unit table of a's chunk, created on first use. Tables are never
- * freed: a chunk that held fallback slabs keeps one (256 bytes). */
-static struct tiny_unit_table *table_for(uintptr_t a)
+/* The unit records of a's chunk, created on first use and never freed: a
+ * chunk that held fallback slabs keeps its 4 KiB of records. */
+static struct tiny_chunk *chunk_for(uintptr_t a)
 {
     for (;;) {
         uint64_t e = hak_chunk_get(a);
         if (HAK_CHUNK_KIND(e) == HAK_CHUNK_SLAB)
             return HAK_CHUNK_PTR(e);
-        struct tiny_unit_table *t = _hak_meta_alloc(sizeof *t);
-        if (!t)
+        struct tiny_chunk *c = _hak_meta_alloc(sizeof *c);
+        if (!c)
             return NULL;
-        if (_hak_chunk_cas(a, &e, HAK_CHUNK_SLAB | (uintptr_t)t))
-            return t;
-        _hak_meta_free(t, sizeof *t);
+        if (_hak_chunk_cas(a, &e, HAK_CHUNK_SLAB | (uintptr_t)c))
+            return c;
+        _hak_meta_free(c, sizeof *c);
     }
 }
 
@@ -37,33 +37,23 @@ static size_t span_align(unsigned units)
 struct tiny_slab *_hak_fb_slab_new(struct tiny_heap *h, unsigned cls, unsigned units)
 {
     size_t bytes = units * HAK_UNIT_SIZE;
-    struct tiny_slab *s = _hak_meta_alloc(sizeof *s);
-    if (!s)
-        return NULL;
     void *p = _hak_os_map_aligned(bytes, span_align(units));
-    if (!p) {
-        _hak_meta_free(s, sizeof *s);
+    if (!p)
         return NULL;
-    }
-    struct tiny_unit_table *t = table_for((uintptr_t)p);
-    if (!t) {
+    struct tiny_chunk *c = chunk_for((uintptr_t)p);
+    if (!c) {
         _hak_os_unmap(p, bytes);
-        _hak_meta_free(s, sizeof *s);
         return NULL;
     }
-    s->ss = NULL;
-    _hak_tiny_slab_setup(s, t, (uintptr_t)p, cls, units, h);
     HAK_GCTR_ADD(tiny, fallback_map, 1);
-    return s;
+    return _hak_tiny_slab_setup(c, (uintptr_t)p, cls, units, h, NULL);
 }
 
 void _hak_fb_slab_release(struct tiny_slab *s)
 {
-    struct tiny_unit_table *t = HAK_CHUNK_PTR(hak_chunk_get(s->data));
     void *p = (void *)s->data;
     size_t bytes = s->units * HAK_UNIT_SIZE;
-    _hak_tiny_slab_unpublish(s, t);
+    _hak_tiny_slab_unpublish(s);
     _hak_os_unmap(p, bytes);
-    _hak_meta_free(s, sizeof *s);
     HAK_GCTR_ADD(tiny, fallback_unmap, 1);
 }

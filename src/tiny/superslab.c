@@ -49,10 +49,7 @@ static int claim_units(struct tiny_ss *ss, unsigned n)
 
 static struct tiny_slab *slab_at(struct tiny_heap *h, struct tiny_ss *ss, unsigned u, unsigned cls, unsigned units)
 {
-    struct tiny_slab *s = &ss->slab[u];
-    s->ss = ss;
-    _hak_tiny_slab_setup(s, &ss->table, (uintptr_t)ss + (uintptr_t)u * HAK_UNIT_SIZE, cls, units, h);
-    return s;
+    return _hak_tiny_slab_setup(&ss->chunk, (uintptr_t)ss + (uintptr_t)u * HAK_UNIT_SIZE, cls, units, h, ss);
 }
 
 struct tiny_slab *_hak_ss_slab_owned(struct tiny_heap *h, unsigned cls, unsigned units)
@@ -103,8 +100,8 @@ struct tiny_slab *_hak_ss_slab_new(struct tiny_heap *h, unsigned cls, unsigned u
         ss = _hak_os_map_aligned(HAK_CHUNK_SIZE, HAK_CHUNK_SIZE);
         if (!ss)
             return NULL;
-        /* Fresh pages are zero: every unit entry starts out NULL. */
-        if (_hak_chunk_set((uintptr_t)ss, HAK_CHUNK_SIZE, HAK_CHUNK_SLAB | (uintptr_t)&ss->table) != 0) {
+        /* Fresh pages are zero: every unit's head starts out NULL. */
+        if (_hak_chunk_set((uintptr_t)ss, HAK_CHUNK_SIZE, HAK_CHUNK_SLAB | (uintptr_t)&ss->chunk) != 0) {
             _hak_os_unmap(ss, HAK_CHUNK_SIZE);
             return NULL;
         }
@@ -146,7 +143,7 @@ void _hak_ss_slab_release(struct tiny_heap *h, struct tiny_slab *s)
     struct tiny_ss *ss = s->ss;
     unsigned u = (unsigned)((s->data - (uintptr_t)ss) >> HAK_UNIT_SHIFT);
     uint64_t bits = units_mask(u, s->units);
-    _hak_tiny_slab_unpublish(s, &ss->table);
+    _hak_tiny_slab_unpublish(s);
     uint64_t now = atomic_fetch_and_explicit(&ss->state, ~bits, memory_order_acq_rel) & ~bits;
     if (now == 0) {
         ss_release(ss); /* unowned and empty: this thread saw it last */

@@ -14,10 +14,8 @@
 #include <sched.h>
 #include <string.h>
 
-hak_tls struct tiny_tls _hak_tiny;
 
 uint64_t _hak_key;
-size_t _hak_tiny_max;
 size_t _hak_mid_max;
 bool _hak_tiny_use_ss;
 uint8_t _hak_tiny_units[HAK_NCLASS];
@@ -84,8 +82,6 @@ void _hak_tiny_init(void)
         tiny_bound[c] = (uint32_t)(b < 2 ? 2 : b > cache_max ? cache_max : b);
     }
     tiny_bound[0] = 0;
-    /* Last: a non-zero bound turns the inline malloc path on. */
-    _hak_tiny_max = tiny_max;
 }
 
 static unsigned batch_of(unsigned c)
@@ -94,9 +90,18 @@ static unsigned batch_of(unsigned c)
     return b ? b : 1;
 }
 
-void _hak_tiny_slab_setup(struct tiny_slab *s, struct tiny_unit_table *t, uintptr_t data, unsigned cls,
-                          unsigned units, struct tiny_heap *owner)
+/* Units of a slab never cross a chunk (SuperSlab units lie in one; fallback
+ * spans are aligned to their power-of-two size). */
+static struct tiny_chunk *chunk_of(uintptr_t data)
 {
+    return HAK_CHUNK_PTR(hak_chunk_get(data));
+}
+
+struct tiny_slab *_hak_tiny_slab_setup(struct tiny_chunk *c, uintptr_t data, unsigned cls, unsigned units,
+                                       struct tiny_heap *owner, struct tiny_ss *ss)
+{
+    unsigned u0 = (unsigned)((data >> HAK_UNIT_SHIFT) & (HAK_UNITS_PER_CHUNK - 1));
+    struct tiny_slab *s = &c->unit[u0];
     uint32_t size = _hak_class_size[cls];
     s->data = data;
     s->size = size;
@@ -110,29 +115,29 @@ void _hak_tiny_slab_setup(struct tiny_slab *s, struct tiny_unit_table *t, uintpt
     s->carved = 0;
     s->next = s->prev = NULL;
     s->notify_next = NULL;
+    s->ss = ss;
     atomic_store_explicit(&s->notified, 0, memory_order_relaxed);
     atomic_store_explicit(&s->remote, NULL, memory_order_relaxed);
     atomic_store_explicit(&s->remote_busy, 0, memory_order_relaxed);
     atomic_store_explicit(&s->owner, owner, memory_order_relaxed);
-    unsigned u0 = (unsigned)((data >> HAK_UNIT_SHIFT) & (HAK_UNITS_PER_CHUNK - 1));
-    for (unsigned u = 0; u < units; u++)
-        atomic_store_explicit(&t->unit[u0 + u], s, memory_order_release);
+    for (unsigned u = 0; u < units; u++) /* release: the record is complete first */
+        atomic_store_explicit(&c->unit[u0 + u].head, s, memory_order_release);
+    return s;
 }
 
-void _hak_tiny_slab_unpublish(struct tiny_slab *s, struct tiny_unit_table *t)
+void _hak_tiny_slab_unpublish(struct tiny_slab *s)
 {
+    struct tiny_chunk *c = chunk_of(s->data);
     unsigned u0 = (unsigned)((s->data >> HAK_UNIT_SHIFT) & (HAK_UNITS_PER_CHUNK - 1));
     for (unsigned u = 0; u < s->units; u++)
-        atomic_store_explicit(&t->unit[u0 + u], NULL, memory_order_release);
+        atomic_store_explicit(&c->unit[u0 + u].head, NULL, memory_order_release);
     atomic_store_explicit(&s->owner, NULL, memory_order_relaxed);
     s->capacity = 0;
 }
 
 bool _hak_tiny_is_block(const struct tiny_slab *s, uintptr_t a)
 {
-    uintptr_t off = a - s->data;
-    uint64_t idx = ((uint64_t)off * s->inv) >> TINY_INV_SHIFT;
-    return a >= s->data && idx * s->size == off && idx < s->capacity;
+    return a >= s->data && tiny_q_is_block((uint64_t)(a - s->data) * s->inv, s);
 }
 
 /* ------------------------------------------------------------------ heaps */
@@ -153,7 +158,7 @@ static void exit_key_create(void)
 
 struct tiny_heap *_hak_tiny_heap(void)
 {
-    struct tiny_tls *t = &_hak_tiny;
+    struct tiny_tls *t = &_hak_thread.tiny;
     if (hak_likely(t->heap != NULL))
         return t->heap;
     hak_lock(&reg_lock);
@@ -172,7 +177,7 @@ struct tiny_heap *_hak_tiny_heap(void)
         return NULL;
     }
     h->tls = t;
-    h->ctr = &_hak_ctr;
+    h->ctr = &_hak_thread.ctr;
     h->reg_next = reg_head;
     h->reg_prev = NULL;
     if (reg_head)
@@ -493,7 +498,7 @@ static unsigned refill(struct tiny_heap *h, struct tiny_sll *l, unsigned c, unsi
 
 void *_hak_tiny_alloc_class(unsigned c)
 {
-    struct tiny_tls *t = &_hak_tiny;
+    struct tiny_tls *t = &_hak_thread.tiny;
     struct tiny_sll *l = &t->sll[c];
     if (!l->head) {
         struct tiny_heap *h = _hak_tiny_heap();
@@ -578,7 +583,7 @@ void _hak_tiny_free_slow(void *p, struct tiny_slab *s, const char *fn)
         _hak_report(fn, "invalid pointer", p);
         return;
     }
-    struct tiny_tls *t = &_hak_tiny;
+    struct tiny_tls *t = &_hak_thread.tiny;
     struct tiny_heap *h = _hak_tiny_heap();
     struct tiny_heap *owner = atomic_load_explicit(&s->owner, memory_order_acquire);
     if (!owner && h && adopt(h, s->cls, s)) {
@@ -675,7 +680,7 @@ static void heap_unregister(struct tiny_heap *h)
 
 void _hak_tiny_thread_exit(void *arg)
 {
-    struct tiny_tls *t = &_hak_tiny;
+    struct tiny_tls *t = &_hak_thread.tiny;
     struct tiny_heap *h = arg;
     if (!h || h != t->heap)
         return;
@@ -688,14 +693,14 @@ void _hak_tiny_thread_exit(void *arg)
     t->state = TINY_THREAD_EXITED;
     for (unsigned c = 0; c < HAK_NCLASS; c++)
         t->sll[c].bound = 0;
-    _hak_stats_retire(&_hak_ctr);
-    memset(&_hak_ctr, 0, sizeof _hak_ctr);
+    _hak_stats_retire(&_hak_thread.ctr);
+    memset(&_hak_thread.ctr, 0, sizeof _hak_thread.ctr);
     heap_unregister(h);
 }
 
 void _hak_tiny_flush_tls(void)
 {
-    struct tiny_tls *t = &_hak_tiny;
+    struct tiny_tls *t = &_hak_thread.tiny;
     struct tiny_heap *h = t->heap;
     if (!h)
         return;
@@ -744,7 +749,7 @@ void _hak_tiny_fork_child(void)
         if (hak_lock_reset_child(&abandoned[c].lock))
             abandoned[c].head = NULL;
     _hak_ss_fork_child();
-    struct tiny_heap *self = _hak_tiny.heap;
+    struct tiny_heap *self = _hak_thread.tiny.heap;
     if (reg_torn) {
         reg_head = self;
         heap_pool = NULL;

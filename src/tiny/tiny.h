@@ -8,6 +8,7 @@
 #include "../chunkmap.h"
 #include "../counters.h"
 #include "sizeclass.h"
+#include "../thread.h"
 #include <stdatomic.h>
 
 struct tiny_heap;
@@ -16,10 +17,14 @@ struct tiny_ss;
 /* Which owner list a slab is on. */
 enum { TINY_LIST_NONE, TINY_LIST_CUR, TINY_LIST_PARTIAL, TINY_LIST_FULL, TINY_LIST_ABANDONED };
 
-/* One slab: a span of 64 KiB units serving one size class. The first line is
- * read by every freeing thread; the rest belongs to the owner, except the
- * remote list and the notify flag (any thread, atomically). */
-struct tiny_slab {
+/* One slab: a span of 64 KiB units serving one size class. Every unit of a
+ * chunk has a record, found from the address alone; the record of a slab's
+ * first unit describes the slab and every unit's `head` points at it (NULL:
+ * the unit is not a slab of ours). The first line is what a freeing thread
+ * reads; the rest belongs to the owner, except the remote list and the
+ * notify flag (any thread, atomically). */
+struct __attribute__((aligned(64))) tiny_slab {
+    _Atomic(struct tiny_slab *) head;     /* the slab this unit belongs to */
     uintptr_t data;                       /* block 0; 64 KiB aligned */
     uint64_t inv;                         /* ceil(2^40 / size): index = (offset * inv) >> 40 */
     uint32_t size;                        /* block size in bytes */
@@ -35,50 +40,33 @@ struct tiny_slab {
      * perhaps unmaps) a slab that a freer is still writing. */
     _Atomic uint32_t remote_busy;
     /* owner only */
-    void *free;                           /* local free list */
     uint32_t used;                        /* blocks out of the slab: with users, in TLS lists or remote */
+    void *free;                           /* local free list */
     uint32_t carved;                      /* blocks carved so far (the bump cursor) */
     struct tiny_slab *next, *prev;        /* owner's partial or full list, or the abandoned list */
     struct tiny_slab *notify_next;        /* link on the owner's notify stack */
     struct tiny_ss *ss;                   /* enclosing SuperSlab; NULL for a fallback slab */
 };
 
-/* The per-chunk table the chunk map points to: unit → slab (NULL: not a
- * slab of ours). In a SuperSlab it lives in the header; for fallback slabs
- * it is a separate record shared by the slabs of the chunk. */
-struct tiny_unit_table {
-    _Atomic(struct tiny_slab *) unit[HAK_UNITS_PER_CHUNK];
+/* What the chunk map points to for a slab chunk: the records of its 32
+ * units. In a SuperSlab they open its header; for fallback slabs they are a
+ * separate record shared by the slabs of the chunk. */
+struct tiny_chunk {
+    struct tiny_slab unit[HAK_UNITS_PER_CHUNK];
 };
 
 /* A 2 MiB-aligned SuperSlab; unit 0 holds this header, units 1..31 slabs. */
 #define TINY_SS_MAGIC 0x68616b6d656d5353ULL
 #define TINY_SS_OWNED ((uint64_t)1 << 32)
 struct tiny_ss {
+    struct tiny_chunk chunk;              /* unit 0's record stays unused (head NULL) */
     uint64_t magic;
     /* bits 1..31: units in use; TINY_SS_OWNED: a heap carves from it.
      * Whoever moves it to 0 releases the SuperSlab. */
     _Atomic uint64_t state;
     struct tiny_heap *owner;              /* valid while owned */
     struct tiny_ss *next, *prev;          /* owner's list, or the empty cache */
-    struct tiny_unit_table table;
-    struct tiny_slab slab[HAK_UNITS_PER_CHUNK]; /* descriptor of the slab starting at each unit */
 };
-
-/* A thread's free list for one class: LIFO, bounded. */
-struct tiny_sll {
-    void *head;
-    uint32_t count;
-    uint32_t bound;                       /* 0 until the thread's heap exists */
-};
-
-enum { TINY_THREAD_NEW, TINY_THREAD_LIVE, TINY_THREAD_EXITED };
-
-struct tiny_tls {
-    struct tiny_sll sll[HAK_NCLASS];
-    struct tiny_heap *heap;
-    uint8_t state;                        /* TINY_THREAD_* */
-};
-extern hak_tls struct tiny_tls _hak_tiny;
 
 struct tiny_class_state {
     struct tiny_slab *cur;                /* slab refills come from */
@@ -100,12 +88,22 @@ struct tiny_heap {
 
 /* Process-wide state set at start-up. */
 extern uint64_t _hak_key;                 /* random; freed blocks carry key ^ address */
-extern size_t _hak_tiny_max;              /* tiny.max_size; 0 until initialised */
 extern size_t _hak_mid_max;               /* mid.max_size */
 extern bool _hak_tiny_use_ss;             /* tiny.use_superslab */
 extern uint8_t _hak_tiny_units[HAK_NCLASS];
 
+/* Block index by multiplication: q = offset * inv, with inv = ceil(2^40 /
+ * size). For offsets below 2^20 (8 units) and sizes up to 2^18, q >> 40 is
+ * the index, and size divides offset exactly when q's low 40 bits are below
+ * inv (the remainder r adds r * inv ≥ inv to them; a block start adds only
+ * index * (size * inv - 2^40) < offset < 2^20 ≤ inv). One multiply tells
+ * block start and index. */
 #define TINY_INV_SHIFT 40
+#define TINY_INV_MASK (((uint64_t)1 << TINY_INV_SHIFT) - 1)
+hak_inline bool tiny_q_is_block(uint64_t q, const struct tiny_slab *s)
+{
+    return (q & TINY_INV_MASK) < s->inv && (q >> TINY_INV_SHIFT) < s->capacity;
+}
 
 /* The slab holding address a, or NULL. */
 hak_inline struct tiny_slab *tiny_slab_of(uintptr_t a)
@@ -113,8 +111,9 @@ hak_inline struct tiny_slab *tiny_slab_of(uintptr_t a)
     uint64_t e = hak_chunk_get(a);
     if (hak_unlikely(HAK_CHUNK_KIND(e) != HAK_CHUNK_SLAB))
         return NULL;
-    struct tiny_unit_table *t = HAK_CHUNK_PTR(e);
-    return atomic_load_explicit(&t->unit[(a >> HAK_UNIT_SHIFT) & (HAK_UNITS_PER_CHUNK - 1)], memory_order_acquire);
+    struct tiny_chunk *c = HAK_CHUNK_PTR(e);
+    return atomic_load_explicit(&c->unit[(a >> HAK_UNIT_SHIFT) & (HAK_UNITS_PER_CHUNK - 1)].head,
+                                memory_order_acquire);
 }
 
 hak_inline uintptr_t tiny_mark(uintptr_t a) { return _hak_key ^ a; }
@@ -122,12 +121,14 @@ hak_inline uintptr_t tiny_mark(uintptr_t a) { return _hak_key ^ a; }
 /* malloc fast path for n ≤ HAK_CLASS_TABLE_MAX: pop the TLS list, or NULL. */
 hak_inline void *tiny_alloc_fast(size_t n)
 {
-    struct tiny_sll *l = &_hak_tiny.sll[_hak_class_small[(n + 15) >> 4]];
+    struct tiny_sll *l = &_hak_thread.tiny.sll[_hak_class_small[(n + 15) >> 4]];
     void *b = l->head;
     if (hak_unlikely(!b))
         return NULL;
-    l->head = ((void **)b)[0];
+    void *next = ((void **)b)[0];
+    l->head = next;
     l->count--;
+    __builtin_prefetch(next, 1); /* the next pop's line; NULL is harmless */
     ((uintptr_t *)b)[1] = 0; /* clear the free mark */
     HAK_CTR_INC(tiny, alloc_fast);
     return b;
@@ -138,15 +139,17 @@ hak_inline void *tiny_alloc_fast(size_t n)
 hak_inline bool tiny_free_fast(void *p)
 {
     uintptr_t a = (uintptr_t)p;
+    /* The block's line is read and written below; start fetching it while
+     * the chunk map is consulted. A prefetch never faults, whatever p is. */
+    __builtin_prefetch(p, 1);
     struct tiny_slab *s = tiny_slab_of(a);
     if (hak_unlikely(!s))
         return false;
-    uintptr_t off = a - s->data;
-    uint64_t idx = ((uint64_t)off * s->inv) >> TINY_INV_SHIFT;
-    struct tiny_sll *l = &_hak_tiny.sll[s->cls];
+    uint64_t q = (uint64_t)(a - s->data) * s->inv;
+    struct tiny_sll *l = &_hak_thread.tiny.sll[s->cls];
     uintptr_t mark = tiny_mark(a);
-    if (hak_unlikely(idx * s->size != off || idx >= s->capacity || ((uintptr_t *)p)[1] == mark ||
-                     atomic_load_explicit(&s->owner, memory_order_relaxed) != _hak_tiny.heap ||
+    if (hak_unlikely(!tiny_q_is_block(q, s) || ((uintptr_t *)p)[1] == mark ||
+                     atomic_load_explicit(&s->owner, memory_order_relaxed) != _hak_thread.tiny.heap ||
                      l->count >= l->bound))
         return false;
     ((void **)p)[0] = l->head;
@@ -199,10 +202,11 @@ void _hak_ss_fork_child(void);
 /* Fallback mode: one mapping per slab (stage 6). */
 struct tiny_slab *_hak_fb_slab_new(struct tiny_heap *h, unsigned cls, unsigned units);
 void _hak_fb_slab_release(struct tiny_slab *s);
-/* Common to both: fill in a slab's record and publish it in the unit table. */
-void _hak_tiny_slab_setup(struct tiny_slab *s, struct tiny_unit_table *t, uintptr_t data, unsigned cls,
-                          unsigned units, struct tiny_heap *owner);
-void _hak_tiny_slab_unpublish(struct tiny_slab *s, struct tiny_unit_table *t);
+/* Common to both: the slab starting at data gets its record in chunk c
+ * filled in and published; unpublish makes its units foreign again. */
+struct tiny_slab *_hak_tiny_slab_setup(struct tiny_chunk *c, uintptr_t data, unsigned cls, unsigned units,
+                                       struct tiny_heap *owner, struct tiny_ss *ss);
+void _hak_tiny_slab_unpublish(struct tiny_slab *s);
 
 #if HAK_DEBUG
 /* Invariant checker: every slab record and list of h is consistent. */

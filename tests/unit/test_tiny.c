@@ -117,14 +117,14 @@ static void *lifo_thread(void *arg)
     *ok = a == b;
     hak_free(b);
     /* More frees than the list holds: the excess goes back to the slab. */
-    uint32_t bound = _hak_tiny.sll[hak_size_class(100)].bound;
+    uint32_t bound = _hak_thread.tiny.sll[hak_size_class(100)].bound;
     unsigned n = bound * 3;
     void **p = malloc(n * sizeof *p);
     for (unsigned i = 0; i < n; i++)
         p[i] = hak_malloc(100);
     for (unsigned i = 0; i < n; i++)
         hak_free(p[i]);
-    *ok = *ok && _hak_tiny.sll[hak_size_class(100)].count <= bound;
+    *ok = *ok && _hak_thread.tiny.sll[hak_size_class(100)].count <= bound;
     free(p);
     return NULL;
 }
