@@ -186,9 +186,10 @@ struct tiny_heap *_hak_tiny_heap(void)
     hak_unlock(&reg_lock);
 
     for (unsigned c = 0; c < HAK_NCLASS; c++) {
-        t->sll[c].bound = tiny_bound[c];
-        hak_assert(t->sll[c].head == NULL);
+        hak_assert(t->head[c] == NULL);
+        t->bound[c] = t->room[c] = tiny_bound[c];
     }
+    t->key = _hak_key;
     t->heap = h;
     t->state = TINY_THREAD_LIVE;
     HAK_CTR_INC(tiny, thread_init);
@@ -285,8 +286,19 @@ static bool slab_releasable(struct tiny_slab *s)
            atomic_load_explicit(&s->remote_busy, memory_order_acquire) == 0;
 }
 
+/* Removes s's units from this thread's unit cache. */
+static void ucache_forget(const struct tiny_slab *s)
+{
+    struct tiny_tls *t = &_hak_thread.tiny;
+    uintptr_t u0 = s->data >> HAK_UNIT_SHIFT;
+    for (uintptr_t u = u0; u < u0 + s->units; u++)
+        if (t->ukey[u & (TINY_UCACHE - 1)] == u + 1)
+            t->ukey[u & (TINY_UCACHE - 1)] = 0;
+}
+
 static void slab_release(struct tiny_heap *h, struct tiny_slab *s)
 {
+    ucache_forget(s);
     slab_unlink(h, s);
     HAK_CTR_INC(tiny, slab_release);
     if (s->ss)
@@ -379,11 +391,11 @@ static bool has_blocks(const struct tiny_slab *s) { return s->free || s->carved 
 
 /* ------------------------------------------------------------------ refill */
 
-static unsigned take_free(struct tiny_sll *l, struct tiny_slab *s, unsigned want)
+static unsigned take_free(struct tiny_tls *t, unsigned c, struct tiny_slab *s, unsigned want)
 {
     unsigned n = 0;
     void *b = s->free;
-    void *head = l->head;
+    void *head = t->head[c];
     while (b && n < want) {
         void *next = ((void **)b)[0];
         ((void **)b)[0] = head;
@@ -391,19 +403,19 @@ static unsigned take_free(struct tiny_sll *l, struct tiny_slab *s, unsigned want
         b = next;
         n++;
     }
-    l->head = head;
+    t->head[c] = head;
     s->free = b;
     s->used += n;
-    l->count += n;
+    t->room[c] -= n;
     return n;
 }
 
-static unsigned take_carve(struct tiny_sll *l, struct tiny_slab *s, unsigned want)
+static unsigned take_carve(struct tiny_tls *t, unsigned c, struct tiny_slab *s, unsigned want)
 {
     unsigned left = s->capacity - s->carved;
     unsigned n = want < left ? want : left;
     uintptr_t first = s->data + (uintptr_t)s->carved * s->size;
-    void *head = l->head;
+    void *head = t->head[c];
     /* Pushed from the last, so the list pops in address order. */
     for (unsigned i = n; i-- > 0;) {
         uintptr_t b = first + (uintptr_t)i * s->size;
@@ -411,10 +423,10 @@ static unsigned take_carve(struct tiny_sll *l, struct tiny_slab *s, unsigned wan
         ((uintptr_t *)b)[1] = tiny_mark(b);
         head = (void *)b;
     }
-    l->head = head;
+    t->head[c] = head;
     s->carved += n;
     s->used += n;
-    l->count += n;
+    t->room[c] -= n;
     return n;
 }
 
@@ -466,22 +478,22 @@ static struct tiny_slab *next_slab(struct tiny_heap *h, unsigned c)
 }
 
 /* Moves up to want blocks of class c into l; 0 only when out of memory. */
-static unsigned refill(struct tiny_heap *h, struct tiny_sll *l, unsigned c, unsigned want)
+static unsigned refill(struct tiny_heap *h, struct tiny_tls *t, unsigned c, unsigned want)
 {
     struct tiny_class_state *cs = &h->cls[c];
     for (;;) {
         struct tiny_slab *s = cs->cur;
         if (s) {
             unsigned n;
-            if (s->free && (n = take_free(l, s, want)) != 0) {
+            if (s->free && (n = take_free(t, c, s, want)) != 0) {
                 HAK_CTR_INC_C(tiny, refill_local, c);
                 return n;
             }
-            if (drain_remote(s) && (n = take_free(l, s, want)) != 0) {
+            if (drain_remote(s) && (n = take_free(t, c, s, want)) != 0) {
                 HAK_CTR_INC_C(tiny, refill_remote, c);
                 return n;
             }
-            if (s->carved < s->capacity && (n = take_carve(l, s, want)) != 0) {
+            if (s->carved < s->capacity && (n = take_carve(t, c, s, want)) != 0) {
                 HAK_CTR_INC_C(tiny, refill_carve, c);
                 return n;
             }
@@ -499,8 +511,7 @@ static unsigned refill(struct tiny_heap *h, struct tiny_sll *l, unsigned c, unsi
 void *_hak_tiny_alloc_class(unsigned c)
 {
     struct tiny_tls *t = &_hak_thread.tiny;
-    struct tiny_sll *l = &t->sll[c];
-    if (!l->head) {
+    if (!t->head[c]) {
         struct tiny_heap *h = _hak_tiny_heap();
         if (!h) {
             errno = ENOMEM;
@@ -508,7 +519,7 @@ void *_hak_tiny_alloc_class(unsigned c)
         }
         h->in_slow = 1;
         __atomic_signal_fence(__ATOMIC_SEQ_CST);
-        unsigned n = refill(h, l, c, batch_of(c));
+        unsigned n = refill(h, t, c, batch_of(c));
 #if HAK_DEBUG
         _hak_tiny_validate_heap(h);
 #endif
@@ -519,9 +530,9 @@ void *_hak_tiny_alloc_class(unsigned c)
             return NULL;
         }
     }
-    void *b = l->head;
-    l->head = ((void **)b)[0];
-    l->count--;
+    void *b = t->head[c];
+    t->head[c] = ((void **)b)[0];
+    t->room[c]++;
     ((uintptr_t *)b)[1] = 0;
     HAK_CTR_INC(tiny, alloc_slow);
     return b;
@@ -544,13 +555,13 @@ static void slab_return(struct tiny_heap *h, void *b)
         slab_release(h, s);
 }
 
-/* Returns up to n blocks from the head of list l to their slabs. */
-static void flush_list(struct tiny_heap *h, struct tiny_sll *l, unsigned n)
+/* Returns up to n blocks from the head of t's list c to their slabs. */
+static void flush_list(struct tiny_heap *h, struct tiny_tls *t, unsigned c, unsigned n)
 {
-    while (n-- > 0 && l->head) {
-        void *b = l->head;
-        l->head = ((void **)b)[0];
-        l->count--;
+    while (n-- > 0 && t->head[c]) {
+        void *b = t->head[c];
+        t->head[c] = ((void **)b)[0];
+        t->room[c]++;
         slab_return(h, b);
     }
 }
@@ -570,7 +581,7 @@ static bool confirm_double_free(struct tiny_tls *t, struct tiny_heap *h, struct 
 {
     if (atomic_load_explicit(&s->owner, memory_order_relaxed) != h)
         return true;
-    return list_contains(t->sll[s->cls].head, a, t->sll[s->cls].count + 1) ||
+    return list_contains(t->head[s->cls], a, t->bound[s->cls] - t->room[s->cls] + 1) ||
            list_contains(s->free, a, s->capacity + 1) ||
            list_contains(atomic_load_explicit(&s->remote, memory_order_acquire), a, s->capacity + 1);
 }
@@ -605,15 +616,19 @@ void _hak_tiny_free_slow(void *p, struct tiny_slab *s, const char *fn)
         _hak_report(fn, "invalid pointer", p);
         return;
     }
-    struct tiny_sll *l = &t->sll[s->cls];
+    uintptr_t u = a >> HAK_UNIT_SHIFT; /* ours: the next free here is fast */
+    t->ukey[u & (TINY_UCACHE - 1)] = u + 1;
+    t->uslab[u & (TINY_UCACHE - 1)] = s;
+    HAK_CTR_INC(free, unit_miss);
+    unsigned c = s->cls;
     h->in_slow = 1;
     __atomic_signal_fence(__ATOMIC_SEQ_CST);
-    if (l->count >= l->bound)
-        flush_list(h, l, l->count - l->bound / 2);
-    ((void **)p)[0] = l->head;
+    if (t->room[c] == 0) /* full: keep half */
+        flush_list(h, t, c, t->bound[c] - t->bound[c] / 2);
+    ((void **)p)[0] = t->head[c];
     ((uintptr_t *)p)[1] = tiny_mark(a);
-    l->head = p;
-    l->count++;
+    t->head[c] = p;
+    t->room[c]--;
     HAK_CTR_INC(free, tls_sll);
     __atomic_signal_fence(__ATOMIC_SEQ_CST);
     h->in_slow = 0;
@@ -638,7 +653,7 @@ static void heap_retire(struct tiny_heap *h)
 {
     struct tiny_tls *t = h->tls;
     for (unsigned c = 1; c < HAK_NCLASS; c++)
-        flush_list(h, &t->sll[c], UINT32_MAX);
+        flush_list(h, t, c, UINT32_MAX);
     drain_notify(h);
     for (unsigned c = 1; c < HAK_NCLASS; c++) {
         struct tiny_class_state *cs = &h->cls[c];
@@ -691,8 +706,9 @@ void _hak_tiny_thread_exit(void *arg)
      * itself) sets up a fresh heap, which re-arms this destructor. */
     t->heap = NULL;
     t->state = TINY_THREAD_EXITED;
-    for (unsigned c = 0; c < HAK_NCLASS; c++)
-        t->sll[c].bound = 0;
+    memset(t->ukey, 0, sizeof t->ukey); /* its slabs are not this thread's now */
+    memset(t->bound, 0, sizeof t->bound);
+    memset(t->room, 0, sizeof t->room);
     _hak_stats_retire(&_hak_thread.ctr);
     memset(&_hak_thread.ctr, 0, sizeof _hak_thread.ctr);
     heap_unregister(h);
@@ -707,7 +723,7 @@ void _hak_tiny_flush_tls(void)
     h->in_slow = 1;
     __atomic_signal_fence(__ATOMIC_SEQ_CST);
     for (unsigned c = 1; c < HAK_NCLASS; c++)
-        flush_list(h, &t->sll[c], UINT32_MAX);
+        flush_list(h, t, c, UINT32_MAX);
     drain_notify(h);
     for (unsigned c = 1; c < HAK_NCLASS; c++) {
         struct tiny_slab *s = h->cls[c].cur;

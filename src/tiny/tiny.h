@@ -121,41 +121,44 @@ hak_inline uintptr_t tiny_mark(uintptr_t a) { return _hak_key ^ a; }
 /* malloc fast path for n ≤ HAK_CLASS_TABLE_MAX: pop the TLS list, or NULL. */
 hak_inline void *tiny_alloc_fast(size_t n)
 {
-    struct tiny_sll *l = &_hak_thread.tiny.sll[_hak_class_small[(n + 15) >> 4]];
-    void *b = l->head;
+    struct tiny_tls *t = &_hak_thread.tiny;
+    unsigned c = _hak_class_small[(n + 15) >> 4];
+    void *b = t->head[c];
     if (hak_unlikely(!b))
         return NULL;
     void *next = ((void **)b)[0];
-    l->head = next;
-    l->count--;
+    t->head[c] = next;
+    t->room[c]++;
     __builtin_prefetch(next, 1); /* the next pop's line; NULL is harmless */
-    ((uintptr_t *)b)[1] = 0; /* clear the free mark */
+    ((uintptr_t *)b)[1] = 0;     /* clear the free mark */
     HAK_CTR_INC(tiny, alloc_fast);
     return b;
 }
 
-/* free fast path: a block start of a slab this thread owns, not marked free,
- * with room in its TLS list. Anything else returns false (slow path). */
+/* free fast path: p's unit is in this thread's unit cache (so its slab is
+ * ours), p is a block start not marked free, and its TLS list has room.
+ * Anything else returns false: the slow path looks p up in the chunk map. */
 hak_inline bool tiny_free_fast(void *p)
 {
     uintptr_t a = (uintptr_t)p;
-    /* The block's line is read and written below; start fetching it while
-     * the chunk map is consulted. A prefetch never faults, whatever p is. */
+    /* The block's line is read and written below; start fetching it now. A
+     * prefetch never faults, whatever p is. */
     __builtin_prefetch(p, 1);
-    struct tiny_slab *s = tiny_slab_of(a);
-    if (hak_unlikely(!s))
+    struct tiny_tls *t = &_hak_thread.tiny;
+    uintptr_t u = a >> HAK_UNIT_SHIFT;
+    unsigned i = (unsigned)u & (TINY_UCACHE - 1);
+    if (hak_unlikely(t->ukey[i] != u + 1))
         return false;
+    struct tiny_slab *s = t->uslab[i];
     uint64_t q = (uint64_t)(a - s->data) * s->inv;
-    struct tiny_sll *l = &_hak_thread.tiny.sll[s->cls];
-    uintptr_t mark = tiny_mark(a);
-    if (hak_unlikely(!tiny_q_is_block(q, s) || ((uintptr_t *)p)[1] == mark ||
-                     atomic_load_explicit(&s->owner, memory_order_relaxed) != _hak_thread.tiny.heap ||
-                     l->count >= l->bound))
+    unsigned c = s->cls;
+    uintptr_t mark = t->key ^ a;
+    if (hak_unlikely(!tiny_q_is_block(q, s) || ((uintptr_t *)p)[1] == mark || t->room[c] == 0))
         return false;
-    ((void **)p)[0] = l->head;
+    ((void **)p)[0] = t->head[c];
     ((uintptr_t *)p)[1] = mark;
-    l->head = p;
-    l->count++;
+    t->head[c] = p;
+    t->room[c]--;
     HAK_CTR_INC(free, tls_sll);
     return true;
 }

@@ -1,5 +1,5 @@
 /* tls.h — the tiny tier's part of a thread's TLS: one bounded LIFO free
- * list (the TLS SLL) per size class. */
+ * list (the TLS SLL) per size class, and the unit cache of free. */
 #ifndef HAK_TINY_TLS_H
 #define HAK_TINY_TLS_H
 
@@ -7,17 +7,24 @@
 
 struct tiny_heap;
 
-/* A thread's free list for one class. */
-struct tiny_sll {
-    void *head;
-    uint32_t count;
-    uint32_t bound;                       /* 0 until the thread's heap exists */
-};
-
 enum { TINY_THREAD_NEW, TINY_THREAD_LIVE, TINY_THREAD_EXITED };
 
+/* The unit cache: a direct-mapped map from a 64 KiB unit (address >> 16,
+ * stored plus one so that 0 is empty) to the slab there, holding only slabs
+ * this thread owns. A hit lets free skip the chunk map and the owner check;
+ * entries go in on a slow-path local free and out when the thread gives the
+ * slab up (release, exit). */
+#define TINY_UCACHE 128
+
+/* A thread's free lists, one per class (the TLS SLL): LIFO, bounded, as
+ * parallel arrays so that each access is one %fs-relative operand. */
 struct tiny_tls {
-    struct tiny_sll sll[HAK_NCLASS];
+    void *head[HAK_NCLASS];
+    uint32_t room[HAK_NCLASS];            /* pushes left before the bound; 0 until the heap exists */
+    uint32_t bound[HAK_NCLASS];           /* the bound: a list holds bound - room blocks */
+    uint64_t key;                         /* _hak_key, copied when the heap is set up */
+    uintptr_t ukey[TINY_UCACHE];
+    struct tiny_slab *uslab[TINY_UCACHE];
     struct tiny_heap *heap;
     uint8_t state;                        /* TINY_THREAD_* */
 };

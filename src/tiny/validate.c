@@ -51,15 +51,16 @@ void _hak_tiny_validate_heap(struct tiny_heap *h)
             check_slab(h, s, c, TINY_LIST_FULL);
         }
         /* The TLS list: block starts of slabs this heap owns. */
-        struct tiny_sll *l = &h->tls->sll[c];
-        uint32_t n = 0;
-        for (void *b = l->head; b; b = ((void **)b)[0]) {
+        struct tiny_tls *t = h->tls;
+        uint32_t n = 0, count = t->bound[c] - t->room[c];
+        hak_assert(t->room[c] <= t->bound[c]);
+        for (void *b = t->head[c]; b; b = ((void **)b)[0]) {
             struct tiny_slab *s = tiny_slab_of((uintptr_t)b);
             hak_assert(s && s->cls == c && atomic_load(&s->owner) == h);
             hak_assert(_hak_tiny_is_block(s, (uintptr_t)b));
-            hak_assert(++n <= l->count);
+            hak_assert(++n <= count);
         }
-        hak_assert(n == l->count);
+        hak_assert(n == count);
     }
     for (struct tiny_ss *ss = h->ss_list; ss; ss = ss->next) {
         hak_assert(ss->magic == TINY_SS_MAGIC && ss->owner == h);
