@@ -106,7 +106,9 @@ struct tiny_slab *_hak_tiny_slab_setup(struct tiny_chunk *c, uintptr_t data, uns
     s->data = data;
     s->size = size;
     s->capacity = (uint32_t)(units * HAK_UNIT_SIZE / size);
+    s->limit = s->capacity * size;
     s->inv = (((uint64_t)1 << TINY_INV_SHIFT) + size - 1) / size;
+    s->inv_hi = s->inv << (64 - TINY_INV_SHIFT);
     s->cls = (uint8_t)cls;
     s->units = (uint8_t)units;
     s->list = TINY_LIST_NONE;
@@ -133,11 +135,12 @@ void _hak_tiny_slab_unpublish(struct tiny_slab *s)
         atomic_store_explicit(&c->unit[u0 + u].head, NULL, memory_order_release);
     atomic_store_explicit(&s->owner, NULL, memory_order_relaxed);
     s->capacity = 0;
+    s->limit = 0;
 }
 
 bool _hak_tiny_is_block(const struct tiny_slab *s, uintptr_t a)
 {
-    return a >= s->data && tiny_q_is_block((uint64_t)(a - s->data) * s->inv, s);
+    return a >= s->data && tiny_is_block_off(a - s->data, s);
 }
 
 /* ------------------------------------------------------------------ heaps */

@@ -24,25 +24,28 @@ enum { TINY_LIST_NONE, TINY_LIST_CUR, TINY_LIST_PARTIAL, TINY_LIST_FULL, TINY_LI
  * reads; the rest belongs to the owner, except the remote list and the
  * notify flag (any thread, atomically). */
 struct __attribute__((aligned(64))) tiny_slab {
+    /* line 1: what the owner's fast path reads, written by the owner only */
     _Atomic(struct tiny_slab *) head;     /* the slab this unit belongs to */
     uintptr_t data;                       /* block 0; 64 KiB aligned */
-    uint64_t inv;                         /* ceil(2^40 / size): index = (offset * inv) >> 40 */
+    uint64_t inv;                         /* ceil(2^40 / size): see tiny_q_is_block */
+    uint64_t inv_hi;                      /* inv << 24, for the block-start test */
+    uint32_t limit;                       /* capacity * size: offsets at or past it are tail waste */
     uint32_t size;                        /* block size in bytes */
     uint32_t capacity;                    /* blocks in the slab */
     uint8_t cls;                          /* size class */
     uint8_t units;                        /* 64 KiB units spanned */
     uint8_t list;                         /* TINY_LIST_*: owner's, or the abandoned list's */
-    _Atomic uint8_t notified;             /* on some heap's notify stack */
     _Atomic(struct tiny_heap *) owner;    /* NULL: abandoned (or being set up / released) */
+    uint32_t used;                        /* blocks out of the slab: with users, in TLS lists or remote */
+    uint32_t carved;                      /* blocks carved so far (the bump cursor) */
+    /* line 2: written by other threads (remote frees), and owner bookkeeping */
     _Atomic(void *) remote;               /* MPSC stack of blocks freed by other threads */
     /* Remote frees in progress. A remote freer holds it from before its push
      * until it last touches the slab, so the owner never releases (and
      * perhaps unmaps) a slab that a freer is still writing. */
     _Atomic uint32_t remote_busy;
-    /* owner only */
-    uint32_t used;                        /* blocks out of the slab: with users, in TLS lists or remote */
-    void *free;                           /* local free list */
-    uint32_t carved;                      /* blocks carved so far (the bump cursor) */
+    _Atomic uint8_t notified;             /* on some heap's notify stack */
+    void *free;                           /* local free list (owner) */
     struct tiny_slab *next, *prev;        /* owner's partial or full list, or the abandoned list */
     struct tiny_slab *notify_next;        /* link on the owner's notify stack */
     struct tiny_ss *ss;                   /* enclosing SuperSlab; NULL for a fallback slab */
@@ -96,13 +99,12 @@ extern uint8_t _hak_tiny_units[HAK_NCLASS];
  * size). For offsets below 2^20 (8 units) and sizes up to 2^18, q >> 40 is
  * the index, and size divides offset exactly when q's low 40 bits are below
  * inv (the remainder r adds r * inv ≥ inv to them; a block start adds only
- * index * (size * inv - 2^40) < offset < 2^20 ≤ inv). One multiply tells
- * block start and index. */
+ * index * (size * inv - 2^40) < offset < 2^20 ≤ inv). So a block start is
+ * q << 24 < inv << 24, and in range when offset < capacity * size. */
 #define TINY_INV_SHIFT 40
-#define TINY_INV_MASK (((uint64_t)1 << TINY_INV_SHIFT) - 1)
-hak_inline bool tiny_q_is_block(uint64_t q, const struct tiny_slab *s)
+hak_inline bool tiny_is_block_off(uintptr_t off, const struct tiny_slab *s)
 {
-    return (q & TINY_INV_MASK) < s->inv && (q >> TINY_INV_SHIFT) < s->capacity;
+    return ((uint64_t)off * s->inv) << (64 - TINY_INV_SHIFT) < s->inv_hi && off < s->limit;
 }
 
 /* The slab holding address a, or NULL. */
@@ -150,10 +152,9 @@ hak_inline bool tiny_free_fast(void *p)
     if (hak_unlikely(t->ukey[i] != u + 1))
         return false;
     struct tiny_slab *s = t->uslab[i];
-    uint64_t q = (uint64_t)(a - s->data) * s->inv;
     unsigned c = s->cls;
     uintptr_t mark = t->key ^ a;
-    if (hak_unlikely(!tiny_q_is_block(q, s) || ((uintptr_t *)p)[1] == mark || t->room[c] == 0))
+    if (hak_unlikely(!tiny_is_block_off(a - s->data, s) || ((uintptr_t *)p)[1] == mark || t->room[c] == 0))
         return false;
     ((void **)p)[0] = t->head[c];
     ((uintptr_t *)p)[1] = mark;

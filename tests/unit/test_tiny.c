@@ -41,6 +41,32 @@ static void run_thread(void *(*fn)(void *), void *arg)
     assert_int_equal(pthread_join(t, NULL), 0);
 }
 
+/* ---------------------------------------------------------------- geometry */
+
+/* The block-start test by multiplication agrees with division for every
+ * class, at every offset of its span (see tiny_is_block_off). */
+static void block_test_is_exact(void **state)
+{
+    (void)state;
+    for (unsigned c = 1; c < HAK_NCLASS; c++) {
+        struct tiny_slab s;
+        memset(&s, 0, sizeof s);
+        s.size = _hak_class_size[c];
+        size_t span = _hak_tiny_units[c] * HAK_UNIT_SIZE;
+        assert_in_range(_hak_tiny_units[c], 1, 8);
+        s.capacity = (uint32_t)(span / s.size);
+        assert_true(s.capacity >= 2);
+        s.limit = s.capacity * s.size;
+        s.inv = (((uint64_t)1 << TINY_INV_SHIFT) + s.size - 1) / s.size;
+        s.inv_hi = s.inv << (64 - TINY_INV_SHIFT);
+        for (uintptr_t off = 0; off < span; off++) {
+            bool expect = off % s.size == 0 && off / s.size < s.capacity;
+            if (tiny_is_block_off(off, &s) != expect)
+                fail_msg("class %u (size %u): offset %lu", c, s.size, (unsigned long)off);
+        }
+    }
+}
+
 /* ---------------------------------------------------------------- carving */
 
 #define CLS48 3
@@ -408,6 +434,7 @@ static void empty_memory_goes_back(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(block_test_is_exact),
         cmocka_unit_test(carving_and_stages),
         cmocka_unit_test(tls_list_is_lifo_and_bounded),
         cmocka_unit_test(remote_frees_are_drained),
