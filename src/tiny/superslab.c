@@ -1,6 +1,8 @@
 /* superslab.c — the SuperSlab slab source: 2 MiB-aligned regions of 31 slab
- * units, owned by the heap that carves them, released by whoever empties
- * them, and kept in a small cache of empty SuperSlabs before being unmapped. */
+ * units, owned by the heap that carves them, orphaned when that heap's
+ * thread exits (and adopted by the next thread that needs units), released
+ * by whoever empties them, and kept in a small cache of empty SuperSlabs
+ * before being unmapped. */
 #include "tiny.h"
 #include "../chunkmap.h"
 #include "../counters.h"
@@ -11,6 +13,11 @@
 static hak_lock_t cache_lock = HAK_LOCK_INIT;
 static struct tiny_ss *cache_head;
 static unsigned cache_count;
+
+/* SuperSlabs whose owner exited while slabs were still in them. */
+static hak_lock_t orphan_lock = HAK_LOCK_INIT;
+static struct tiny_ss *orphan_head;
+#define ORPHAN_SCAN 16 /* orphans looked at per adoption attempt */
 
 static uint64_t units_mask(unsigned u, unsigned n)
 {
@@ -84,8 +91,79 @@ static void ss_release(struct tiny_ss *ss)
     ss_unmap(ss);
 }
 
-struct tiny_slab *_hak_ss_slab_new(struct tiny_heap *h, unsigned cls, unsigned units, bool *reused)
+static void orphan_push_locked(struct tiny_ss *ss)
 {
+    ss->prev = NULL;
+    ss->next = orphan_head;
+    if (orphan_head)
+        orphan_head->prev = ss;
+    orphan_head = ss;
+    ss->orphan = true;
+}
+
+static void orphan_unlink_locked(struct tiny_ss *ss)
+{
+    if (ss->prev)
+        ss->prev->next = ss->next;
+    else
+        orphan_head = ss->next;
+    if (ss->next)
+        ss->next->prev = ss->prev;
+    ss->next = ss->prev = NULL;
+    ss->orphan = false;
+}
+
+/* The last unit of an unowned SuperSlab went: off the orphan list, away. */
+static void release_unowned(struct tiny_ss *ss)
+{
+    hak_lock(&orphan_lock);
+    if (ss->orphan)
+        orphan_unlink_locked(ss);
+    hak_unlock(&orphan_lock);
+    ss_release(ss);
+}
+
+static void own(struct tiny_heap *h, struct tiny_ss *ss)
+{
+    ss->owner = h;
+    ss->prev = NULL;
+    ss->next = h->ss_list;
+    if (h->ss_list)
+        h->ss_list->prev = ss;
+    h->ss_list = ss;
+}
+
+/* An orphan with a run of units free, claimed together with ownership;
+ * NULL if none of the first few has one. */
+static struct tiny_slab *adopt_orphan(struct tiny_heap *h, unsigned cls, unsigned units)
+{
+    if (!orphan_head)
+        return NULL;
+    hak_lock(&orphan_lock);
+    struct tiny_ss *ss = orphan_head;
+    for (unsigned n = 0; ss && n < ORPHAN_SCAN; ss = ss->next, n++) {
+        uint64_t old = atomic_load_explicit(&ss->state, memory_order_acquire);
+        int u;
+        if (old == 0 || (u = find_run(old, units)) < 0) /* 0: being released */
+            continue;
+        if (!atomic_compare_exchange_strong(&ss->state, &old, old | TINY_SS_OWNED | units_mask((unsigned)u, units)))
+            continue;
+        orphan_unlink_locked(ss);
+        hak_unlock(&orphan_lock);
+        own(h, ss);
+        return slab_at(h, ss, (unsigned)u, cls, units);
+    }
+    hak_unlock(&orphan_lock);
+    return NULL;
+}
+
+struct tiny_slab *_hak_ss_slab_new(struct tiny_heap *h, unsigned cls, unsigned units)
+{
+    struct tiny_slab *s = adopt_orphan(h, cls, units);
+    if (s) {
+        HAK_CTR_INC(tiny, ss_adopt);
+        return s;
+    }
     struct tiny_ss *ss = NULL;
     if (cache_head) {
         hak_lock(&cache_lock);
@@ -95,8 +173,9 @@ struct tiny_slab *_hak_ss_slab_new(struct tiny_heap *h, unsigned cls, unsigned u
         }
         hak_unlock(&cache_lock);
     }
-    *reused = ss != NULL;
-    if (!ss) {
+    if (ss) {
+        HAK_CTR_INC(tiny, ss_reuse);
+    } else {
         ss = _hak_os_map_aligned(HAK_CHUNK_SIZE, HAK_CHUNK_SIZE);
         if (!ss)
             return NULL;
@@ -108,14 +187,9 @@ struct tiny_slab *_hak_ss_slab_new(struct tiny_heap *h, unsigned cls, unsigned u
         ss->magic = TINY_SS_MAGIC;
         HAK_GCTR_ADD(tiny, ss_map, 1);
     }
-    ss->owner = h;
     unsigned u = (unsigned)find_run(0, units);
     atomic_store_explicit(&ss->state, TINY_SS_OWNED | units_mask(u, units), memory_order_release);
-    ss->prev = NULL;
-    ss->next = h->ss_list;
-    if (h->ss_list)
-        h->ss_list->prev = ss;
-    h->ss_list = ss;
+    own(h, ss);
     return slab_at(h, ss, u, cls, units);
 }
 
@@ -146,7 +220,7 @@ void _hak_ss_slab_release(struct tiny_heap *h, struct tiny_slab *s)
     _hak_tiny_slab_unpublish(s);
     uint64_t now = atomic_fetch_and_explicit(&ss->state, ~bits, memory_order_acq_rel) & ~bits;
     if (now == 0) {
-        ss_release(ss); /* unowned and empty: this thread saw it last */
+        release_unowned(ss); /* unowned and empty: this thread saw it last */
     } else if (now == TINY_SS_OWNED && ss->owner == h && other_empty(h, ss)) {
         /* Our own SuperSlab went empty and we already hold an empty one in
          * reserve: give this one back. Only the owner claims units, so
@@ -159,18 +233,32 @@ void _hak_ss_slab_release(struct tiny_heap *h, struct tiny_slab *s)
     }
 }
 
+/* The heap's SuperSlabs become orphans; empty ones go at once. Each is on
+ * the orphan list before it loses its owner bit, so whoever frees its last
+ * unit later finds it there (under the lock) and takes it off. */
 void _hak_ss_heap_exit(struct tiny_heap *h)
 {
-    struct tiny_ss *ss = h->ss_list;
+    struct tiny_ss *ss = h->ss_list, *empty = NULL;
+    hak_lock(&orphan_lock);
     while (ss) {
         struct tiny_ss *next = ss->next;
         ss->owner = NULL;
+        orphan_push_locked(ss);
         uint64_t old = atomic_fetch_and_explicit(&ss->state, ~TINY_SS_OWNED, memory_order_acq_rel);
-        if ((old & ~TINY_SS_OWNED) == 0)
-            ss_release(ss);
+        if ((old & ~TINY_SS_OWNED) == 0) {
+            orphan_unlink_locked(ss);
+            ss->next = empty;
+            empty = ss;
+        }
         ss = next;
     }
+    hak_unlock(&orphan_lock);
     h->ss_list = NULL;
+    while (empty) {
+        struct tiny_ss *next = empty->next;
+        ss_release(empty);
+        empty = next;
+    }
 }
 
 size_t _hak_ss_trim(void)
@@ -197,4 +285,8 @@ void _hak_ss_fork_child(void)
     /* Push and pop are a store of the head each; the count may be off by
      * one after a torn update, which only shifts the cache bound. */
     hak_lock_reset_child(&cache_lock);
+    /* A torn doubly linked list is dropped: its SuperSlabs are leaked in the
+     * child (their slabs still work), never corrupted. */
+    if (hak_lock_reset_child(&orphan_lock))
+        orphan_head = NULL;
 }

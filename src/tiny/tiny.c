@@ -470,13 +470,9 @@ static struct tiny_slab *next_slab(struct tiny_heap *h, unsigned c)
         HAK_CTR_INC_C(tiny, refill_partial, c);
         return s;
     }
-    bool reused = false;
-    s = _hak_tiny_use_ss ? _hak_ss_slab_new(h, c, units, &reused) : _hak_fb_slab_new(h, c, units);
-    if (s) {
+    s = _hak_tiny_use_ss ? _hak_ss_slab_new(h, c, units) : _hak_fb_slab_new(h, c, units);
+    if (s)
         HAK_CTR_INC_C(tiny, refill_new_ss, c);
-        if (reused)
-            HAK_CTR_INC(tiny, ss_reuse);
-    }
     return s;
 }
 

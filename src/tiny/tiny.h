@@ -68,7 +68,8 @@ struct tiny_ss {
      * Whoever moves it to 0 releases the SuperSlab. */
     _Atomic uint64_t state;
     struct tiny_heap *owner;              /* valid while owned */
-    struct tiny_ss *next, *prev;          /* owner's list, or the empty cache */
+    struct tiny_ss *next, *prev;          /* owner's list, the orphan list or the empty cache */
+    bool orphan;                          /* on the orphan list (under its lock) */
 };
 
 struct tiny_class_state {
@@ -195,9 +196,9 @@ size_t _hak_tiny_trim(void);
 size_t _hak_tiny_cached_bytes(void);
 
 /* Slab sources. SuperSlab mode: stage 5 (an owned SuperSlab with free
- * units) and stage 6 (a cached or new SuperSlab) of refill. */
+ * units) and stage 6 (an orphaned, cached or new SuperSlab) of refill. */
 struct tiny_slab *_hak_ss_slab_owned(struct tiny_heap *h, unsigned cls, unsigned units);
-struct tiny_slab *_hak_ss_slab_new(struct tiny_heap *h, unsigned cls, unsigned units, bool *reused);
+struct tiny_slab *_hak_ss_slab_new(struct tiny_heap *h, unsigned cls, unsigned units);
 void _hak_ss_slab_release(struct tiny_heap *h, struct tiny_slab *s);
 void _hak_ss_heap_exit(struct tiny_heap *h);
 size_t _hak_ss_trim(void);

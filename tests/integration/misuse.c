@@ -5,6 +5,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <malloc.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -24,7 +25,7 @@
 
 /* Keeps the compiler from seeing (and warning about, or folding) a free of
  * a non-heap or already freed pointer. */
-static void *escape(void *p)
+__attribute__((noinline)) static void *escape(void *p)
 {
     __asm__ volatile("" : "+r"(p) : : "memory");
     return p;
@@ -53,7 +54,7 @@ static void *alloc_or_die(size_t n)
 /* After a double free of p (n bytes) was let through by warn or ignore,
  * the block must not be handed out twice: among many live blocks of the
  * same size, p appears at most once. */
-static void check_no_double_handout(void *p, size_t n)
+static void check_no_double_handout(uintptr_t p, size_t n)
 {
     size_t count = n <= KiB ? 20000 : n <= 256 * KiB ? 400 : 12;
     void **live = calloc(count, sizeof *live);
@@ -62,13 +63,13 @@ static void check_no_double_handout(void *p, size_t n)
     size_t seen = 0;
     for (size_t i = 0; i < count; i++) {
         live[i] = alloc_or_die(n);
-        seen += live[i] == p;
+        seen += (uintptr_t)live[i] == p;
     }
     for (size_t i = 0; i < count; i++)
         free(live[i]);
     free(live);
     if (seen > 1) {
-        dprintf(2, "double-freed block %p was handed out %zu times at once\n", p, seen);
+        dprintf(2, "double-freed block %p was handed out %zu times at once\n", (void *)p, seen);
         _exit(4);
     }
 }
@@ -119,11 +120,12 @@ static void free_foreign_chunk(void) { free_foreign(2 * MiB, 2 * MiB); }
 
 static void double_free(size_t n)
 {
-    void *p = alloc_or_die(n);
+    void *p = alloc_or_die(n), *again = escape(p);
     free(p);
-    announce(p);
-    free(escape(p));
-    check_no_double_handout(p, n);
+    uintptr_t addr = (uintptr_t)again;
+    announce(again);
+    free(again);
+    check_no_double_handout(addr, n);
 }
 
 static void double_free_tiny(void) { double_free(100); }
@@ -137,16 +139,17 @@ static void double_free_tiny_flushed(void)
 {
     enum { N = 4000 };
     static void *b[N];
-    void *p = alloc_or_die(100);
+    void *p = alloc_or_die(100), *again = escape(p);
     for (int i = 0; i < N; i++)
         b[i] = alloc_or_die(100);
     free(p);
     for (int i = 0; i < N; i++)
         if (i % 10)
             free(b[i]);
-    announce(p);
-    free(escape(p));
-    check_no_double_handout(p, 100);
+    uintptr_t addr = (uintptr_t)again;
+    announce(again);
+    free(again);
+    check_no_double_handout(addr, 100);
     for (int i = 0; i < N; i += 10)
         free(b[i]);
 }
@@ -160,16 +163,30 @@ static void *free_arg(void *p)
 /* The second free comes from a thread that does not own the block. */
 static void double_free_other_thread(size_t n)
 {
-    void *p = alloc_or_die(n);
+    void *p = alloc_or_die(n), *again = escape(p);
     free(p);
-    announce(p);
+    announce(again);
     pthread_t t;
-    if (pthread_create(&t, NULL, free_arg, escape(p)) != 0 || pthread_join(t, NULL) != 0)
+    if (pthread_create(&t, NULL, free_arg, again) != 0 || pthread_join(t, NULL) != 0)
         _exit(3);
-    check_no_double_handout(p, n);
+    check_no_double_handout((uintptr_t)again, n);
 }
 
 static void double_free_tiny_other_thread(void) { double_free_other_thread(100); }
+
+/* The first free is the remote one (onto the slab's remote list), the
+ * second comes from the owner. */
+static void double_free_tiny_remote_first(void)
+{
+    void *p = alloc_or_die(100), *again = escape(p);
+    pthread_t t;
+    if (pthread_create(&t, NULL, free_arg, p) != 0 || pthread_join(t, NULL) != 0)
+        _exit(3);
+    uintptr_t addr = (uintptr_t)again;
+    announce(again);
+    free(again);
+    check_no_double_handout(addr, 100);
+}
 static void double_free_mid_other_thread(void) { double_free_other_thread(100 * KiB); }
 
 static void realloc_invalid(void)
@@ -252,6 +269,7 @@ static const struct misuse_case cases[] = {
     { "double_free_tiny", double_free_tiny, "free", "double free" },
     { "double_free_tiny_flushed", double_free_tiny_flushed, "free", "double free" },
     { "double_free_tiny_other_thread", double_free_tiny_other_thread, "free", "double free" },
+    { "double_free_tiny_remote_first", double_free_tiny_remote_first, "free", "double free" },
     { "double_free_mid", double_free_mid, "free", "double free" },
     { "double_free_mid_other_thread", double_free_mid_other_thread, "free", "double free" },
     { "double_free_huge", double_free_huge, "free", "double free" },
@@ -296,22 +314,37 @@ static int run_child(const char *name)
 
 /* ---------------------------------------------------------------- parent */
 
-static size_t read_all(int fd, char *buf, size_t cap)
+/* Reads both pipes to their end (the child may fill either first). */
+static void read_both(int fd0, char *b0, size_t cap0, int fd1, char *b1, size_t cap1)
 {
-    size_t len = 0;
-    for (;;) {
-        ssize_t r = read(fd, buf + len, cap - 1 - len);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0 || len + (size_t)r >= cap - 1) {
-            if (r > 0)
-                len += (size_t)r;
+    struct pollfd p[2] = { { fd0, POLLIN, 0 }, { fd1, POLLIN, 0 } };
+    char *buf[2] = { b0, b1 };
+    size_t cap[2] = { cap0, cap1 }, len[2] = { 0, 0 };
+    int open_fds = 2;
+    while (open_fds > 0) {
+        if (poll(p, 2, -1) < 0) {
+            if (errno == EINTR)
+                continue;
             break;
         }
-        len += (size_t)r;
+        for (int i = 0; i < 2; i++) {
+            if (p[i].fd < 0 || !p[i].revents)
+                continue;
+            char sink[4096];
+            size_t room = cap[i] - 1 - len[i];
+            ssize_t r = room ? read(p[i].fd, buf[i] + len[i], room) : read(p[i].fd, sink, sizeof sink);
+            if (r < 0 && errno == EINTR)
+                continue;
+            if (r <= 0) {
+                p[i].fd = -1;
+                open_fds--;
+            } else if (room) {
+                len[i] += (size_t)r;
+            }
+        }
     }
-    buf[len] = '\0';
-    return len;
+    b0[len[0]] = '\0';
+    b1[len[1]] = '\0';
 }
 
 /* Lines of text that are misuse reports ("hakmem: fn(): what 0x…"). */
@@ -372,8 +405,7 @@ static int run_case(const struct misuse_case *c, const char *mode)
     close(out[1]);
     close(err[1]);
     static char obuf[4096], ebuf[65536];
-    read_all(out[0], obuf, sizeof obuf);
-    read_all(err[0], ebuf, sizeof ebuf);
+    read_both(out[0], obuf, sizeof obuf, err[0], ebuf, sizeof ebuf);
     close(out[0]);
     close(err[0]);
     int st;
@@ -390,7 +422,7 @@ static int run_case(const struct misuse_case *c, const char *mode)
     }
     *ptr_end = '\0';
     char want[256];
-    snprintf(want, sizeof want, "hakmem: %s(): %s %s", c->fn, c->what, obuf);
+    snprintf(want, sizeof want, "hakmem: %s(): %s %.40s", c->fn, c->what, obuf);
     int reports, found = count_lines(ebuf, want, &reports);
     bool survived = strstr(ptr_end + 1, "survived\n") != NULL;
 
