@@ -77,10 +77,8 @@ hak_export void malloc_stats(void)
 
 hak_export int malloc_info(int options, FILE *fp)
 {
-    if (options != 0) {
-        errno = EINVAL;
-        return -1;
-    }
+    if (options != 0)
+        return EINVAL; /* as glibc: the error number itself */
     struct totals t = totals();
     fprintf(fp,
             "<malloc version=\"hakmem-%s\">\n"

@@ -31,6 +31,12 @@ hak_inline void hak_unlock(hak_lock_t *l)
     atomic_store_explicit(&l->held, 0, memory_order_release);
 }
 
+/* A field written under a lock but also glanced at without it (to skip the
+ * lock when there is nothing to do) is written and glanced at with these,
+ * so the unlocked look is a relaxed atomic access, not a data race. */
+#define HAK_PEEK(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
+#define HAK_POKE(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELAXED)
+
 /* After fork, in the child: was the lock held by a thread that no longer
  * exists? Resets it and tells the caller whether its data may be torn. */
 hak_inline bool hak_lock_reset_child(hak_lock_t *l)

@@ -82,8 +82,8 @@ static void ss_release(struct tiny_ss *ss)
     hak_lock(&cache_lock);
     if (cache_count < (unsigned)HAK_OPT(tiny_ss_cache)) {
         ss->next = cache_head;
-        cache_head = ss;
-        cache_count++;
+        HAK_POKE(cache_head, ss);
+        HAK_POKE(cache_count, cache_count + 1);
         hak_unlock(&cache_lock);
         return;
     }
@@ -97,7 +97,7 @@ static void orphan_push_locked(struct tiny_ss *ss)
     ss->next = orphan_head;
     if (orphan_head)
         orphan_head->prev = ss;
-    orphan_head = ss;
+    HAK_POKE(orphan_head, ss);
     ss->orphan = true;
 }
 
@@ -106,7 +106,7 @@ static void orphan_unlink_locked(struct tiny_ss *ss)
     if (ss->prev)
         ss->prev->next = ss->next;
     else
-        orphan_head = ss->next;
+        HAK_POKE(orphan_head, ss->next);
     if (ss->next)
         ss->next->prev = ss->prev;
     ss->next = ss->prev = NULL;
@@ -125,7 +125,7 @@ static void release_unowned(struct tiny_ss *ss)
 
 static void own(struct tiny_heap *h, struct tiny_ss *ss)
 {
-    ss->owner = h;
+    HAK_POKE(ss->owner, h);
     ss->prev = NULL;
     ss->next = h->ss_list;
     if (h->ss_list)
@@ -137,7 +137,7 @@ static void own(struct tiny_heap *h, struct tiny_ss *ss)
  * NULL if none of the first few has one. */
 static struct tiny_slab *adopt_orphan(struct tiny_heap *h, unsigned cls, unsigned units)
 {
-    if (!orphan_head)
+    if (!HAK_PEEK(orphan_head))
         return NULL;
     hak_lock(&orphan_lock);
     struct tiny_ss *ss = orphan_head;
@@ -165,11 +165,11 @@ struct tiny_slab *_hak_ss_slab_new(struct tiny_heap *h, unsigned cls, unsigned u
         return s;
     }
     struct tiny_ss *ss = NULL;
-    if (cache_head) {
+    if (HAK_PEEK(cache_head)) {
         hak_lock(&cache_lock);
         if ((ss = cache_head) != NULL) {
-            cache_head = ss->next;
-            cache_count--;
+            HAK_POKE(cache_head, ss->next);
+            HAK_POKE(cache_count, cache_count - 1);
         }
         hak_unlock(&cache_lock);
     }
@@ -221,7 +221,7 @@ void _hak_ss_slab_release(struct tiny_heap *h, struct tiny_slab *s)
     uint64_t now = atomic_fetch_and_explicit(&ss->state, ~bits, memory_order_acq_rel) & ~bits;
     if (now == 0) {
         release_unowned(ss); /* unowned and empty: this thread saw it last */
-    } else if (now == TINY_SS_OWNED && ss->owner == h && other_empty(h, ss)) {
+    } else if (now == TINY_SS_OWNED && HAK_PEEK(ss->owner) == h && other_empty(h, ss)) {
         /* Our own SuperSlab went empty and we already hold an empty one in
          * reserve: give this one back. Only the owner claims units, so
          * nobody can race this CAS. */
@@ -242,7 +242,7 @@ void _hak_ss_heap_exit(struct tiny_heap *h)
     hak_lock(&orphan_lock);
     while (ss) {
         struct tiny_ss *next = ss->next;
-        ss->owner = NULL;
+        HAK_POKE(ss->owner, NULL);
         orphan_push_locked(ss);
         uint64_t old = atomic_fetch_and_explicit(&ss->state, ~TINY_SS_OWNED, memory_order_acq_rel);
         if ((old & ~TINY_SS_OWNED) == 0) {
@@ -265,8 +265,8 @@ size_t _hak_ss_trim(void)
 {
     hak_lock(&cache_lock);
     struct tiny_ss *list = cache_head;
-    cache_head = NULL;
-    cache_count = 0;
+    HAK_POKE(cache_head, NULL);
+    HAK_POKE(cache_count, 0);
     hak_unlock(&cache_lock);
     size_t bytes = 0;
     while (list) {
@@ -278,7 +278,7 @@ size_t _hak_ss_trim(void)
     return bytes;
 }
 
-size_t _hak_ss_cached_bytes(void) { return (size_t)cache_count * HAK_CHUNK_SIZE; }
+size_t _hak_ss_cached_bytes(void) { return (size_t)HAK_PEEK(cache_count) * HAK_CHUNK_SIZE; }
 
 void _hak_ss_fork_child(void)
 {

@@ -102,6 +102,10 @@ struct tiny_slab *_hak_tiny_slab_setup(struct tiny_chunk *c, uintptr_t data, uns
 {
     unsigned u0 = (unsigned)((data >> HAK_UNIT_SHIFT) & (HAK_UNITS_PER_CHUNK - 1));
     struct tiny_slab *s = &c->unit[u0];
+    /* The record's last user unpublished it with a release store; acquire
+     * it, so that reuse through munmap and mmap is ordered for the memory
+     * model too, not only by the kernel. */
+    (void)atomic_load_explicit(&s->head, memory_order_acquire);
     uint32_t size = _hak_class_size[cls];
     s->data = data;
     s->size = size;
@@ -131,11 +135,12 @@ void _hak_tiny_slab_unpublish(struct tiny_slab *s)
 {
     struct tiny_chunk *c = chunk_of(s->data);
     unsigned u0 = (unsigned)((s->data >> HAK_UNIT_SHIFT) & (HAK_UNITS_PER_CHUNK - 1));
-    for (unsigned u = 0; u < s->units; u++)
-        atomic_store_explicit(&c->unit[u0 + u].head, NULL, memory_order_release);
+    unsigned units = s->units;
     atomic_store_explicit(&s->owner, NULL, memory_order_relaxed);
     s->capacity = 0;
     s->limit = 0;
+    for (unsigned u = units; u-- > 0;) /* the head unit's store last: release */
+        atomic_store_explicit(&c->unit[u0 + u].head, NULL, memory_order_release);
 }
 
 bool _hak_tiny_is_block(const struct tiny_slab *s, uintptr_t a)
@@ -212,13 +217,15 @@ void _hak_tiny_init_late(void)
 
 /* ------------------------------------------------------------------ lists */
 
+/* Slab lists: a heap's own, and the abandoned lists (locked; their heads
+ * are peeked at without the lock, hence HAK_POKE). */
 static void list_push(struct tiny_slab **head, struct tiny_slab *s)
 {
     s->prev = NULL;
     s->next = *head;
     if (*head)
         (*head)->prev = s;
-    *head = s;
+    HAK_POKE(*head, s);
 }
 
 static void list_remove(struct tiny_slab **head, struct tiny_slab *s)
@@ -226,7 +233,7 @@ static void list_remove(struct tiny_slab **head, struct tiny_slab *s)
     if (s->prev)
         s->prev->next = s->next;
     else
-        *head = s->next;
+        HAK_POKE(*head, s->next);
     if (s->next)
         s->next->prev = s->prev;
     s->next = s->prev = NULL;
@@ -372,12 +379,13 @@ static void abandon(struct tiny_slab *s)
 /* Takes s (or, with s NULL, the first abandoned slab of class c) for h. */
 static struct tiny_slab *adopt(struct tiny_heap *h, unsigned c, struct tiny_slab *s)
 {
-    if (!s && !abandoned[c].head)
+    if (!s && !HAK_PEEK(abandoned[c].head))
         return NULL;
     hak_lock(&abandoned[c].lock);
     if (!s)
         s = abandoned[c].head;
-    if (!s || s->list != TINY_LIST_ABANDONED || atomic_load_explicit(&s->owner, memory_order_relaxed)) {
+    /* Owner first: an owned slab's list field is its owner's to write. */
+    if (!s || atomic_load_explicit(&s->owner, memory_order_relaxed) || s->list != TINY_LIST_ABANDONED) {
         hak_unlock(&abandoned[c].lock);
         return NULL;
     }

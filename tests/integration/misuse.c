@@ -1,4 +1,4 @@
-/* misuse.c — SPEC §2 "Bad input": invalid and double frees are reported exactly and handled by on_error (abort, warn, ignore); runs only under hakmem (LD_PRELOAD). */
+/* misuse.c — SPEC §2 "Bad input": invalid and double frees are reported exactly and handled by on_error (abort, warn, ignore), and bad configuration warns without crashing; runs only under hakmem (LD_PRELOAD). */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -285,6 +285,51 @@ static const struct misuse_case cases[] = {
  * the default (abort) applies. */
 static const char *const modes[] = { NULL, "abort", "warn", "ignore" };
 
+enum outcome { RUNS, ABORTS, FATAL };
+
+/* Bad configuration: one warning per error, naming its source; the option
+ * keeps its value and the program runs, unless strict_config is set. A
+ * "@" in a wanted line stands for the path of the bad ini file below. */
+struct config_case {
+    const char *name;
+    const char *env[2];      /* NAME=value assignments */
+    bool bad_ini;            /* HAKMEM_CONFIG names the bad file, no profile */
+    const char *child;       /* what the child does: a case above, or nothing */
+    enum outcome outcome;
+    const char *want[5];     /* each on exactly one line of stderr */
+};
+
+static const char bad_ini_text[] =
+    "; misuse.c: a configuration file with an error on every line from 3\n"
+    "[tiny]\n"
+    "cache_max = lots\n"
+    "[nosuch]\n"
+    "key = 1\n"
+    "not a line\n";
+
+static const struct config_case config_cases[] = {
+    { "config_bad_number", { "HAKMEM_TINY_CACHE_MAX=lots" }, false, NULL, RUNS,
+      { "hakmem: config: HAKMEM_TINY_CACHE_MAX: tiny.cache_max: 'lots' is not a whole number" } },
+    { "config_out_of_range", { "HAKMEM_TINY_CACHE_MAX=999999" }, false, NULL, RUNS,
+      { "hakmem: config: HAKMEM_TINY_CACHE_MAX: tiny.cache_max: '999999' is out of range" } },
+    { "config_unknown_variable", { "HAKMEM_NO_SUCH_OPTION=1" }, false, NULL, RUNS,
+      { "hakmem: config: HAKMEM_NO_SUCH_OPTION: unknown variable" } },
+    /* The bad value is ignored: on_error stays abort. */
+    { "config_bad_enum_keeps_value", { "HAKMEM_ON_ERROR=sometimes" }, false, "double_free_tiny", ABORTS,
+      { "hakmem: config: HAKMEM_ON_ERROR: on_error: 'sometimes' is not one of abort|warn|ignore" } },
+    { "config_bad_file", { NULL }, true, NULL, RUNS,
+      { "hakmem: config: @:3: tiny.cache_max: 'lots' is not a whole number", "hakmem: config: @:5: ",
+        "hakmem: config: @:6: " } },
+    { "config_strict_variable", { "HAKMEM_STRICT_CONFIG=1", "HAKMEM_TINY_CACHE_MAX=lots" }, false, NULL, FATAL,
+      { "hakmem: config: HAKMEM_TINY_CACHE_MAX: tiny.cache_max: 'lots' is not a whole number",
+        "strict_config is set" } },
+    { "config_strict_file", { "HAKMEM_STRICT_CONFIG=1" }, true, NULL, FATAL,
+      { "hakmem: config: @:3: ", "hakmem: config: @:5: ", "hakmem: config: @:6: ", "strict_config is set" } },
+    /* No error, nothing fatal: also proves the test environment is clean. */
+    { "config_strict_clean", { "HAKMEM_STRICT_CONFIG=1" }, false, NULL, RUNS, { NULL } },
+};
+#define NCONFIG (sizeof config_cases / sizeof config_cases[0])
+
 static const struct misuse_case *find_case(const char *name)
 {
     for (size_t i = 0; i < NCASES; i++)
@@ -293,14 +338,16 @@ static const struct misuse_case *find_case(const char *name)
     return NULL;
 }
 
-/* The child: the allocator already read HAKMEM_ON_ERROR at start-up. */
+/* The child: the allocator already read its configuration at start-up. */
 static int run_child(const char *name)
 {
-    const struct misuse_case *c = find_case(name);
-    if (!c)
-        return 3;
-    c->run();
-    /* Still here (warn or ignore): the heap must work normally. */
+    if (strcmp(name, "none") != 0) {
+        const struct misuse_case *c = find_case(name);
+        if (!c)
+            return 3;
+        c->run();
+    }
+    /* Still here (warn or ignore, or no misuse): the heap works normally. */
     for (size_t n = 1; n <= 4 * MiB; n *= 3) {
         char *p = alloc_or_die(n);
         p = realloc(p, 2 * n);
@@ -348,42 +395,80 @@ static void read_both(int fd0, char *b0, size_t cap0, int fd1, char *b1, size_t 
 }
 
 /* Lines of text that are misuse reports ("hakmem: fn(): what 0x…"). */
-static bool is_report(const char *line)
+static bool is_report(const char *line, size_t len)
 {
-    return strncmp(line, "hakmem: ", 8) == 0 && strstr(line, "(): ") &&
-           (strstr(line, "invalid pointer") || strstr(line, "double free"));
+    char l[256];
+    snprintf(l, sizeof l, "%.*s", (int)len, line);
+    return strncmp(l, "hakmem: ", 8) == 0 && strstr(l, "(): ") &&
+           (strstr(l, "invalid pointer") || strstr(l, "double free"));
 }
 
-static int count_lines(const char *text, const char *want, int *reports)
+/* Lines of text that contain want (whole == only lines equal to it). */
+static int count_lines(const char *text, const char *want, bool whole)
 {
     int n = 0;
-    *reports = 0;
     size_t wl = strlen(want);
     for (const char *l = text; *l;) {
         const char *e = strchr(l, '\n');
         size_t len = e ? (size_t)(e - l) : strlen(l);
-        if (len == wl && memcmp(l, want, wl) == 0)
+        if (whole ? len == wl && memcmp(l, want, wl) == 0 : memmem(l, len, want, wl) != NULL)
             n++;
-        char line[256];
-        snprintf(line, sizeof line, "%.*s", (int)len, l);
-        *reports += is_report(line);
         l += len + (e != NULL);
     }
     return n;
 }
 
-static int run_case(const struct misuse_case *c, const char *mode)
+static int count_reports(const char *text)
+{
+    int n = 0;
+    for (const char *l = text; *l;) {
+        const char *e = strchr(l, '\n');
+        size_t len = e ? (size_t)(e - l) : strlen(l);
+        n += is_report(l, len);
+        l += len + (e != NULL);
+    }
+    return n;
+}
+
+struct child_result {
+    int status;
+    char out[4096];
+    char err[65536];
+};
+
+/* Drops the caller's HAKMEM_ settings except the configuration under test
+ * (file and profile), so that only the case's own errors are reported. */
+static void scrub_env(void)
+{
+    extern char **environ;
+    for (;;) {
+        char **e = environ;
+        while (*e && !(strncmp(*e, "HAKMEM_", 7) == 0 && strncmp(*e, "HAKMEM_CONFIG=", 14) != 0 &&
+                       strncmp(*e, "HAKMEM_PROFILE=", 15) != 0 && strncmp(*e, "HAKMEM_MODE=", 12) != 0))
+            e++;
+        if (!*e)
+            return;
+        char name[128];
+        snprintf(name, sizeof name, "%.*s", (int)(strchr(*e, '=') - *e), *e);
+        unsetenv(name);
+    }
+}
+
+/* Runs this program's child part for case `child` in a fresh process (so
+ * the allocator reads the environment set here at its start-up). */
+static int spawn(const char *child, const char *on_error, const struct config_case *cc, const char *ini,
+                 struct child_result *r)
 {
     int out[2], err[2];
     if (pipe(out) != 0 || pipe(err) != 0) {
         perror("pipe");
-        return 1;
+        return -1;
     }
     fflush(NULL);
     pid_t pid = fork();
     if (pid < 0) {
         perror("fork");
-        return 1;
+        return -1;
     }
     if (pid == 0) {
         dup2(out[1], 1);
@@ -394,56 +479,128 @@ static int run_case(const struct misuse_case *c, const char *mode)
         close(err[1]);
         struct rlimit no_core = { 0, 0 };
         setrlimit(RLIMIT_CORE, &no_core);
-        if (mode)
-            setenv("HAKMEM_ON_ERROR", mode, 1);
+        if (on_error)
+            setenv("HAKMEM_ON_ERROR", on_error, 1);
         else
             unsetenv("HAKMEM_ON_ERROR");
+        if (cc) {
+            scrub_env();
+            if (cc->bad_ini) {
+                setenv("HAKMEM_CONFIG", ini, 1);
+                unsetenv("HAKMEM_PROFILE");
+                unsetenv("HAKMEM_MODE");
+            }
+            for (int i = 0; i < 2 && cc->env[i]; i++)
+                putenv((char *)cc->env[i]);
+        }
         alarm(CASE_TIMEOUT_S); /* survives exec */
-        execl("/proc/self/exe", "misuse", "--case", c->name, (char *)NULL);
+        execl("/proc/self/exe", "misuse", "--case", child, (char *)NULL);
         _exit(127);
     }
     close(out[1]);
     close(err[1]);
-    static char obuf[4096], ebuf[65536];
-    read_both(out[0], obuf, sizeof obuf, err[0], ebuf, sizeof ebuf);
+    read_both(out[0], r->out, sizeof r->out, err[0], r->err, sizeof r->err);
     close(out[0]);
     close(err[0]);
-    int st;
-    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+    while (waitpid(pid, &r->status, 0) < 0 && errno == EINTR)
         ;
+    return 0;
+}
 
+/* Checks how the child ended; NULL if as expected, else why not. */
+static const char *check_outcome(const struct child_result *r, enum outcome want)
+{
+    int st = r->status;
+    bool survived = strstr(r->out, "survived\n") != NULL;
+    if (WIFSIGNALED(st) && WTERMSIG(st) == SIGALRM)
+        return "timed out (hang)";
+    switch (want) {
+    case ABORTS:
+        return WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT ? NULL : "did not end with SIGABRT";
+    case RUNS:
+        return WIFEXITED(st) && WEXITSTATUS(st) == 0 && survived ? NULL : "did not continue and exit 0";
+    case FATAL:
+        return WIFEXITED(st) && WEXITSTATUS(st) != 0 && r->out[0] == '\0' ? NULL
+                                                                          : "did not exit with an error at start-up";
+    }
+    return "?";
+}
+
+static void print_failure(const char *label, const char *why, const char *want, const struct child_result *r)
+{
+    int st = r->status;
+    printf("not ok - %s: %s\n#   expected: %s\n#   status: %s %d\n#   stderr: %s\n", label, why, want,
+           WIFSIGNALED(st) ? "signal" : "exit", WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st), r->err);
+}
+
+static int run_misuse_case(const struct misuse_case *c, const char *mode)
+{
+    static struct child_result r;
+    if (spawn(c->name, mode, NULL, NULL, &r) != 0)
+        return 1;
     const char *m = mode ? mode : "abort";
     char label[128];
     snprintf(label, sizeof label, "%s (on_error=%s%s)", c->name, m, mode ? "" : ", default");
-    char *ptr_end = strchr(obuf, '\n');
+    char *ptr_end = strchr(r.out, '\n');
     if (!ptr_end) {
-        printf("not ok - %s: the child never got to the misuse (status 0x%x)\n# stderr: %s\n", label, st, ebuf);
+        print_failure(label, "the child never got to the misuse", "an announced pointer", &r);
         return 1;
     }
     *ptr_end = '\0';
     char want[256];
-    snprintf(want, sizeof want, "hakmem: %s(): %s %.40s", c->fn, c->what, obuf);
-    int reports, found = count_lines(ebuf, want, &reports);
-    bool survived = strstr(ptr_end + 1, "survived\n") != NULL;
+    snprintf(want, sizeof want, "hakmem: %s(): %s %.40s", c->fn, c->what, r.out);
+    *ptr_end = '\n';
+    int found = count_lines(r.err, want, true), reports = count_reports(r.err);
+    bool ignore = strcmp(m, "ignore") == 0;
 
-    const char *why = NULL;
-    if (WIFSIGNALED(st) && WTERMSIG(st) == SIGALRM)
-        why = "timed out (hang)";
-    else if (strcmp(m, "abort") == 0 && !(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT))
-        why = "did not end with SIGABRT";
-    else if (strcmp(m, "abort") != 0 && !(WIFEXITED(st) && WEXITSTATUS(st) == 0 && survived))
-        why = "did not continue and exit 0";
-    else if (strcmp(m, "ignore") == 0 && reports != 0)
+    const char *why = check_outcome(&r, strcmp(m, "abort") == 0 ? ABORTS : RUNS);
+    if (!why && ignore && reports != 0)
         why = "reported although on_error=ignore";
-    else if (strcmp(m, "ignore") != 0 && (found != 1 || reports != 1))
+    else if (!why && !ignore && (found != 1 || reports != 1))
         why = "did not print exactly the one expected report";
     if (why) {
-        printf("not ok - %s: %s\n#   expected: %s\n#   status: %s %d\n#   stderr: %s\n", label, why,
-               strcmp(m, "ignore") == 0 ? "(no report)" : want,
-               WIFSIGNALED(st) ? "signal" : "exit", WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st), ebuf);
+        print_failure(label, why, ignore ? "(no report)" : want, &r);
         return 1;
     }
     printf("ok - %s\n", label);
+    return 0;
+}
+
+/* want with every "@" replaced by path. */
+static void expand(char *dst, size_t cap, const char *want, const char *path)
+{
+    size_t n = 0;
+    for (const char *w = want; *w && n + 1 < cap; w++) {
+        if (*w == '@') {
+            n += (size_t)snprintf(dst + n, cap - n, "%s", path);
+            if (n >= cap)
+                n = cap - 1;
+        } else {
+            dst[n++] = *w;
+        }
+    }
+    dst[n] = '\0';
+}
+
+static int run_config_case(const struct config_case *cc, const char *ini)
+{
+    static struct child_result r;
+    if (spawn(cc->child ? cc->child : "none", NULL, cc, ini, &r) != 0)
+        return 1;
+    const char *why = check_outcome(&r, cc->outcome);
+    char want[512] = "(no warning)";
+    for (int i = 0; !why && i < 5 && cc->want[i]; i++) {
+        expand(want, sizeof want, cc->want[i], ini);
+        if (count_lines(r.err, want, false) != 1)
+            why = "did not print the expected warning exactly once";
+    }
+    if (!why && !cc->want[0] && strstr(r.err, "hakmem: config: "))
+        why = "warned about a clean configuration";
+    if (why) {
+        print_failure(cc->name, why, want, &r);
+        return 1;
+    }
+    printf("ok - %s\n", cc->name);
     return 0;
 }
 
@@ -458,9 +615,24 @@ int main(int argc, char **argv)
     int failed = 0, total = 0;
     for (size_t i = 0; i < NCASES; i++)
         for (size_t k = 0; k < sizeof modes / sizeof modes[0]; k++) {
-            failed += run_case(&cases[i], modes[k]);
+            failed += run_misuse_case(&cases[i], modes[k]);
             total++;
         }
+
+    char ini[512];
+    const char *tmpdir = getenv("TMPDIR");
+    snprintf(ini, sizeof ini, "%s/hakmem-misuse-XXXXXX.ini", tmpdir && *tmpdir ? tmpdir : "/tmp");
+    int fd = mkstemps(ini, 4);
+    if (fd < 0 || write(fd, bad_ini_text, sizeof bad_ini_text - 1) != (ssize_t)(sizeof bad_ini_text - 1)) {
+        perror("misuse: temporary ini file");
+        return 1;
+    }
+    close(fd);
+    for (size_t i = 0; i < NCONFIG; i++) {
+        failed += run_config_case(&config_cases[i], ini);
+        total++;
+    }
+    unlink(ini);
     printf("# misuse: %d of %d cases failed\n", failed, total);
     return failed != 0;
 }
