@@ -4,6 +4,7 @@
 #include "counters.h"
 #include "init.h"
 #include "large/huge.h"
+#include "os.h"
 #include "stats.h"
 #include "tiny/tiny.h"
 #include <errno.h>
@@ -22,9 +23,7 @@ struct totals {
 static struct totals totals(void)
 {
     struct totals t;
-    uint64_t in = atomic_load_explicit(&_hak_gctr.os_mmap_bytes, memory_order_relaxed);
-    uint64_t out = atomic_load_explicit(&_hak_gctr.os_munmap_bytes, memory_order_relaxed);
-    t.mapped = in > out ? (size_t)(in - out) : 0;
+    t.mapped = _hak_os_mapped();
     _hak_huge_totals(&t.huge_count, &t.huge_bytes);
     t.free_bytes = _hak_tiny_cached_bytes();
     return t;

@@ -2,6 +2,7 @@
 #include "os.h"
 #include "counters.h"
 #include <errno.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/random.h>
@@ -27,6 +28,9 @@ static uint64_t real_now_ns(void)
 
 static const struct hak_os_ops real_ops = { real_map, real_unmap, real_advise, real_now_ns };
 static const struct hak_os_ops *ops = &real_ops;
+static _Atomic size_t mapped; /* beside a system call each time: the add is free */
+
+size_t _hak_os_mapped(void) { return atomic_load_explicit(&mapped, memory_order_relaxed); }
 
 void _hak_os_set_ops(const struct hak_os_ops *o) { ops = o ? o : &real_ops; }
 
@@ -39,6 +43,7 @@ void *_hak_os_map(size_t size)
         errno = ENOMEM;
         return NULL;
     }
+    atomic_fetch_add_explicit(&mapped, size, memory_order_relaxed);
     HAK_GCTR_ADD(os, mmap, 1);
     HAK_GCTR_ADD(os, mmap_bytes, size);
     return p;
@@ -50,6 +55,7 @@ int _hak_os_unmap(void *p, size_t size)
     int saved = errno;
     int r = ops->unmap(p, size);
     if (r == 0) {
+        atomic_fetch_sub_explicit(&mapped, size, memory_order_relaxed);
         HAK_GCTR_ADD(os, munmap, 1);
         HAK_GCTR_ADD(os, munmap_bytes, size);
         errno = saved;

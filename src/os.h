@@ -29,6 +29,10 @@ int _hak_os_unmap(void *p, size_t size);
 int _hak_os_advise(void *p, size_t size, int advice);
 uint64_t _hak_os_now_ns(void);
 
+/* Bytes hakmem has mapped and not unmapped: kept whatever the counters
+ * setting, since mallinfo2 reports it. */
+size_t _hak_os_mapped(void);
+
 /* Minor page faults of the process so far (getrusage). */
 long _hak_os_minflt(void);
 /* Resident set size in bytes (/proc/self/statm), or 0. */
