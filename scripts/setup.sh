@@ -2,7 +2,7 @@
 # setup.sh — installs what building, testing and benchmarking hakmem need,
 # from Debian 12's packages (as root, or through sudo).
 set -eu
-packages="autoconf automake libtool pkg-config make gcc libc6-dev
+packages="autoconf automake libtool pkg-config make gcc g++ libc6-dev
 libinih-dev libcmocka-dev
 python3 git strace procps
 libmimalloc2.0 libjemalloc2 libtcmalloc-minimal4"
