@@ -302,8 +302,8 @@ static void ucache_forget(const struct tiny_slab *s)
     struct tiny_tls *t = &_hak_thread.tiny;
     uintptr_t u0 = s->data >> HAK_UNIT_SHIFT;
     for (uintptr_t u = u0; u < u0 + s->units; u++)
-        if (t->ukey[u & (TINY_UCACHE - 1)] == u + 1)
-            t->ukey[u & (TINY_UCACHE - 1)] = 0;
+        if (t->ukey[TINY_UCACHE_SLOT(u)] == u + 1)
+            t->ukey[TINY_UCACHE_SLOT(u)] = 0;
 }
 
 static void slab_release(struct tiny_heap *h, struct tiny_slab *s)
@@ -624,9 +624,8 @@ void _hak_tiny_free_slow(void *p, struct tiny_slab *s, const char *fn)
         return;
     }
     uintptr_t u = a >> HAK_UNIT_SHIFT; /* ours: the next free here is fast */
-    t->ukey[u & (TINY_UCACHE - 1)] = u + 1;
-    t->uslab[u & (TINY_UCACHE - 1)] = s;
-    HAK_CTR_INC(free, unit_miss);
+    t->ukey[TINY_UCACHE_SLOT(u)] = u + 1;
+    t->uslab[TINY_UCACHE_SLOT(u)] = s;
     unsigned c = s->cls;
     h->in_slow = 1;
     __atomic_signal_fence(__ATOMIC_SEQ_CST);

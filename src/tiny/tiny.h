@@ -132,27 +132,38 @@ hak_inline void *tiny_alloc_fast(size_t n)
     void *next = ((void **)b)[0];
     t->head[c] = next;
     t->room[c]++;
-    __builtin_prefetch(next, 1); /* the next pop's line; NULL is harmless */
-    ((uintptr_t *)b)[1] = 0;     /* clear the free mark */
+    ((uintptr_t *)b)[1] = 0; /* clear the free mark */
     HAK_CTR_INC(tiny, alloc_fast);
     return b;
 }
 
-/* free fast path: p's unit is in this thread's unit cache (so its slab is
- * ours), p is a block start not marked free, and its TLS list has room.
- * Anything else returns false: the slow path looks p up in the chunk map. */
+/* A unit-cache miss: p's slab from the chunk map, cached if this thread
+ * owns it (a thread with no heap owns nothing, not even abandoned slabs). */
+hak_inline struct tiny_slab *tiny_ucache_fill(struct tiny_tls *t, uintptr_t a, uintptr_t u, unsigned i)
+{
+    struct tiny_slab *s = tiny_slab_of(a);
+    if (hak_unlikely(!s || !t->heap || atomic_load_explicit(&s->owner, memory_order_relaxed) != t->heap))
+        return NULL;
+    t->ukey[i] = u + 1;
+    t->uslab[i] = s;
+    HAK_CTR_INC(free, unit_miss);
+    return s;
+}
+
+/* free fast path: p is in a slab this thread owns (found in the unit cache,
+ * or in the chunk map and then cached), p is a block start not marked free,
+ * and its TLS list has room. Anything else returns false (slow path). */
 hak_inline bool tiny_free_fast(void *p)
 {
     uintptr_t a = (uintptr_t)p;
-    /* The block's line is read and written below; start fetching it now. A
-     * prefetch never faults, whatever p is. */
-    __builtin_prefetch(p, 1);
     struct tiny_tls *t = &_hak_thread.tiny;
     uintptr_t u = a >> HAK_UNIT_SHIFT;
-    unsigned i = (unsigned)u & (TINY_UCACHE - 1);
-    if (hak_unlikely(t->ukey[i] != u + 1))
+    unsigned i = TINY_UCACHE_SLOT(u);
+    struct tiny_slab *s;
+    if (hak_likely(t->ukey[i] == u + 1))
+        s = t->uslab[i];
+    else if (!(s = tiny_ucache_fill(t, a, u, i)))
         return false;
-    struct tiny_slab *s = t->uslab[i];
     unsigned c = s->cls;
     uintptr_t mark = t->key ^ a;
     if (hak_unlikely(!tiny_is_block_off(a - s->data, s) || ((uintptr_t *)p)[1] == mark || t->room[c] == 0))

@@ -14,7 +14,10 @@ enum { TINY_THREAD_NEW, TINY_THREAD_LIVE, TINY_THREAD_EXITED };
  * this thread owns. A hit lets free skip the chunk map and the owner check;
  * entries go in on a slow-path local free and out when the thread gives the
  * slab up (release, exit). */
-#define TINY_UCACHE 128
+#define TINY_UCACHE 256
+/* Units of one SuperSlab differ in bits 0-4 of the unit number; folding the
+ * higher bits in keeps SuperSlabs 2^k chunks apart from colliding. */
+#define TINY_UCACHE_SLOT(u) ((unsigned)((u) ^ ((u) >> 8)) & (TINY_UCACHE - 1))
 
 /* A thread's free lists, one per class (the TLS SLL): LIFO, bounded, as
  * parallel arrays so that each access is one %fs-relative operand. */
