@@ -1,4 +1,5 @@
 /* bench_tiny.c — single-thread churn of 16–128 B blocks: ns per malloc+free pair for a few access patterns. */
+#include "allocator.h"
 #include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -123,36 +124,6 @@ static const struct {
     { "rand", pattern_rand },
 };
 
-/* The allocator this process runs on, from the libraries mapped into it. */
-static void print_allocator(void)
-{
-    static const char *const libs[][2] = {
-        { "libhakmem", "hakmem" },
-        { "libmimalloc", "mimalloc" },
-        { "libjemalloc", "jemalloc" },
-        { "libtcmalloc", "tcmalloc" },
-    };
-    enum { NLIBS = sizeof libs / sizeof libs[0] };
-    bool seen[NLIBS] = { false };
-    char line[4096];
-    FILE *f = fopen("/proc/self/maps", "r");
-    if (f) {
-        while (fgets(line, sizeof line, f))
-            for (int i = 0; i < NLIBS; i++)
-                if (strstr(line, libs[i][0]))
-                    seen[i] = true;
-        fclose(f);
-    }
-    /* Several matches print as "a+b", which no caller will take for one allocator. */
-    char name[64] = "";
-    for (int i = 0; i < NLIBS; i++)
-        if (seen[i]) {
-            if (name[0])
-                strcat(name, "+");
-            strcat(name, libs[i][1]);
-        }
-    fprintf(stderr, "allocator: %s\n", name[0] ? name : "glibc");
-}
 
 static uint64_t now_ns(void)
 {

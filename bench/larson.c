@@ -1,4 +1,5 @@
 /* larson.c — the Larson & Krishnan server benchmark: threads churn random blocks of a shared set and hand their slice to a new thread every ROUNDS×BLOCKS operations. */
+#include "allocator.h"
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -114,37 +115,6 @@ static void *worker(void *arg)
     s->last = pthread_self();
     sem_post(&s->done);
     return NULL;
-}
-
-/* The allocator this process runs on, from the libraries mapped into it. */
-static void print_allocator(void)
-{
-    static const char *const libs[][2] = {
-        { "libhakmem", "hakmem" },
-        { "libmimalloc", "mimalloc" },
-        { "libjemalloc", "jemalloc" },
-        { "libtcmalloc", "tcmalloc" },
-    };
-    enum { NLIBS = sizeof libs / sizeof libs[0] };
-    bool seen[NLIBS] = { false };
-    char line[4096];
-    FILE *f = fopen("/proc/self/maps", "r");
-    if (f) {
-        while (fgets(line, sizeof line, f))
-            for (int i = 0; i < NLIBS; i++)
-                if (strstr(line, libs[i][0]))
-                    seen[i] = true;
-        fclose(f);
-    }
-    /* Several matches print as "a+b", which no caller will take for one allocator. */
-    char name[64] = "";
-    for (int i = 0; i < NLIBS; i++)
-        if (seen[i]) {
-            if (name[0])
-                strcat(name, "+");
-            strcat(name, libs[i][1]);
-        }
-    fprintf(stderr, "allocator: %s\n", name[0] ? name : "glibc");
 }
 
 static long parse_long(const char *s, const char *what, long lo, long hi)
