@@ -298,6 +298,44 @@ static void builtin_copy_has_every_profile(void **state)
     assert_int_equal(cfg.val[HAK_OPT_tiny_use_superslab].i, 1);
 }
 
+/* Each shipped profile's effective values against its golden file
+ * (tests/golden/profile-NAME.txt: "name = value" lines). */
+static void shipped_profiles_match_golden_files(void **state)
+{
+    (void)state;
+    const char *src = getenv("srcdir");
+    assert_non_null(src); /* set by the test harness */
+    char conf[512], golden[512], have[8192], want[8192];
+    snprintf(conf, sizeof conf, "%s/conf/hakmem.ini", src);
+    FILE *ini = fopen(conf, "r");
+    assert_non_null(ini);
+    char line[256];
+    unsigned profiles = 0;
+    while (fgets(line, sizeof line, ini)) {
+        char name[64];
+        if (sscanf(line, "[profile %63[^]]]", name) != 1)
+            continue;
+        profiles++;
+        const char *w = load(conf, name);
+        assert_string_equal(w, "");
+        int fd = unit_capture();
+        _hak_config_print(&cfg, fd, HAK_DUMP_VALUES);
+        unit_text(fd, have, sizeof have);
+        close(fd);
+        snprintf(golden, sizeof golden, "%s/tests/golden/profile-%s.txt", src, name);
+        FILE *g = fopen(golden, "r");
+        if (!g)
+            fail_msg("no golden file %s", golden);
+        size_t n = fread(want, 1, sizeof want - 1, g);
+        want[n] = 0;
+        fclose(g);
+        if (strcmp(have, want) != 0)
+            fail_msg("profile %s differs from %s:\n%s", name, golden, have);
+    }
+    fclose(ini);
+    assert_true(profiles >= 11);
+}
+
 static void verbose_reports_sources(void **state)
 {
     (void)state;
@@ -338,6 +376,7 @@ int main(void)
         cmocka_unit_test_setup(bad_environment, before_each),
         cmocka_unit_test_setup(long_lines_and_missing_things, before_each),
         cmocka_unit_test_setup(builtin_copy_has_every_profile, before_each),
+        cmocka_unit_test_setup(shipped_profiles_match_golden_files, before_each),
         cmocka_unit_test_setup(verbose_reports_sources, before_each),
 #if HAK_OVERRIDE
         cmocka_unit_test_setup(loading_never_allocates, before_each),
