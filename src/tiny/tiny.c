@@ -14,7 +14,6 @@
 #include <sched.h>
 #include <string.h>
 
-
 uint64_t _hak_key;
 size_t _hak_mid_max;
 bool _hak_tiny_use_ss;
