@@ -4,7 +4,10 @@
 #include "alloc.h"
 #include "counters.h"
 #include "init.h"
+#include "large/arena.h"
+#include "large/bigcache.h"
 #include "large/huge.h"
+#include "large/madvise.h"
 #include "options.h"
 #include "report.h"
 #include <errno.h>
@@ -20,13 +23,19 @@ static void *bootstrap_alloc(size_t n, size_t align)
     return p;
 }
 
-static void *alloc_tier(size_t n, uintptr_t site)
+size_t _hak_mmap_threshold;
+
+/* *zeroed: whether the block reads as zero (fresh or purged memory). */
+static void *alloc_tier(size_t n, uintptr_t site, bool *zeroed)
 {
     void *p;
+    *zeroed = false;
     if (n <= _hak_mid_max)
         p = _hak_tiny_alloc_class(hak_size_class(n));
-    else
-        p = _hak_huge_alloc(n, 0, site);
+    else if (n < _hak_mmap_threshold && (p = _hak_arena_alloc(n, zeroed)) != NULL)
+        ;
+    else /* at the threshold, or an arena that cannot grow: a mapping of its own */
+        p = _hak_huge_alloc(n, 0, site, zeroed);
     if (hak_unlikely(!p))
         HAK_CTR_INC(early_return, oom);
     return p;
@@ -44,12 +53,13 @@ void *_hak_malloc_slow(size_t n, uintptr_t site)
         errno = ENOMEM;
         return NULL;
     }
-    return alloc_tier(n, site);
+    bool zeroed;
+    return alloc_tier(n, site, &zeroed);
 }
 
 /* The chunk map entry of p says what p is; anything not ours is reported
  * without touching p's memory. */
-void _hak_free_slow(void *p, const char *fn)
+static void free_slow(void *p, const char *fn)
 {
     if (!p) {
         HAK_CTR_INC(early_return, null_free);
@@ -69,6 +79,9 @@ void _hak_free_slow(void *p, const char *fn)
     case HAK_CHUNK_HUGE:
         _hak_huge_free(HAK_CHUNK_PTR(e), p, fn);
         return;
+    case HAK_CHUNK_ARENA:
+        _hak_arena_free(HAK_CHUNK_PTR(e), p, fn);
+        return;
     case HAK_CHUNK_HUGE_FREED:
         if ((a & HAK_CHUNK_MASK) == 0) {
             HAK_CTR_INC(early_return, double_free);
@@ -85,6 +98,12 @@ void _hak_free_slow(void *p, const char *fn)
     _hak_report(fn, "invalid pointer", p);
 }
 
+void _hak_free_slow(void *p, const char *fn)
+{
+    free_slow(p, fn);
+    _hak_madv_start_pending(); /* the free is complete: a purger may start */
+}
+
 size_t _hak_usable_size(void *p, const char *fn)
 {
     if (!p)
@@ -97,6 +116,8 @@ size_t _hak_usable_size(void *p, const char *fn)
             return _hak_tiny_usable(p, s, fn);
     } else if (HAK_CHUNK_KIND(e) == HAK_CHUNK_HUGE) {
         return _hak_huge_usable(HAK_CHUNK_PTR(e), p, fn);
+    } else if (HAK_CHUNK_KIND(e) == HAK_CHUNK_ARENA) {
+        return _hak_arena_usable(HAK_CHUNK_PTR(e), p, fn);
     } else if (_hak_bootstrap_owns(p)) {
         return 16; /* bootstrap blocks are at least 16 bytes apart */
     }
@@ -123,9 +144,9 @@ void *_hak_calloc(size_t count, size_t size, uintptr_t site)
         errno = ENOMEM;
         return NULL;
     }
-    void *p = alloc_tier(n, site);
-    /* Huge blocks are fresh mappings, already zero: no memset. */
-    if (p && n <= _hak_mid_max)
+    bool zeroed;
+    void *p = alloc_tier(n, site, &zeroed);
+    if (p && !zeroed) /* fresh or purged memory is zero already */
         memset(p, 0, n);
     return p;
 }
@@ -148,12 +169,17 @@ void *_hak_realloc(void *p, size_t n, uintptr_t site, const char *fn)
         errno = ENOMEM;
         return NULL;
     }
+    /* In place where the block's tier allows: whole chunks for huge blocks,
+     * neighbouring runs for arena blocks, the same block for slab blocks. */
     uint64_t e = hak_chunk_get((uintptr_t)p);
     if (HAK_CHUNK_KIND(e) == HAK_CHUNK_HUGE) {
-        if (n > _hak_mid_max && _hak_huge_resize(HAK_CHUNK_PTR(e), n))
+        if (n >= _hak_mmap_threshold && _hak_huge_resize(HAK_CHUNK_PTR(e), n))
+            return p;
+    } else if (HAK_CHUNK_KIND(e) == HAK_CHUNK_ARENA) {
+        if (n > _hak_mid_max && n < _hak_mmap_threshold && _hak_arena_resize(HAK_CHUNK_PTR(e), p, n))
             return p;
     } else if (n <= old && n >= old / 2) {
-        return p; /* same slab block: it fits and wastes at most half */
+        return p;
     }
     void *q = _hak_malloc_slow(n ? n : 1, site);
     if (!q)
@@ -185,7 +211,26 @@ void *_hak_memalign(size_t align, size_t n, uintptr_t site)
             return p;
         }
     }
-    return _hak_huge_alloc(n, align, site);
+    bool zeroed;
+    if (align <= HAK_UNIT_SIZE && n > _hak_mid_max && n < _hak_mmap_threshold) {
+        void *p = _hak_arena_alloc(n, &zeroed); /* runs start on 64 KiB */
+        if (p)
+            return p;
+    }
+    void *p = _hak_huge_alloc(n, align, site, &zeroed);
+    if (!p)
+        HAK_CTR_INC(early_return, oom);
+    return p;
+}
+
+int _hak_trim(void)
+{
+    if (!hak_ready())
+        return 0;
+    size_t bytes = _hak_tiny_trim() + _hak_arena_trim() + _hak_bigcache_trim();
+    _hak_madv_flush();
+    _hak_madv_start_pending();
+    return bytes > 0;
 }
 
 int _hak_posix_memalign(void **out, size_t align, size_t n, uintptr_t site)

@@ -6,6 +6,11 @@
 
 #include "tiny/tiny.h"
 
+/* Requests this large or larger get a mapping of their own; between the
+ * slab classes and this, the arena. Set at start-up from
+ * large.mmap_threshold. */
+extern size_t _hak_mmap_threshold;
+
 void *_hak_malloc_slow(size_t n, uintptr_t site);
 void _hak_free_slow(void *p, const char *fn);
 void *_hak_calloc(size_t count, size_t size, uintptr_t site);
@@ -13,6 +18,8 @@ void *_hak_realloc(void *p, size_t n, uintptr_t site, const char *fn);
 void *_hak_memalign(size_t align, size_t n, uintptr_t site);
 int _hak_posix_memalign(void **out, size_t align, size_t n, uintptr_t site);
 size_t _hak_usable_size(void *p, const char *fn);
+/* Gives cached and resident free memory back (malloc_trim); 1 if any. */
+int _hak_trim(void);
 
 /* Sizes the class table covers pop their TLS list inline; the lists stay
  * empty until a thread's heap exists, so the first call of each thread (and

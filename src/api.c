@@ -47,12 +47,7 @@ hak_export void *hak_memalign(size_t alignment, size_t size)
 
 hak_export size_t hak_malloc_usable_size(void *ptr) { return _hak_usable_size(ptr, "hak_malloc_usable_size"); }
 
-hak_export int hak_trim(void)
-{
-    if (!hak_ready())
-        return 0;
-    return _hak_tiny_trim() > 0;
-}
+hak_export int hak_trim(void) { return _hak_trim(); }
 
 hak_export const char *hak_version(void) { return PACKAGE_VERSION; }
 

@@ -7,13 +7,14 @@
 #include "internal.h"
 #include <stdatomic.h>
 
-/* An entry is a kind in the low 3 bits, plus a pointer for SLAB (the chunk's
- * table of 32 unit → slab pointers) and HUGE (the block's header). */
+/* An entry is a kind in the low 3 bits, plus a pointer for SLAB (the
+ * chunk's unit records), HUGE (the block's header) and ARENA (the region). */
 enum {
     HAK_CHUNK_NONE = 0,
     HAK_CHUNK_SLAB = 1,       /* a SuperSlab, or fallback slabs */
     HAK_CHUNK_HUGE = 2,       /* part of a live huge block */
-    HAK_CHUNK_HUGE_FREED = 3, /* part of a huge block that was freed and unmapped */
+    HAK_CHUNK_HUGE_FREED = 3, /* part of a huge block that was freed (unmapped, or about to be) */
+    HAK_CHUNK_ARENA = 4,      /* an arena region (ptr = its record) */
 };
 #define HAK_CHUNK_KIND(e) ((unsigned)((e) & 7))
 #define HAK_CHUNK_PTR(e)  ((void *)(uintptr_t)((e) & ~(uint64_t)7))

@@ -1,7 +1,10 @@
 /* compat.c — glibc's malloc introspection and tuning entry points, answered
  * from hakmem's own accounting (SPEC §2: what cannot apply is refused with
  * the documented "unsupported" value). */
+#include "alloc.h"
 #include "counters.h"
+#include "large/arena.h"
+#include "large/bigcache.h"
 #include "init.h"
 #include "large/huge.h"
 #include "os.h"
@@ -17,7 +20,7 @@ struct totals {
     size_t mapped;      /* bytes hakmem has mapped now */
     size_t huge_count;  /* live huge blocks */
     size_t huge_bytes;
-    size_t free_bytes;  /* known free: cached empty SuperSlabs */
+    size_t free_bytes;  /* free and held: cached SuperSlabs, free arena runs, BigCache */
 };
 
 static struct totals totals(void)
@@ -25,16 +28,16 @@ static struct totals totals(void)
     struct totals t;
     t.mapped = _hak_os_mapped();
     _hak_huge_totals(&t.huge_count, &t.huge_bytes);
-    t.free_bytes = _hak_tiny_cached_bytes();
+    size_t reserved, used, dirty;
+    _hak_arena_totals(&reserved, &used, &dirty);
+    t.free_bytes = _hak_tiny_cached_bytes() + (reserved - used) + _hak_bigcache_bytes();
     return t;
 }
 
 hak_export int malloc_trim(size_t pad)
 {
     (void)pad;
-    if (!hak_ready())
-        return 0;
-    return _hak_tiny_trim() > 0;
+    return _hak_trim();
 }
 
 /* arena: bytes mapped outside huge blocks; hblks/hblkhd: huge blocks;

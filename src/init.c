@@ -8,6 +8,11 @@
 #include "meta.h"
 #include "options.h"
 #include "stats.h"
+#include "alloc.h"
+#include "large/arena.h"
+#include "large/bigcache.h"
+#include "large/huge.h"
+#include "large/madvise.h"
 #include "tiny/tiny.h"
 #include <pthread.h>
 #include <sched.h>
@@ -51,6 +56,16 @@ static void init_once(void)
         _exit(1);
     }
     _hak_tiny_init();
+    _hak_mmap_threshold = (size_t)HAK_OPT(large_mmap_threshold);
+    _hak_huge_init();
+    /* What keeps freed memory resident decays through the purger. */
+    _hak_madv_register_decay(_hak_ss_decay);
+    _hak_madv_register_decay(_hak_arena_decay);
+    _hak_madv_register_decay(_hak_bigcache_decay);
+    /* At thread exit: the heap back first (it may queue purges), then the
+     * batch flushed (SPEC §5.5). */
+    _hak_thread_on_exit(_hak_tiny_thread_exit);
+    _hak_thread_on_exit(_hak_madv_thread_exit);
 }
 
 bool _hak_init_slow(void)
@@ -78,13 +93,17 @@ static void fork_child(void)
     _hak_meta_fork_child();
     _hak_config_fork_child();
     _hak_stats_fork_child();
+    _hak_madv_fork_child();
+    _hak_arena_fork_child();
+    _hak_bigcache_fork_child();
     _hak_tiny_fork_child();
+    _hak_madv_start_pending(); /* the child is consistent again */
 }
 
 __attribute__((constructor)) static void hak_constructor(void)
 {
     hak_ready();
-    _hak_tiny_init_late();
+    _hak_thread_key_create();
     /* pthread_atfork allocates; by now malloc is ours and ready. */
     pthread_atfork(NULL, NULL, fork_child);
 }

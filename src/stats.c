@@ -11,7 +11,6 @@
 #include <string.h>
 #include <unistd.h>
 
-hak_tls struct hak_thread _hak_thread;
 struct hak_gcounters _hak_gctr;
 
 static hak_lock_t stats_lock = HAK_LOCK_INIT;

@@ -9,8 +9,17 @@
 struct hak_thread {
     struct tiny_tls tiny;                 /* the TLS SLLs, hot: first */
     struct hak_counters ctr;              /* written by this thread only */
+    bool armed;                           /* the exit destructor will run */
 };
 
 extern hak_tls struct hak_thread _hak_thread;
+
+/* Registers a function run at every thread's exit (in registration order);
+ * at start-up only. */
+void _hak_thread_on_exit(void (*fn)(void));
+/* Makes sure this thread's exit functions run when it exits. */
+void _hak_thread_arm(void);
+/* Creates the key early (library constructor), so arming never races it. */
+void _hak_thread_key_create(void);
 
 #endif

@@ -1,29 +1,65 @@
 /* huge.c — one mapping per huge block, registered chunk by chunk in the
  * chunk map so that free finds the header in O(1) and catches interior
- * pointers and double frees. */
+ * pointers and double frees; BigCache in front, the madvise batch behind. */
 #include "huge.h"
+#include "bigcache.h"
+#include "madvise.h"
 #include "../chunkmap.h"
 #include "../counters.h"
 #include "../meta.h"
+#include "../options.h"
 #include "../os.h"
 #include "../report.h"
 #include <errno.h>
 
 static _Atomic size_t live_count, live_bytes;
 
-void *_hak_huge_alloc(size_t n, size_t align, uintptr_t site)
+/* The block goes back to the OS: its chunks are marked freed first (a new
+ * mapping landing there later registers itself), then the unmap is queued. */
+static void huge_release(struct huge_hdr *h)
+{
+    void *p = h->user;
+    size_t map_size = h->map_size;
+    atomic_store_explicit(&h->state, HUGE_FREED, memory_order_release);
+    _hak_chunk_set((uintptr_t)p, map_size, HAK_CHUNK_HUGE_FREED);
+    _hak_meta_free(h, sizeof *h);
+    _hak_madv_queue(p, map_size, true, NULL, NULL);
+    HAK_CTR_INC(free, huge);
+}
+
+void _hak_huge_init(void) { _hak_bigcache_init(huge_release); }
+
+static void *reuse(struct huge_hdr *h, size_t n, uintptr_t site)
+{
+    h->size = n;
+    h->site = site;
+    atomic_store_explicit(&h->state, HUGE_LIVE, memory_order_release);
+    atomic_fetch_add_explicit(&live_count, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&live_bytes, h->map_size, memory_order_relaxed);
+    HAK_CTR_INC(huge, alloc);
+    HAK_CTR_ADD(huge, alloc_bytes, n);
+    return h->user;
+}
+
+void *_hak_huge_alloc(size_t n, size_t align, uintptr_t site, bool *zeroed)
 {
     if (n > PTRDIFF_MAX - HAK_CHUNK_SIZE || align > (SIZE_MAX >> 2)) {
         HAK_CTR_INC(early_return, overflow);
         errno = ENOMEM;
         return NULL;
     }
+    if (align <= HAK_CHUNK_SIZE && HAK_OPT(bigcache_enabled)) {
+        struct huge_hdr *h = _hak_bigcache_get(n, site);
+        if (h) {
+            *zeroed = false;
+            return reuse(h, n, site);
+        }
+    }
     size_t map_size = hak_align_up(n ? n : 1, HAK_CHUNK_SIZE);
     if (align < HAK_CHUNK_SIZE)
         align = HAK_CHUNK_SIZE;
     struct huge_hdr *h = _hak_meta_alloc(sizeof *h);
     if (!h) {
-        HAK_CTR_INC(early_return, oom);
         errno = ENOMEM;
         return NULL;
     }
@@ -32,20 +68,17 @@ void *_hak_huge_alloc(size_t n, size_t align, uintptr_t site)
         if (p)
             _hak_os_unmap(p, map_size);
         _hak_meta_free(h, sizeof *h);
-        HAK_CTR_INC(early_return, oom);
         errno = ENOMEM;
         return NULL;
     }
+    /* Whole 2 MiB pages where the block fills them: one fault and one TLB
+     * entry each instead of 512; the partial last chunk keeps small pages,
+     * so touching its head does not make all of it resident. */
+    _hak_madv_hugepages(p, n & ~HAK_CHUNK_MASK);
     h->user = p;
-    h->size = n;
     h->map_size = map_size;
-    h->site = site;
-    atomic_store_explicit(&h->state, HUGE_LIVE, memory_order_release);
-    atomic_fetch_add_explicit(&live_count, 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&live_bytes, map_size, memory_order_relaxed);
-    HAK_CTR_INC(huge, alloc);
-    HAK_CTR_ADD(huge, alloc_bytes, n);
-    return p;
+    *zeroed = true;
+    return reuse(h, n, site);
 }
 
 void _hak_huge_free(struct huge_hdr *h, void *p, const char *fn)
@@ -56,20 +89,18 @@ void _hak_huge_free(struct huge_hdr *h, void *p, const char *fn)
         return;
     }
     int expected = HUGE_LIVE;
-    if (!atomic_compare_exchange_strong(&h->state, &expected, HUGE_FREED)) {
+    if (!atomic_compare_exchange_strong(&h->state, &expected, HUGE_CACHED)) {
         HAK_CTR_INC(early_return, double_free);
         _hak_report(fn, "double free", p);
         return;
     }
-    size_t map_size = h->map_size;
-    /* Unregister before unmapping: once the range is back with the kernel a
-     * new mapping of ours may land there and register itself. */
-    _hak_chunk_set((uintptr_t)p, map_size, HAK_CHUNK_HUGE_FREED);
-    _hak_os_unmap(p, map_size);
-    _hak_meta_free(h, sizeof *h);
     atomic_fetch_sub_explicit(&live_count, 1, memory_order_relaxed);
-    atomic_fetch_sub_explicit(&live_bytes, map_size, memory_order_relaxed);
-    HAK_CTR_INC(free, huge);
+    atomic_fetch_sub_explicit(&live_bytes, h->map_size, memory_order_relaxed);
+    if (HAK_OPT(bigcache_enabled) && _hak_bigcache_put(h)) {
+        HAK_CTR_INC(free, bigcache_put);
+        return;
+    }
+    huge_release(h);
 }
 
 bool _hak_huge_resize(struct huge_hdr *h, size_t n)

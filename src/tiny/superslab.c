@@ -5,10 +5,17 @@
  * before being unmapped. */
 #include "tiny.h"
 #include "../chunkmap.h"
+#include "../large/madvise.h"
 #include "../counters.h"
 #include "../lock.h"
 #include "../options.h"
 #include "../os.h"
+
+/* SuperSlabs mapped now (kept whatever the counters setting). */
+static _Atomic unsigned mapped;
+/* From this many on, new SuperSlabs ask for a huge page: a heap that size
+ * gains more from TLB reach than a small one would lose in resident bytes. */
+#define SS_HUGEPAGE_FROM 4
 
 static hak_lock_t cache_lock = HAK_LOCK_INIT;
 static struct tiny_ss *cache_head;
@@ -73,22 +80,79 @@ static void ss_unmap(struct tiny_ss *ss)
 {
     _hak_chunk_set((uintptr_t)ss, HAK_CHUNK_SIZE, HAK_CHUNK_NONE);
     _hak_os_unmap(ss, HAK_CHUNK_SIZE);
+    atomic_fetch_sub_explicit(&mapped, 1, memory_order_relaxed);
     HAK_GCTR_ADD(tiny, ss_unmap, 1);
 }
 
-/* ss is empty and unowned: keep it for reuse or give it back. */
+/* Into the cache if there is room (lock held); false if there is none. */
+static bool cache_put_locked(struct tiny_ss *ss)
+{
+    if (cache_count >= (unsigned)HAK_OPT(tiny_ss_cache))
+        return false;
+    ss->next = cache_head;
+    HAK_POKE(cache_head, ss);
+    HAK_POKE(cache_count, cache_count + 1);
+    return true;
+}
+
+/* ss is empty and unowned: keep it for reuse (resident until the delay
+ * passes, see _hak_ss_decay) or give it back. */
 static void ss_release(struct tiny_ss *ss)
 {
+    ss->purged = false;
+    ss->cached_at = _hak_os_now_ns();
     hak_lock(&cache_lock);
-    if (cache_count < (unsigned)HAK_OPT(tiny_ss_cache)) {
-        ss->next = cache_head;
-        HAK_POKE(cache_head, ss);
-        HAK_POKE(cache_count, cache_count + 1);
-        hak_unlock(&cache_lock);
-        return;
+    bool kept = cache_put_locked(ss);
+    hak_unlock(&cache_lock);
+    if (kept)
+        _hak_madv_kick();
+    else
+        ss_unmap(ss);
+}
+
+/* A purge is done: back into the cache, as purged, or away if it filled up. */
+static void purge_done(void *addr, size_t len, void *arg)
+{
+    struct tiny_ss *ss = arg;
+    (void)addr;
+    (void)len;
+    ss->purged = true;
+    hak_lock(&cache_lock);
+    bool kept = cache_put_locked(ss);
+    hak_unlock(&cache_lock);
+    if (!kept)
+        ss_unmap(ss);
+}
+
+uint64_t _hak_ss_decay(uint64_t now)
+{
+    uint64_t delay = _hak_madv_delay_ns(), next = 0;
+    struct tiny_ss *due = NULL;
+    hak_lock(&cache_lock);
+    /* Due SuperSlabs leave the cache while their purge is in flight, so no
+     * thread takes one and writes to it meanwhile. */
+    for (struct tiny_ss **pp = &cache_head; *pp;) {
+        struct tiny_ss *ss = *pp;
+        if (!ss->purged && ss->cached_at + delay <= now) {
+            HAK_POKE(*pp, ss->next);
+            HAK_POKE(cache_count, cache_count - 1);
+            ss->next = due;
+            due = ss;
+        } else {
+            if (!ss->purged && (!next || ss->cached_at + delay < next))
+                next = ss->cached_at + delay;
+            pp = &ss->next;
+        }
     }
     hak_unlock(&cache_lock);
-    ss_unmap(ss);
+    while (due) {
+        struct tiny_ss *ss = due;
+        due = ss->next;
+        /* Unit 0 (the header) stays: its records must survive. */
+        _hak_madv_queue((char *)ss + HAK_UNIT_SIZE, HAK_CHUNK_SIZE - HAK_UNIT_SIZE, false, purge_done, ss);
+        HAK_GCTR_ADD(tiny, ss_purge, 1);
+    }
+    return next;
 }
 
 static void orphan_push_locked(struct tiny_ss *ss)
@@ -185,6 +249,8 @@ struct tiny_slab *_hak_ss_slab_new(struct tiny_heap *h, unsigned cls, unsigned u
             return NULL;
         }
         ss->magic = TINY_SS_MAGIC;
+        if (atomic_fetch_add_explicit(&mapped, 1, memory_order_relaxed) >= SS_HUGEPAGE_FROM)
+            _hak_madv_hugepages(ss, HAK_CHUNK_SIZE);
         HAK_GCTR_ADD(tiny, ss_map, 1);
     }
     unsigned u = (unsigned)find_run(0, units);

@@ -33,8 +33,6 @@ static struct {
     struct tiny_slab *head;
 } abandoned[HAK_NCLASS];
 
-static pthread_key_t exit_key;
-static _Atomic int exit_key_state; /* 0 none, 1 creating, 2 ready */
 
 /* ------------------------------------------------------------------ setup */
 
@@ -149,20 +147,6 @@ bool _hak_tiny_is_block(const struct tiny_slab *s, uintptr_t a)
 
 /* ------------------------------------------------------------------ heaps */
 
-static void exit_key_create(void)
-{
-    int expected = 0;
-    if (atomic_compare_exchange_strong(&exit_key_state, &expected, 1)) {
-        if (pthread_key_create(&exit_key, _hak_tiny_thread_exit) == 0)
-            atomic_store(&exit_key_state, 2);
-        else
-            atomic_store(&exit_key_state, 0);
-        return;
-    }
-    while (atomic_load(&exit_key_state) == 1)
-        sched_yield();
-}
-
 struct tiny_heap *_hak_tiny_heap(void)
 {
     struct tiny_tls *t = &_hak_thread.tiny;
@@ -200,19 +184,10 @@ struct tiny_heap *_hak_tiny_heap(void)
     t->heap = h;
     t->state = TINY_THREAD_LIVE;
     HAK_CTR_INC(tiny, thread_init);
-    /* The key is created here at the latest; pthread_setspecific may itself
-     * allocate (keys ≥ 32), which is fine now that the heap is in place. */
-    if (atomic_load(&exit_key_state) != 2)
-        exit_key_create();
-    if (atomic_load(&exit_key_state) == 2)
-        pthread_setspecific(exit_key, h);
+    _hak_thread_arm(); /* after the heap is in place: arming may allocate */
     return h;
 }
 
-void _hak_tiny_init_late(void)
-{
-    exit_key_create();
-}
 
 /* ------------------------------------------------------------------ lists */
 
@@ -698,11 +673,11 @@ static void heap_unregister(struct tiny_heap *h)
     hak_unlock(&reg_lock);
 }
 
-void _hak_tiny_thread_exit(void *arg)
+void _hak_tiny_thread_exit(void)
 {
     struct tiny_tls *t = &_hak_thread.tiny;
-    struct tiny_heap *h = arg;
-    if (!h || h != t->heap)
+    struct tiny_heap *h = t->heap;
+    if (!h)
         return;
     HAK_CTR_INC(tiny, thread_exit);
     h->in_slow = 1;

@@ -70,6 +70,8 @@ struct tiny_ss {
     struct tiny_heap *owner;              /* valid while owned */
     struct tiny_ss *next, *prev;          /* owner's list, the orphan list or the empty cache */
     bool orphan;                          /* on the orphan list (under its lock) */
+    bool purged;                          /* in the cache, and its slab units given back */
+    uint64_t cached_at;                   /* when it went into the empty cache (ns) */
 };
 
 struct tiny_class_state {
@@ -193,12 +195,10 @@ bool _hak_tiny_is_block(const struct tiny_slab *s, uintptr_t a);
 
 /* The calling thread's heap, created on first use; NULL if out of memory. */
 struct tiny_heap *_hak_tiny_heap(void);
-/* Thread exit (pthread key destructor) and explicit flush (malloc_trim). */
-void _hak_tiny_thread_exit(void *heap);
+/* Thread exit (run by thread.c's destructor) and explicit flush (trim). */
+void _hak_tiny_thread_exit(void);
 void _hak_tiny_flush_tls(void);
 void _hak_tiny_fork_child(void);
-/* Creates the thread-exit key; after libc is up (library constructor). */
-void _hak_tiny_init_late(void);
 /* Calls fn for every live heap's counters, under the registry lock. */
 void _hak_tiny_foreach_counters(void (*fn)(const struct hak_counters *, void *), void *arg);
 /* Releases cached empty SuperSlabs; returns bytes given back. */
@@ -214,6 +214,9 @@ void _hak_ss_slab_release(struct tiny_heap *h, struct tiny_slab *s);
 void _hak_ss_heap_exit(struct tiny_heap *h);
 size_t _hak_ss_trim(void);
 size_t _hak_ss_cached_bytes(void);
+/* The decay function registered with the purger: cached SuperSlabs unused
+ * for the delay have their slab units purged. */
+uint64_t _hak_ss_decay(uint64_t now_ns);
 void _hak_ss_fork_child(void);
 /* Fallback mode: one mapping per slab (stage 6). */
 struct tiny_slab *_hak_fb_slab_new(struct tiny_heap *h, unsigned cls, unsigned units);

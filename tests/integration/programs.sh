@@ -1,7 +1,7 @@
 #!/bin/sh
 # programs.sh — real programs (python3, git, gcc, g++) under the preloaded hakmem give the same results as without it (SPEC §1.1).
 #
-# Needs HAKMEM_LIBRARY (or HAKMEM_LIB), the path of libhakmem.so. Each
+# Needs HAKMEM_LIBRARY, the path of libhakmem.so. Each
 # program runs with HAKMEM_STATS_FILE so the counters it leaves prove
 # hakmem served it.
 set -u
@@ -13,14 +13,14 @@ status=0
 pass() { echo "ok - $*"; }
 fail() { echo "not ok - $*"; status=1; }
 
-HAKMEM_LIB=${HAKMEM_LIBRARY:-${HAKMEM_LIB:-}}
-if [ -z "$HAKMEM_LIB" ] || [ ! -f "$HAKMEM_LIB" ]; then
-    echo "programs.sh: HAKMEM_LIBRARY must name libhakmem.so (got '$HAKMEM_LIB')" >&2
+lib=${HAKMEM_LIBRARY:-}
+if [ -z "$lib" ] || [ ! -f "$lib" ]; then
+    echo "programs.sh: HAKMEM_LIBRARY must name libhakmem.so (got '$lib')" >&2
     exit 1
 fi
-case $HAKMEM_LIB in
+case $lib in
 /*) ;;
-*) HAKMEM_LIB=$PWD/$HAKMEM_LIB ;;
+*) lib=$PWD/$lib ;;
 esac
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/hakmem-programs.XXXXXX") || exit 1
@@ -33,7 +33,7 @@ on_hakmem() {
     shift
     mkdir -p "$stats_dir"
     # timeout runs outside the stats: only NAME's own processes write them.
-    timeout "$TIMEOUT" env LD_PRELOAD="$HAKMEM_LIB" HAKMEM_STATS_FILE="$stats_dir/%p.json" "$@"
+    timeout "$TIMEOUT" env LD_PRELOAD="$lib" HAKMEM_STATS_FILE="$stats_dir/%p.json" "$@"
 }
 
 # The same without hakmem (the reference).

@@ -1,0 +1,469 @@
+/* arena.c — page runs of the large tier. Each region is a 2 MiB-aligned
+ * reservation of 64 KiB units, registered in the chunk map. Runs carry a
+ * boundary tag at both ends (start: length and state; end: length), so that
+ * a freed run coalesces with its neighbours in O(1) and a pointer is known
+ * to be a block start exactly. One lock guards everything here: the large
+ * tier is entered once per allocation of more than 256 KiB. */
+#include "arena.h"
+#include "madvise.h"
+#include "../chunkmap.h"
+#include "../counters.h"
+#include "../lock.h"
+#include "../options.h"
+#include "../os.h"
+#include "../report.h"
+#include <errno.h>
+
+#define AU_SHIFT HAK_UNIT_SHIFT
+#define AU HAK_UNIT_SIZE
+
+/* Run states. DIRTY: free and resident, first choice for reuse. CLEAN: free
+ * and not resident (fresh, or purged). PURGING: free, queued for a purge,
+ * not to be touched until the purge is done. */
+enum { RUN_ALLOC = 1, RUN_DIRTY, RUN_CLEAN, RUN_PURGING };
+#define LEN_BITS 28
+#define TAG(len, st) ((uint32_t)(len) | ((uint32_t)(st) << LEN_BITS))
+#define TAG_LEN(t) ((t) & ((1u << LEN_BITS) - 1))
+#define TAG_STATE(t) ((t) >> LEN_BITS)
+#define IS_FREE(st) ((st) == RUN_DIRTY || (st) == RUN_CLEAN)
+
+struct arena_region {
+    uintptr_t base;
+    uint32_t units;
+    uint32_t *start;          /* tag at each run's first unit, 0 elsewhere */
+    uint32_t *end;            /* length at each run's last unit, 0 elsewhere */
+    uint64_t *freed_at;       /* at a free run's first unit: when it was freed (ns) */
+    size_t meta_bytes;        /* the three arrays share one mapping */
+    struct arena_region *next;
+};
+
+static hak_lock_t arena_lock = HAK_LOCK_INIT;
+static struct arena_region *regions;
+static size_t reserved_units, used_units, dirty_units;
+static bool arena_broken; /* a fork child that inherited a torn arena: bypass it */
+
+#define PURGE_BATCH 64 /* runs queued per pass; the rest next pass */
+struct purge_list {
+    unsigned n;
+    struct {
+        void *addr;
+        size_t len;
+        struct arena_region *r;
+    } run[PURGE_BATCH];
+};
+
+/* ------------------------------------------------------------------ runs */
+
+static void set_run(struct arena_region *r, uint32_t u, uint32_t len, unsigned st)
+{
+    r->start[u] = TAG(len, st);
+    r->end[u + len - 1] = len;
+}
+
+static void clear_run(struct arena_region *r, uint32_t u, uint32_t len)
+{
+    r->start[u] = 0;
+    r->end[u + len - 1] = 0;
+}
+
+static void account(unsigned st, int64_t len)
+{
+    if (st == RUN_DIRTY)
+        dirty_units += (size_t)len;
+    else if (st == RUN_ALLOC)
+        used_units += (size_t)len;
+}
+
+/* Merges the free run at u with neighbours in the same state (resident
+ * with resident, purged with purged: the dirty count stays exact); returns
+ * the run's new start. */
+static uint32_t coalesce(struct arena_region *r, uint32_t u, uint64_t now)
+{
+    uint32_t t = r->start[u], len = TAG_LEN(t);
+    unsigned st = TAG_STATE(t);
+    uint32_t v = u + len;
+    if (v < r->units && TAG_STATE(r->start[v]) == st) {
+        uint32_t nlen = TAG_LEN(r->start[v]);
+        clear_run(r, v, nlen);
+        clear_run(r, u, len);
+        len += nlen;
+        set_run(r, u, len, st);
+    }
+    if (u > 0) {
+        uint32_t plen = r->end[u - 1], pu = u - plen;
+        if (TAG_STATE(r->start[pu]) == st) {
+            clear_run(r, pu, plen);
+            clear_run(r, u, len);
+            len += plen;
+            u = pu;
+            set_run(r, u, len, st);
+        }
+    }
+    r->freed_at[u] = now;
+    return u;
+}
+
+/* The run holding unit u (u need not be a run start), by walking the tags. */
+static uint32_t run_of(const struct arena_region *r, uint32_t u)
+{
+    uint32_t s = 0;
+    while (s + TAG_LEN(r->start[s]) <= u)
+        s += TAG_LEN(r->start[s]);
+    return s;
+}
+
+/* ------------------------------------------------------------------ regions */
+
+static void region_unregister(struct arena_region *r)
+{
+    _hak_chunk_set(r->base, (size_t)r->units * AU, HAK_CHUNK_NONE);
+}
+
+static struct arena_region *region_new(uint32_t min_units)
+{
+    size_t bytes = (size_t)HAK_OPT(large_region_size);
+    size_t need = hak_align_up((size_t)min_units * AU, HAK_CHUNK_SIZE);
+    if (bytes < need)
+        bytes = need;
+    bytes = hak_align_up(bytes, HAK_CHUNK_SIZE);
+    void *base = NULL;
+    /* Under an address-space limit, settle for less than a full region. */
+    while (!(base = _hak_os_map_aligned(bytes, HAK_CHUNK_SIZE)) && bytes > need)
+        bytes = hak_align_up(bytes / 2 > need ? bytes / 2 : need, HAK_CHUNK_SIZE);
+    if (!base)
+        return NULL;
+    uint32_t units = (uint32_t)(bytes / AU);
+    size_t meta = hak_align_up((size_t)units * (2 * sizeof(uint32_t) + sizeof(uint64_t)) +
+                                   hak_align_up(sizeof(struct arena_region), 64),
+                               HAK_PAGE_SIZE);
+    char *m = _hak_os_map(meta); /* zero: every tag starts out 0 */
+    if (!m) {
+        _hak_os_unmap(base, bytes);
+        return NULL;
+    }
+    struct arena_region *r = (struct arena_region *)m;
+    char *arrays = m + hak_align_up(sizeof *r, 64);
+    r->base = (uintptr_t)base;
+    r->units = units;
+    r->freed_at = (uint64_t *)arrays;
+    r->start = (uint32_t *)(arrays + (size_t)units * sizeof(uint64_t));
+    r->end = r->start + units;
+    r->meta_bytes = meta;
+    if (_hak_chunk_set(r->base, bytes, HAK_CHUNK_ARENA | (uintptr_t)r) != 0) {
+        _hak_os_unmap(base, bytes);
+        _hak_os_unmap(m, meta);
+        return NULL;
+    }
+    set_run(r, 0, units, RUN_CLEAN);
+    r->next = regions;
+    regions = r;
+    reserved_units += units;
+    HAK_GCTR_ADD(large, region_map, 1);
+    return r;
+}
+
+/* A region that is one clean free run goes back, if another region stays. */
+static void region_release_if_empty(struct arena_region *r)
+{
+    if (TAG_STATE(r->start[0]) != RUN_CLEAN || TAG_LEN(r->start[0]) != r->units || (regions == r && !r->next))
+        return;
+    struct arena_region **pp = &regions;
+    while (*pp != r)
+        pp = &(*pp)->next;
+    *pp = r->next;
+    reserved_units -= r->units;
+    region_unregister(r);
+    _hak_os_unmap((void *)r->base, (size_t)r->units * AU);
+    _hak_os_unmap(r, r->meta_bytes);
+    HAK_GCTR_ADD(large, region_unmap, 1);
+}
+
+/* ------------------------------------------------------------------ purge */
+
+static void purge_done(void *addr, size_t len, void *arg)
+{
+    struct arena_region *r = arg;
+    hak_lock(&arena_lock);
+    uint32_t u = (uint32_t)(((uintptr_t)addr - r->base) >> AU_SHIFT);
+    hak_assert(TAG_STATE(r->start[u]) == RUN_PURGING && TAG_LEN(r->start[u]) * AU == len);
+    (void)len;
+    r->start[u] = TAG(TAG_LEN(r->start[u]), RUN_CLEAN);
+    coalesce(r, u, r->freed_at[u]);
+    region_release_if_empty(r);
+    hak_unlock(&arena_lock);
+}
+
+/* Marks the dirty run at u PURGING and adds it to the list (lock held). */
+static void purge_take(struct purge_list *l, struct arena_region *r, uint32_t u)
+{
+    uint32_t len = TAG_LEN(r->start[u]);
+    r->start[u] = TAG(len, RUN_PURGING);
+    account(RUN_DIRTY, -(int64_t)len);
+    l->run[l->n].addr = (void *)(r->base + (uintptr_t)u * AU);
+    l->run[l->n].len = (size_t)len * AU;
+    l->run[l->n].r = r;
+    l->n++;
+}
+
+/* Queues the list (no lock held: the batch may flush and call back). */
+static void purge_send(struct purge_list *l)
+{
+    for (unsigned i = 0; i < l->n; i++)
+        _hak_madv_queue(l->run[i].addr, l->run[i].len, false, purge_done, l->run[i].r);
+    HAK_GCTR_ADD(large, purged_runs, l->n);
+}
+
+/* Dirty runs older than the delay (all of them if all is set), up to a
+ * list's worth; returns the next deadline, or now when more remain. */
+static uint64_t collect(struct purge_list *l, uint64_t now, bool all)
+{
+    uint64_t delay = _hak_madv_delay_ns(), next = 0;
+    l->n = 0;
+    hak_lock(&arena_lock);
+    for (struct arena_region *r = regions; r; r = r->next) {
+        for (uint32_t u = 0; u < r->units; u += TAG_LEN(r->start[u])) {
+            if (TAG_STATE(r->start[u]) != RUN_DIRTY)
+                continue;
+            uint64_t due = r->freed_at[u] + delay;
+            if (l->n == PURGE_BATCH) {
+                next = now;
+            } else if (all || due <= now) {
+                purge_take(l, r, u);
+            } else if (!next || due < next) {
+                next = due;
+            }
+        }
+    }
+    hak_unlock(&arena_lock);
+    return next;
+}
+
+uint64_t _hak_arena_decay(uint64_t now)
+{
+    struct purge_list l;
+    uint64_t next = collect(&l, now, false);
+    purge_send(&l);
+    return next;
+}
+
+size_t _hak_arena_trim(void)
+{
+    struct purge_list l;
+    size_t bytes = 0;
+    do {
+        collect(&l, 0, true);
+        for (unsigned i = 0; i < l.n; i++)
+            bytes += l.run[i].len;
+        purge_send(&l);
+    } while (l.n == PURGE_BATCH);
+    return bytes;
+}
+
+/* ------------------------------------------------------------------ alloc */
+
+/* Where to carve want units: the best single free run (resident before
+ * purged, then the smallest), else the first span of adjacent free runs of
+ * both kinds that is long enough. False if neither exists (lock held). */
+static bool find_space(uint32_t want, struct arena_region **rr, uint32_t *ru)
+{
+    uint32_t best_len = 0;
+    unsigned best_st = 0;
+    struct arena_region *span_r = NULL;
+    uint32_t span_u = 0;
+    for (struct arena_region *r = regions; r; r = r->next) {
+        uint32_t run_start = 0, run_len = 0; /* the current span of free runs */
+        for (uint32_t u = 0; u < r->units; u += TAG_LEN(r->start[u])) {
+            uint32_t t = r->start[u], len = TAG_LEN(t);
+            unsigned st = TAG_STATE(t);
+            if (!IS_FREE(st)) {
+                run_len = 0;
+                continue;
+            }
+            if (!run_len)
+                run_start = u;
+            run_len += len;
+            if (run_len >= want && !span_r) {
+                span_r = r;
+                span_u = run_start;
+            }
+            if (len < want)
+                continue;
+            if (!best_len || (st == RUN_DIRTY && best_st != RUN_DIRTY) || (st == best_st && len < best_len)) {
+                best_len = len;
+                best_st = st;
+                *rr = r;
+                *ru = u;
+            }
+        }
+    }
+    if (best_len)
+        return true;
+    *rr = span_r;
+    *ru = span_u;
+    return span_r != NULL;
+}
+
+/* Turns want units from u (free runs, one or several) into an allocated
+ * run; the last run's remainder stays free in its state. Returns whether
+ * all of it reads as zero (lock held). */
+static bool carve(struct arena_region *r, uint32_t u, uint32_t want)
+{
+    bool zero = true;
+    uint32_t v = u, need = want;
+    while (need) {
+        uint32_t t = r->start[v], len = TAG_LEN(t);
+        unsigned st = TAG_STATE(t);
+        zero = zero && st == RUN_CLEAN;
+        clear_run(r, v, len);
+        account(st, -(int64_t)len);
+        if (len > need) {
+            set_run(r, v + need, len - need, st);
+            r->freed_at[v + need] = r->freed_at[v];
+            account(st, len - need);
+            len = need;
+        }
+        need -= len;
+        v += len;
+    }
+    set_run(r, u, want, RUN_ALLOC);
+    account(RUN_ALLOC, want);
+    return zero;
+}
+
+void *_hak_arena_alloc(size_t n, bool *zeroed)
+{
+    if (arena_broken || n > ((size_t)1 << (LEN_BITS - 1)) * AU) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    uint32_t want = (uint32_t)((n + AU - 1) >> AU_SHIFT);
+    struct arena_region *r = NULL;
+    uint32_t u = 0;
+    hak_lock(&arena_lock);
+    if (!find_space(want, &r, &u)) {
+        /* Runs being purged come back once their batch is flushed. */
+        hak_unlock(&arena_lock);
+        _hak_madv_flush();
+        hak_lock(&arena_lock);
+        if (!find_space(want, &r, &u)) {
+            if (!(r = region_new(want))) {
+                hak_unlock(&arena_lock);
+                errno = ENOMEM;
+                return NULL;
+            }
+            u = 0;
+        }
+    }
+    bool zero = carve(r, u, want);
+    hak_unlock(&arena_lock);
+    *zeroed = zero && _hak_madv_purge_zeroes();
+    HAK_CTR_INC(large, alloc);
+    return (void *)(r->base + (uintptr_t)u * AU);
+}
+
+/* u is the start of an allocated run of r, or p is reported (lock held on
+ * return only when true). */
+static bool check_block(struct arena_region *r, void *p, uint32_t *u, const char *fn)
+{
+    uintptr_t a = (uintptr_t)p;
+    *u = (uint32_t)((a - r->base) >> AU_SHIFT);
+    hak_lock(&arena_lock);
+    if ((a & (AU - 1)) == 0 && TAG_STATE(r->start[*u]) == RUN_ALLOC)
+        return true;
+    /* A unit boundary inside free memory is most likely a block freed
+     * before; anything else was never a block start. */
+    bool freed = (a & (AU - 1)) == 0 && TAG_STATE(r->start[run_of(r, *u)]) != RUN_ALLOC;
+    hak_unlock(&arena_lock);
+    if (freed) {
+        HAK_CTR_INC(early_return, double_free);
+        _hak_report(fn, "double free", p);
+    } else {
+        HAK_CTR_INC(early_return, invalid_ptr);
+        _hak_report(fn, "invalid pointer", p);
+    }
+    return false;
+}
+
+void _hak_arena_free(struct arena_region *r, void *p, const char *fn)
+{
+    uint32_t u;
+    if (!check_block(r, p, &u, fn))
+        return;
+    uint64_t now = _hak_os_now_ns();
+    uint32_t len = TAG_LEN(r->start[u]);
+    account(RUN_ALLOC, -(int64_t)len);
+    set_run(r, u, len, RUN_DIRTY);
+    account(RUN_DIRTY, len);
+    u = coalesce(r, u, now);
+    struct purge_list l = { 0 };
+    if (!_hak_madv_delay_ns() || dirty_units * AU > (size_t)HAK_OPT(large_retain))
+        purge_take(&l, r, u); /* over the retention bound (or no delay): now */
+    hak_unlock(&arena_lock);
+    HAK_CTR_INC(free, arena);
+    if (l.n)
+        purge_send(&l);
+    else
+        _hak_madv_kick();
+}
+
+size_t _hak_arena_usable(struct arena_region *r, void *p, const char *fn)
+{
+    uint32_t u;
+    if (!check_block(r, p, &u, fn))
+        return 0;
+    size_t n = (size_t)TAG_LEN(r->start[u]) * AU;
+    hak_unlock(&arena_lock);
+    return n;
+}
+
+bool _hak_arena_resize(struct arena_region *r, void *p, size_t n)
+{
+    uint32_t u;
+    if (!check_block(r, p, &u, "realloc"))
+        return false;
+    uint32_t want = (uint32_t)((n + AU - 1) >> AU_SHIFT), len = TAG_LEN(r->start[u]);
+    bool ok = true;
+    if (want < len) { /* shrink: the tail becomes a free run */
+        clear_run(r, u, len);
+        set_run(r, u, want, RUN_ALLOC);
+        set_run(r, u + want, len - want, RUN_DIRTY);
+        account(RUN_ALLOC, -(int64_t)(len - want));
+        account(RUN_DIRTY, len - want);
+        coalesce(r, u + want, _hak_os_now_ns());
+    } else if (want > len) { /* grow into the free runs that follow */
+        uint32_t v = u + len, have = 0;
+        while (v + have < r->units && have < want - len && IS_FREE(TAG_STATE(r->start[v + have])))
+            have += TAG_LEN(r->start[v + have]);
+        if (have < want - len) {
+            ok = false;
+        } else {
+            carve(r, v, want - len); /* now a run of its own, joined to p's below */
+            clear_run(r, v, want - len);
+            clear_run(r, u, len);
+            set_run(r, u, want, RUN_ALLOC);
+        }
+    }
+    hak_unlock(&arena_lock);
+    if (ok && want != len)
+        HAK_CTR_INC(large, resize_inplace);
+    if (ok && want < len)
+        _hak_madv_kick(); /* the cut tail decays like any freed run */
+    return ok;
+}
+
+void _hak_arena_totals(size_t *reserved, size_t *used, size_t *dirty)
+{
+    hak_lock(&arena_lock);
+    *reserved = reserved_units * AU;
+    *used = used_units * AU;
+    *dirty = dirty_units * AU;
+    hak_unlock(&arena_lock);
+}
+
+void _hak_arena_fork_child(void)
+{
+    /* A run split or merge cut in half cannot be repaired: stop using the
+     * arena (large requests then get mappings of their own). */
+    if (hak_lock_reset_child(&arena_lock))
+        arena_broken = true;
+}

@@ -1,0 +1,30 @@
+/* arena.h — the large tier (above the slab classes, below the mmap
+ * threshold): runs of 64 KiB units carved from big reserved regions, reused
+ * without a system call, purged through the madvise batch beyond a
+ * retention bound or once unused for the decay delay. */
+#ifndef HAK_ARENA_H
+#define HAK_ARENA_H
+
+#include "../internal.h"
+
+struct arena_region;
+
+/* A block of n bytes, 64 KiB-aligned; *zeroed tells whether it reads as
+ * zero. NULL (errno ENOMEM) when no region can hold it. */
+void *_hak_arena_alloc(size_t n, bool *zeroed);
+/* Frees p, which lies in region r (from the chunk map); fn names the public
+ * function for reports of invalid and double frees. */
+void _hak_arena_free(struct arena_region *r, void *p, const char *fn);
+/* Usable bytes of p (the whole run), or 0 and a report. */
+size_t _hak_arena_usable(struct arena_region *r, void *p, const char *fn);
+/* Grows or shrinks p's run in place to hold n bytes; false if it cannot. */
+bool _hak_arena_resize(struct arena_region *r, void *p, size_t n);
+/* Queues every resident free run for purging (malloc_trim); bytes queued. */
+size_t _hak_arena_trim(void);
+/* Reserved, allocated and resident-free bytes. */
+void _hak_arena_totals(size_t *reserved, size_t *used, size_t *dirty);
+/* The decay function registered with the purger (madvise.h). */
+uint64_t _hak_arena_decay(uint64_t now_ns);
+void _hak_arena_fork_child(void);
+
+#endif

@@ -1,0 +1,253 @@
+/* madvise.c — the purge queue and the purger thread (SPEC §5.5). */
+#include "madvise.h"
+#include "../counters.h"
+#include "../lock.h"
+#include "../options.h"
+#include "../os.h"
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <sys/mman.h>
+#include <time.h>
+
+struct range {
+    void *addr;
+    size_t len;
+    hak_purge_done_fn done;
+    void *arg;
+    bool unmap;
+};
+
+/* The queue (q_lock), and the copy a flush works on (flush_lock: flushes
+ * run one at a time, so done callbacks never race each other here). */
+#define QMAX 4096 /* the largest madvise.max_ranges */
+static hak_lock_t q_lock = HAK_LOCK_INIT, flush_lock = HAK_LOCK_INIT;
+static struct range queue[QMAX], work[QMAX];
+static unsigned q_count;
+static size_t q_bytes;
+static uint64_t q_oldest; /* when the oldest queued range came in */
+
+static hak_decay_fn decays[4];
+static unsigned ndecays;
+
+static _Atomic bool running, kicked, wanted;
+static bool no_thread;
+
+uint64_t _hak_madv_delay_ns(void) { return (uint64_t)HAK_OPT(madvise_delay) * 1000000u; }
+
+bool _hak_madv_purge_zeroes(void) { return HAK_OPT(madvise_advice) == HAK_ADVICE_DONTNEED; }
+
+static int advice(void) { return HAK_OPT(madvise_advice) == HAK_ADVICE_FREE ? MADV_FREE : MADV_DONTNEED; }
+
+static void give_back(void *addr, size_t len, bool unmap)
+{
+    if (unmap) {
+        _hak_os_unmap(addr, len);
+        HAK_GCTR_ADD(madvise, unmaps, 1);
+    } else if (_hak_os_advise(addr, len, advice()) != 0 && advice() == MADV_FREE) {
+        /* MADV_FREE unknown to this kernel: DONTNEED does the job. */
+        _hak_os_advise(addr, len, MADV_DONTNEED);
+    }
+    HAK_GCTR_ADD(madvise, bytes, len);
+}
+
+void _hak_madv_hugepages(void *addr, size_t len)
+{
+    if (HAK_OPT(madvise_hugepages) && len >= HAK_CHUNK_SIZE)
+        _hak_os_advise(addr, len, MADV_HUGEPAGE); /* a hint: failure changes nothing */
+}
+
+void _hak_madv_now(void *addr, size_t len)
+{
+    give_back(addr, len, false);
+    HAK_GCTR_ADD(madvise, immediate, 1);
+}
+
+void _hak_madv_queue(void *addr, size_t len, bool unmap, hak_purge_done_fn done, void *arg)
+{
+    if (!len)
+        return;
+    if (!HAK_OPT(madvise_batch) || len < (size_t)HAK_OPT(madvise_min_bytes)) {
+        give_back(addr, len, unmap);
+        HAK_GCTR_ADD(madvise, immediate, 1);
+        if (done)
+            done(addr, len, arg);
+        return;
+    }
+    _hak_thread_arm(); /* flush what this thread queued when it exits */
+    hak_lock(&q_lock);
+    while (q_count >= (unsigned)HAK_OPT(madvise_max_ranges)) {
+        hak_unlock(&q_lock);
+        _hak_madv_flush();
+        hak_lock(&q_lock);
+    }
+    queue[q_count++] = (struct range){ addr, len, done, arg, unmap };
+    q_bytes += len;
+    if (!q_oldest)
+        q_oldest = _hak_os_now_ns();
+    bool full = q_count >= (unsigned)HAK_OPT(madvise_max_ranges) || q_bytes >= (size_t)HAK_OPT(madvise_flush_bytes);
+    hak_unlock(&q_lock);
+    HAK_GCTR_ADD(madvise, queued, 1);
+    if (full)
+        _hak_madv_flush();
+    else
+        _hak_madv_kick();
+}
+
+/* Work in address order, so that adjacent ranges of one kind become one
+ * system call (insertion sort: at most a few hundred entries). */
+static void sort_work(unsigned n)
+{
+    for (unsigned i = 1; i < n; i++) {
+        struct range r = work[i];
+        unsigned j = i;
+        while (j > 0 && (work[j - 1].unmap > r.unmap ||
+                         (work[j - 1].unmap == r.unmap && (uintptr_t)work[j - 1].addr > (uintptr_t)r.addr))) {
+            work[j] = work[j - 1];
+            j--;
+        }
+        work[j] = r;
+    }
+}
+
+void _hak_madv_flush(void)
+{
+    hak_lock(&flush_lock);
+    hak_lock(&q_lock);
+    unsigned n = q_count;
+    for (unsigned i = 0; i < n; i++)
+        work[i] = queue[i];
+    q_count = 0;
+    q_bytes = 0;
+    q_oldest = 0;
+    hak_unlock(&q_lock);
+    if (n) {
+        sort_work(n);
+        for (unsigned i = 0; i < n;) {
+            unsigned j = i + 1;
+            char *end = (char *)work[i].addr + work[i].len;
+            while (j < n && work[j].unmap == work[i].unmap && work[j].addr == end) {
+                end += work[j].len;
+                j++;
+            }
+            give_back(work[i].addr, (size_t)(end - (char *)work[i].addr), work[i].unmap);
+            for (; i < j; i++)
+                if (work[i].done)
+                    work[i].done(work[i].addr, work[i].len, work[i].arg);
+        }
+        HAK_GCTR_ADD(madvise, batches, 1);
+    }
+    hak_unlock(&flush_lock);
+}
+
+void _hak_madv_thread_exit(void)
+{
+    _hak_madv_flush();
+    _hak_madv_start_pending();
+}
+
+/* ------------------------------------------------------------------ purger */
+
+void _hak_madv_register_decay(hak_decay_fn fn)
+{
+    hak_assert(ndecays < sizeof decays / sizeof decays[0]);
+    decays[ndecays++] = fn;
+}
+
+static uint64_t earliest(uint64_t a, uint64_t b) { return !a ? b : !b ? a : a < b ? a : b; }
+
+uint64_t _hak_madv_tick(uint64_t now)
+{
+    uint64_t next = 0;
+    for (unsigned i = 0; i < ndecays; i++)
+        next = earliest(next, decays[i](now));
+    hak_lock(&q_lock);
+    uint64_t due = q_count ? q_oldest + _hak_madv_delay_ns() : 0;
+    hak_unlock(&q_lock);
+    if (due && due <= now) {
+        _hak_madv_flush();
+        due = 0;
+    }
+    return earliest(next, due);
+}
+
+static void sleep_until(uint64_t deadline)
+{
+    struct timespec ts = { (time_t)(deadline / 1000000000u), (long)(deadline % 1000000000u) };
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) != 0)
+        ;
+}
+
+/* Lives while something waits for its delay; leaves when nothing does,
+ * unless a kick came in meanwhile (then it carries on, or a thread the
+ * kicker started does). Kickers store `kicked` then read `running`; the
+ * thread stores `running` then reads `kicked`: one of them sees the other. */
+static void *purger(void *arg)
+{
+    (void)arg;
+    for (;;) {
+        atomic_store(&kicked, false);
+        uint64_t next = _hak_madv_tick(_hak_os_now_ns());
+        if (next) {
+            sleep_until(next);
+            continue;
+        }
+        atomic_store(&running, false);
+        bool expected = false;
+        if (!atomic_load(&kicked) || !atomic_compare_exchange_strong(&running, &expected, true))
+            return NULL;
+    }
+}
+
+static bool start_thread(void)
+{
+    pthread_attr_t attr;
+    sigset_t all, old;
+    if (pthread_attr_init(&attr) != 0)
+        return false;
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&attr, 64 * 1024);
+    /* The thread takes none of the program's signals. */
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pthread_t t;
+    bool ok = pthread_create(&t, &attr, purger, NULL) == 0;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    pthread_attr_destroy(&attr);
+    if (ok) {
+        pthread_setname_np(t, "hakmem-purge");
+        HAK_GCTR_ADD(madvise, threads, 1);
+    }
+    return ok;
+}
+
+void _hak_madv_kick(void)
+{
+    if (no_thread || !_hak_madv_delay_ns())
+        return;
+    atomic_store(&kicked, true);
+    if (!atomic_load(&running))
+        atomic_store(&wanted, true);
+}
+
+void _hak_madv_start_pending(void)
+{
+    if (hak_likely(!atomic_load_explicit(&wanted, memory_order_relaxed)) || !atomic_exchange(&wanted, false))
+        return;
+    bool expected = false;
+    if (atomic_compare_exchange_strong(&running, &expected, true) && !start_thread())
+        atomic_store(&running, false);
+}
+
+void _hak_madv_no_thread(void) { no_thread = true; }
+
+void _hak_madv_fork_child(void)
+{
+    /* The purger did not survive the fork; the next kick starts another. */
+    atomic_store(&running, false);
+    atomic_store(&kicked, false);
+    atomic_store(&wanted, q_count != 0);
+    hak_lock_reset_child(&flush_lock);
+    if (hak_lock_reset_child(&q_lock))
+        q_count = 0, q_bytes = 0, q_oldest = 0; /* torn: those ranges stay resident in the child */
+}

@@ -1,0 +1,70 @@
+/* madvise.h — batched purging (SPEC §5.5): ranges of memory to give back are
+ * queued and flushed together, and a purger thread — alive only while some
+ * freed memory waits for its delay — purges what stays unused, so resident
+ * memory follows the live heap even in a process that went idle.
+ *
+ * Used by the arena, BigCache and the SuperSlab cache (src/tiny: a sideways
+ * dependency on this one facility). */
+#ifndef HAK_MADVISE_H
+#define HAK_MADVISE_H
+
+#include "../internal.h"
+
+/* Called after a queued range was advised or unmapped, outside every lock
+ * of this module (the owner marks the range reusable, or forgets it). */
+typedef void (*hak_purge_done_fn)(void *addr, size_t len, void *arg);
+
+/* Queues [addr, addr + len) (page-aligned) to be given back: advised with
+ * madvise.advice, or unmapped when unmap is true. The owner must not reuse
+ * the range until done runs (or ever, for an unmap). Ranges under
+ * madvise.min_bytes, and every range when madvise.batch is off, are done at
+ * once, before this returns. */
+void _hak_madv_queue(void *addr, size_t len, bool unmap, hak_purge_done_fn done, void *arg);
+
+/* Gives back everything queued now (thread exit, malloc_trim). */
+void _hak_madv_flush(void);
+/* The thread-exit function: flush, and start a wanted purger. */
+void _hak_madv_thread_exit(void);
+
+/* Advises a range at once (for a caller that must know it is done), with
+ * the configured advice; counted like a one-range flush. */
+void _hak_madv_now(void *addr, size_t len);
+
+/* Asks for transparent huge pages on [addr, addr + len) (chunk-aligned),
+ * if madvise.hugepages is on. */
+void _hak_madv_hugepages(void *addr, size_t len);
+
+/* madvise.delay in ns; 0 means freed memory is purged at once. */
+uint64_t _hak_madv_delay_ns(void);
+
+/* Whether memory purged with the configured advice reads back as zero
+ * (MADV_DONTNEED does; MADV_FREE need not). */
+bool _hak_madv_purge_zeroes(void);
+
+/* A subsystem that keeps freed memory resident for reuse registers a decay
+ * function: given the time, it queues what has been unused for the delay
+ * and returns when it next has something due (0: nothing kept). */
+typedef uint64_t (*hak_decay_fn)(uint64_t now_ns);
+void _hak_madv_register_decay(hak_decay_fn fn);
+
+/* Tells the purger something may become due. If its thread is not running,
+ * one is wanted: started by _hak_madv_start_pending, never from in here —
+ * pthread_create allocates, and a kick may come from the middle of an
+ * allocator operation. */
+void _hak_madv_kick(void);
+
+/* Starts the purger thread if a kick wanted one. Called where no allocator
+ * operation is half done: at the end of the out-of-line malloc and free
+ * paths, of thread exit and of the fork child handler. */
+void _hak_madv_start_pending(void);
+
+/* One pass of the purger: every decay function, and the queue if its oldest
+ * range is due. Returns the next deadline, 0 if nothing is pending. */
+uint64_t _hak_madv_tick(uint64_t now_ns);
+
+/* Tests drive _hak_madv_tick themselves: no thread is started after this. */
+void _hak_madv_no_thread(void);
+
+void _hak_madv_fork_child(void);
+
+#endif

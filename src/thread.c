@@ -1,0 +1,54 @@
+/* thread.c — per-thread exit handling: one pthread key, armed by the first
+ * slow-path call of a thread that leaves state behind (a heap, queued
+ * purges), whose destructor runs the exit functions registered at start-up.
+ * A call after the destructor (another key's destructor allocating) arms it
+ * again, and glibc then runs it once more. */
+#include "thread.h"
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+
+hak_tls struct hak_thread _hak_thread;
+
+static pthread_key_t key;
+static _Atomic int key_state; /* 0 none, 1 being created, 2 ready */
+static void (*exit_fns[4])(void);
+static unsigned nexit;
+
+static void on_exit_destructor(void *arg)
+{
+    (void)arg;
+    _hak_thread.armed = false;
+    for (unsigned i = 0; i < nexit; i++)
+        exit_fns[i]();
+}
+
+void _hak_thread_on_exit(void (*fn)(void))
+{
+    hak_assert(nexit < sizeof exit_fns / sizeof exit_fns[0]);
+    exit_fns[nexit++] = fn;
+}
+
+void _hak_thread_key_create(void)
+{
+    int expected = 0;
+    if (atomic_compare_exchange_strong(&key_state, &expected, 1)) {
+        atomic_store(&key_state, pthread_key_create(&key, on_exit_destructor) == 0 ? 2 : 0);
+        return;
+    }
+    while (atomic_load(&key_state) == 1)
+        sched_yield();
+}
+
+void _hak_thread_arm(void)
+{
+    if (hak_likely(_hak_thread.armed))
+        return;
+    if (atomic_load(&key_state) != 2)
+        _hak_thread_key_create();
+    /* The value only has to be non-NULL; pthread_setspecific may allocate
+     * (keys past the first 32), which is fine: armed is set first. */
+    _hak_thread.armed = true;
+    if (atomic_load(&key_state) == 2)
+        pthread_setspecific(key, &_hak_thread);
+}

@@ -1,0 +1,381 @@
+/* test_large.c — the large tier through a counting OS layer and an injected
+ * clock: arena carving, coalescing, reuse and in-place realloc, retention
+ * and decay; BigCache hits, misses, waste, slots, budget and decay; the
+ * madvise batch's flush rules (size, count, small ranges, delay, thread
+ * exit, batching off). The purger thread is off: the tests tick by hand. */
+#include "unit.h"
+#include "chunkmap.h"
+#include "counters.h"
+#include "hakmem.h"
+#include "large/arena.h"
+#include "large/bigcache.h"
+#include "large/huge.h"
+#include "large/madvise.h"
+#include "options.h"
+#include "os.h"
+#include <pthread.h>
+#include <stdio.h>
+
+#define KiB ((size_t)1024)
+#define MiB (1024 * KiB)
+#define MS ((uint64_t)1000000)
+
+static unsigned maps, unmaps, advises;
+static size_t advised_bytes;
+static uint64_t fake_now = 1000 * MS;
+static void *c_map(size_t n)
+{
+    maps++;
+    void *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+static int c_unmap(void *p, size_t n)
+{
+    unmaps++;
+    return munmap(p, n);
+}
+static int c_advise(void *p, size_t n, int advice)
+{
+    if (advice != MADV_HUGEPAGE) {
+        advises++;
+        advised_bytes += n;
+    }
+    return madvise(p, n, advice);
+}
+static uint64_t c_now(void) { return fake_now; }
+static const struct hak_os_ops counting = { c_map, c_unmap, c_advise, c_now };
+
+static int setup(void **state)
+{
+    (void)state;
+    _hak_madv_no_thread();
+    _hak_os_set_ops(&counting);
+    return 0;
+}
+
+/* Fresh options and an empty large tier before each test. */
+static int reset(void **state)
+{
+    (void)state;
+    hak_trim();
+    HAK_OPT(large_retain) = 32 * MiB;
+    HAK_OPT(madvise_delay) = 1000; /* ms */
+    HAK_OPT(madvise_batch) = 1;
+    HAK_OPT(madvise_min_bytes) = 64 * KiB;
+    HAK_OPT(madvise_flush_bytes) = 4 * MiB;
+    HAK_OPT(madvise_max_ranges) = 256;
+    HAK_OPT(bigcache_enabled) = 1;
+    HAK_OPT(bigcache_max_bytes) = 256 * MiB;
+    HAK_OPT(on_error) = HAK_ON_ERROR_ABORT;
+    maps = unmaps = advises = 0;
+    advised_bytes = 0;
+    return 0;
+}
+
+static size_t dirty_now(void)
+{
+    size_t r, u, d;
+    _hak_arena_totals(&r, &u, &d);
+    return d;
+}
+
+/* ---------------------------------------------------------------- arena */
+
+static void arena_carves_coalesces_reuses(void **state)
+{
+    (void)state;
+    char *p = hak_malloc(300 * KiB);
+    char *q = hak_malloc(500 * KiB);
+    assert_non_null(p);
+    assert_non_null(q);
+    assert_int_equal(HAK_CHUNK_KIND(hak_chunk_get((uintptr_t)p)), HAK_CHUNK_ARENA);
+    assert_int_equal((uintptr_t)p & (64 * KiB - 1), 0);
+    assert_int_equal(hak_malloc_usable_size(p), 320 * KiB); /* whole 64 KiB units */
+    memset(p, 1, 300 * KiB);
+    memset(q, 2, 500 * KiB);
+    unsigned maps0 = maps;
+    hak_free(q);
+    hak_free(p);
+    assert_true(dirty_now() >= 832 * KiB);
+    assert_int_equal(advises, 0); /* under the retention bound: kept resident */
+    /* The two freed runs coalesced: 700 KiB fits where they were, reused
+     * without a system call. */
+    char *s = hak_malloc(700 * KiB);
+    assert_true(s == p || s == q);
+    assert_int_equal(maps, maps0);
+    hak_free(s);
+}
+
+static void arena_realloc_in_place(void **state)
+{
+    (void)state;
+    char *p = hak_malloc(300 * KiB);
+    char *guard = hak_malloc(300 * KiB); /* p's run ends where guard starts, or not */
+    hak_free(guard);
+    memset(p, 7, 300 * KiB);
+    char *q = hak_realloc(p, 900 * KiB); /* grows into the free run after it */
+    assert_ptr_equal(q, p);
+    assert_true(hak_malloc_usable_size(q) >= 900 * KiB);
+    assert_int_equal(q[299 * 1024], 7);
+    q = hak_realloc(q, 400 * KiB); /* shrinks, the tail freed */
+    assert_ptr_equal(q, p);
+    assert_int_equal(hak_malloc_usable_size(q), 448 * KiB);
+    q = hak_realloc(q, 100 * KiB); /* below the arena: moves to a slab block */
+    assert_true(q != p);
+    assert_int_equal(q[99 * 1024], 7);
+    hak_free(q);
+}
+
+static void arena_reports_misuse(void **state)
+{
+    (void)state;
+    int err = unit_capture(), saved = dup(2);
+    dup2(err, 2);
+    HAK_OPT(on_error) = HAK_ON_ERROR_WARN;
+    char *p = hak_malloc(512 * KiB);
+    hak_free(p + 64 * KiB);
+    hak_free(p + 5);
+    hak_free(p);
+    hak_free(p);
+    dup2(saved, 2);
+    close(saved);
+    char text[2048], want[128];
+    unit_text(err, text, sizeof text);
+    close(err);
+    snprintf(want, sizeof want, "hakmem: hak_free(): invalid pointer %p\n", (void *)(p + 64 * KiB));
+    assert_non_null(strstr(text, want));
+    snprintf(want, sizeof want, "hakmem: hak_free(): invalid pointer %p\n", (void *)(p + 5));
+    assert_non_null(strstr(text, want));
+    snprintf(want, sizeof want, "hakmem: hak_free(): double free %p\n", (void *)p);
+    assert_non_null(strstr(text, want));
+}
+
+static void arena_retention_and_decay(void **state)
+{
+    (void)state;
+    /* Over the retention bound: purged through the batch at once. */
+    HAK_OPT(large_retain) = 0;
+    char *p = hak_malloc(1 * MiB);
+    memset(p, 3, 1 * MiB);
+    hak_free(p);
+    _hak_madv_flush();
+    assert_int_equal(advises, 1);
+    assert_int_equal(dirty_now(), 0);
+
+    /* Under it: resident until unused for the delay. */
+    HAK_OPT(large_retain) = 32 * MiB;
+    advises = 0;
+    p = hak_malloc(1 * MiB);
+    memset(p, 3, 1 * MiB);
+    uint64_t t0 = fake_now;
+    hak_free(p);
+    assert_int_equal(_hak_arena_decay(t0 + 999 * MS), t0 + 1000 * MS); /* next deadline */
+    _hak_madv_flush();
+    assert_int_equal(advises, 0);
+    assert_int_equal(_hak_arena_decay(t0 + 1000 * MS), 0);
+    _hak_madv_flush();
+    assert_int_equal(advises, 1);
+    assert_int_equal(dirty_now(), 0);
+    /* Purged with MADV_DONTNEED, the run reads as zero: calloc skips the
+     * memset and must still return zeroes. */
+    char *z = hak_calloc(1, 1 * MiB);
+    for (size_t i = 0; i < 1 * MiB; i += 4096)
+        assert_int_equal(z[i], 0);
+    hak_free(z);
+}
+
+/* ---------------------------------------------------------------- BigCache */
+
+#define SITE_A ((hak_site_t)0x1000)
+#define SITE_B ((hak_site_t)0x2000)
+
+static void bigcache_hits_and_misses(void **state)
+{
+    (void)state;
+    uint64_t hits0 = atomic_load(&_hak_gctr.bigcache_hits), miss0 = atomic_load(&_hak_gctr.bigcache_misses);
+    char *a = hak_alloc_at(3 * MiB, SITE_A);
+    memset(a, 1, 3 * MiB);
+    hak_free_at(a, SITE_A);
+    assert_int_equal(_hak_bigcache_bytes(), 4 * MiB); /* the whole mapping */
+    assert_int_equal(HAK_CHUNK_KIND(hak_chunk_get((uintptr_t)a)), HAK_CHUNK_HUGE); /* still ours */
+    unsigned maps0 = maps;
+    char *b = hak_alloc_at(3 * MiB + 100, SITE_A);
+    assert_ptr_equal(b, a); /* the same site, a fitting size: reused */
+    assert_int_equal(maps, maps0);
+    assert_int_equal(_hak_bigcache_bytes(), 0);
+    hak_free_at(b, SITE_A);
+    char *c = hak_alloc_at(3 * MiB, SITE_B); /* another site: a miss */
+    assert_true(c != a);
+    char *d = hak_alloc_at(2 * MiB, SITE_A); /* would waste half the 4 MiB block: a miss */
+    assert_true(d != a);
+#if HAK_COUNTERS
+    assert_int_equal(atomic_load(&_hak_gctr.bigcache_hits) - hits0, 1);
+    assert_int_equal(atomic_load(&_hak_gctr.bigcache_misses) - miss0, 3);
+#else
+    (void)hits0;
+    (void)miss0;
+#endif
+    /* A cached block freed again is a double free. */
+    int err = unit_capture(), saved = dup(2);
+    dup2(err, 2);
+    HAK_OPT(on_error) = HAK_ON_ERROR_WARN;
+    hak_free_at(a, SITE_A);
+    hak_free_at(a, SITE_A);
+    dup2(saved, 2);
+    close(saved);
+    char text[512], want[128];
+    unit_text(err, text, sizeof text);
+    close(err);
+    snprintf(want, sizeof want, "hakmem: hak_free_at(): double free %p\n", (void *)a);
+    assert_non_null(strstr(text, want));
+    hak_free(c);
+    hak_free(d);
+}
+
+static void bigcache_slots_budget_decay(void **state)
+{
+    (void)state;
+    unsigned slots = (unsigned)HAK_OPT(bigcache_slots);
+    char *blk[16];
+    for (unsigned i = 0; i <= slots; i++)
+        blk[i] = hak_alloc_at(3 * MiB, SITE_A);
+    uint64_t ev0 = atomic_load(&_hak_gctr.bigcache_evictions);
+    for (unsigned i = 0; i <= slots; i++)
+        hak_free_at(blk[i], SITE_A);
+    /* One more than the site's slots: the oldest left. */
+    assert_int_equal(_hak_bigcache_bytes(), (size_t)slots * 4 * MiB);
+#if HAK_COUNTERS
+    assert_int_equal(atomic_load(&_hak_gctr.bigcache_evictions) - ev0, 1);
+#else
+    (void)ev0;
+#endif
+    /* The byte budget holds across sites. */
+    HAK_OPT(bigcache_max_bytes) = 8 * MiB;
+    char *e = hak_alloc_at(3 * MiB, SITE_B);
+    hak_free_at(e, SITE_B);
+    assert_true(_hak_bigcache_bytes() <= 8 * MiB);
+    /* Unused for the delay: everything leaves, unmapped through the batch. */
+    unsigned unmaps0 = unmaps;
+    uint64_t t = fake_now + 1000 * MS;
+    assert_int_equal(_hak_bigcache_decay(t), 0);
+    _hak_madv_flush();
+    assert_int_equal(_hak_bigcache_bytes(), 0);
+    assert_true(unmaps > unmaps0);
+    assert_int_equal(HAK_CHUNK_KIND(hak_chunk_get((uintptr_t)e)), HAK_CHUNK_HUGE_FREED);
+}
+
+static void bigcache_off_unmaps_through_batch(void **state)
+{
+    (void)state;
+    HAK_OPT(bigcache_enabled) = 0;
+    char *a = hak_alloc_at(2 * MiB, SITE_A); /* a 2 MiB mapping: under the flush mark */
+    unsigned unmaps0 = unmaps;
+    hak_free_at(a, SITE_A);
+    assert_int_equal(_hak_bigcache_bytes(), 0);
+    assert_int_equal(unmaps, unmaps0); /* queued, under the 4 MiB flush mark */
+    _hak_madv_flush();
+    assert_int_equal(unmaps, unmaps0 + 1);
+}
+
+/* ---------------------------------------------------------------- batch */
+
+static char *region(size_t n)
+{
+    char *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    assert_true(p != MAP_FAILED);
+    memset(p, 9, n);
+    return p;
+}
+
+static unsigned done_calls;
+static void count_done(void *addr, size_t len, void *arg)
+{
+    (void)addr;
+    (void)len;
+    (void)arg;
+    done_calls++;
+}
+
+static void batch_flush_rules(void **state)
+{
+    (void)state;
+    char *r = region(16 * MiB);
+    done_calls = 0;
+    /* Small ranges go at once. */
+    _hak_madv_queue(r, 16 * KiB, false, count_done, NULL);
+    assert_int_equal(advises, 1);
+    assert_int_equal(done_calls, 1);
+    /* Large ones wait for 4 MiB… */
+    advises = 0;
+    _hak_madv_queue(r + 1 * MiB, 1 * MiB, false, count_done, NULL);
+    _hak_madv_queue(r + 3 * MiB, 1 * MiB, false, count_done, NULL);
+    _hak_madv_queue(r + 5 * MiB, 1 * MiB, false, count_done, NULL);
+    assert_int_equal(advises, 0);
+    assert_int_equal(r[1 * MiB], 9); /* not purged yet */
+    _hak_madv_queue(r + 7 * MiB, 1 * MiB, false, count_done, NULL);
+    assert_int_equal(advises, 4); /* four separate ranges, one flush */
+    assert_int_equal(done_calls, 5);
+    assert_int_equal(r[1 * MiB], 0); /* MADV_DONTNEED: reads back zero */
+    /* …and adjacent ranges share a call. */
+    advises = 0;
+    for (int i = 0; i < 4; i++)
+        _hak_madv_queue(r + 8 * MiB + (size_t)i * MiB, 1 * MiB, false, NULL, NULL);
+    assert_int_equal(advises, 1);
+    /* A full queue is flushed, whatever its bytes. */
+    HAK_OPT(madvise_max_ranges) = 3;
+    advises = 0;
+    for (int i = 0; i < 3; i++)
+        _hak_madv_queue(r + (size_t)(2 * i + 1) * MiB, 256 * KiB, false, NULL, NULL);
+    assert_int_equal(advises, 3);
+    HAK_OPT(madvise_max_ranges) = 256;
+    /* After the delay, the purger's tick flushes even a lone range. */
+    advises = 0;
+    uint64_t t0 = fake_now;
+    _hak_madv_queue(r + 12 * MiB, 1 * MiB, false, NULL, NULL);
+    assert_int_equal(_hak_madv_tick(t0 + 999 * MS), t0 + 1000 * MS);
+    assert_int_equal(advises, 0);
+    assert_int_equal(_hak_madv_tick(t0 + 1000 * MS), 0);
+    assert_int_equal(advises, 1);
+    /* Batching off: every purge is its own call at once. */
+    HAK_OPT(madvise_batch) = 0;
+    advises = 0;
+    _hak_madv_queue(r + 13 * MiB, 1 * MiB, false, NULL, NULL);
+    assert_int_equal(advises, 1);
+    munmap(r, 16 * MiB);
+}
+
+static void *purging_thread(void *arg)
+{
+    (void)arg;
+    HAK_OPT(large_retain) = 0; /* its free is queued for a purge at once */
+    char *p = hak_malloc(1 * MiB);
+    memset(p, 1, 1 * MiB);
+    hak_free(p);
+    return NULL;
+}
+
+static void batch_flushed_at_thread_exit(void **state)
+{
+    (void)state;
+    pthread_t t;
+    pthread_create(&t, NULL, purging_thread, NULL);
+    pthread_join(t, NULL);
+    assert_true(advises >= 1);
+    assert_true(advised_bytes >= 1 * MiB);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup(arena_carves_coalesces_reuses, reset),
+        cmocka_unit_test_setup(arena_realloc_in_place, reset),
+        cmocka_unit_test_setup(arena_reports_misuse, reset),
+        cmocka_unit_test_setup(arena_retention_and_decay, reset),
+        cmocka_unit_test_setup(bigcache_hits_and_misses, reset),
+        cmocka_unit_test_setup(bigcache_slots_budget_decay, reset),
+        cmocka_unit_test_setup(bigcache_off_unmaps_through_batch, reset),
+        cmocka_unit_test_setup(batch_flush_rules, reset),
+        cmocka_unit_test_setup(batch_flushed_at_thread_exit, reset),
+    };
+    return cmocka_run_group_tests(tests, setup, NULL);
+}
