@@ -1,6 +1,8 @@
 /* stats.c — counter totals and the stats report, generated from counters.def. */
 #include "stats.h"
 #include "fmt.h"
+#include "large/arena.h"
+#include "large/bigcache.h"
 #include "large/huge.h"
 #include "lock.h"
 #include "options.h"
@@ -91,9 +93,25 @@ static bool first_of_group(size_t k)
     return true;
 }
 
+#define TOP_SITES 5
+
 static void print_extra_text(struct hak_out *o, const char *group)
 {
-    if (strcmp(group, "huge") == 0) {
+    if (strcmp(group, "large") == 0) {
+        size_t reserved, used, dirty;
+        _hak_arena_totals(&reserved, &used, &dirty);
+        _hak_out_printf(o, "  %-22s %14zu  %s\n", "reserved_bytes", reserved, "arena address space reserved");
+        _hak_out_printf(o, "  %-22s %14zu  %s\n", "used_bytes", used, "arena bytes in blocks");
+        _hak_out_printf(o, "  %-22s %14zu  %s\n", "dirty_bytes", dirty, "free arena bytes still resident");
+    } else if (strcmp(group, "bigcache") == 0) {
+        uintptr_t site[TOP_SITES];
+        uint64_t hits[TOP_SITES], misses[TOP_SITES];
+        unsigned n = _hak_bigcache_top(TOP_SITES, site, hits, misses);
+        _hak_out_printf(o, "  %-22s %14zu  %s\n", "bytes_held", _hak_bigcache_bytes(), "bytes of the blocks cached now");
+        for (unsigned i = 0; i < n; i++)
+            _hak_out_printf(o, "  top site %-13p %14llu hits, %llu misses\n", (void *)site[i], (unsigned long long)hits[i],
+                            (unsigned long long)misses[i]);
+    } else if (strcmp(group, "huge") == 0) {
         size_t count, bytes;
         _hak_huge_totals(&count, &bytes);
         _hak_out_printf(o, "  %-22s %14zu  %s\n", "live_blocks", count, "huge blocks mapped now");
@@ -117,7 +135,23 @@ static const char *sep(bool *first)
 
 static void print_extra_json(struct hak_out *o, const char *group, bool *first)
 {
-    if (strcmp(group, "huge") == 0) {
+    if (strcmp(group, "large") == 0) {
+        size_t reserved, used, dirty;
+        _hak_arena_totals(&reserved, &used, &dirty);
+        _hak_out_printf(o, "%s\"reserved_bytes\": %zu", sep(first), reserved);
+        _hak_out_printf(o, "%s\"used_bytes\": %zu", sep(first), used);
+        _hak_out_printf(o, "%s\"dirty_bytes\": %zu", sep(first), dirty);
+    } else if (strcmp(group, "bigcache") == 0) {
+        uintptr_t site[TOP_SITES];
+        uint64_t hits[TOP_SITES], misses[TOP_SITES];
+        unsigned n = _hak_bigcache_top(TOP_SITES, site, hits, misses);
+        _hak_out_printf(o, "%s\"bytes_held\": %zu", sep(first), _hak_bigcache_bytes());
+        _hak_out_printf(o, "%s\"top_sites\": [", sep(first));
+        for (unsigned i = 0; i < n; i++)
+            _hak_out_printf(o, "%s{\"site\": \"%p\", \"hits\": %llu, \"misses\": %llu}", i ? ", " : "", (void *)site[i],
+                            (unsigned long long)hits[i], (unsigned long long)misses[i]);
+        _hak_out_printf(o, "]");
+    } else if (strcmp(group, "huge") == 0) {
         size_t count, bytes;
         _hak_huge_totals(&count, &bytes);
         _hak_out_printf(o, "%s\"live_blocks\": %zu", sep(first), count);
