@@ -57,12 +57,6 @@ void _hak_madv_hugepages(void *addr, size_t len)
         _hak_os_advise(addr, len, MADV_HUGEPAGE); /* a hint: failure changes nothing */
 }
 
-void _hak_madv_now(void *addr, size_t len)
-{
-    give_back(addr, len, false);
-    HAK_GCTR_ADD(madvise, immediate, 1);
-}
-
 void _hak_madv_queue(void *addr, size_t len, bool unmap, hak_purge_done_fn done, void *arg)
 {
     if (!len)

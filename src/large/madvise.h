@@ -26,10 +26,6 @@ void _hak_madv_flush(void);
 /* The thread-exit function: flush, and start a wanted purger. */
 void _hak_madv_thread_exit(void);
 
-/* Advises a range at once (for a caller that must know it is done), with
- * the configured advice; counted like a one-range flush. */
-void _hak_madv_now(void *addr, size_t len);
-
 /* Asks for transparent huge pages on [addr, addr + len) (chunk-aligned),
  * if madvise.hugepages is on. */
 void _hak_madv_hugepages(void *addr, size_t len);
