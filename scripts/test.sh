@@ -4,7 +4,10 @@
 # the CLI, and the core suite of preloaded programs under every profile),
 # the unit and API stress tests under ASan+UBSan and under TSan, a
 # --enable-debug build with its invariant checkers, and a --disable-counters
-# build. Exits non-zero on any failure.
+# build; memcheck of the unit tests, memcheck with the client requests of a
+# --enable-valgrind build, and the libFuzzer harnesses; once, on the release
+# build, the long hard-condition tests and real programs under LD_PRELOAD
+# (redis, sqlite3, stress-ng, Python's tests). Exits non-zero on any failure.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -35,9 +38,37 @@ distcheck() {
         { find "$dir" -name test-suite.log -path '*_build*' -exec tail -200 {} \; ; return 1; }
 }
 
+# Only the given tests of a build (make check TESTS=...), logs on failure.
+check_only() { # build-name tests make-args -- configure-args...
+    name=$1 tests=$2 args=$3
+    shift 4
+    dir=$(sh scripts/build.sh "$name" "$@") || return 1
+    # shellcheck disable=SC2086 # $args: make variable assignments
+    make -C "$dir" -j"$jobs" check TESTS="$tests" $args ||
+        { for t in $tests; do cat "$dir/$t.log" 2>/dev/null; done; return 1; }
+}
+
+# The long tests of the release build (make check-heavy), once.
+heavy() {
+    dir=$(sh scripts/build.sh release) || return 1
+    make -C "$dir" -j"$jobs" check-heavy
+}
+
+# The debug build's unit tests under memcheck (it has no client requests).
+memcheck() {
+    dir=$(sh scripts/build.sh debug --enable-debug) || return 1
+    make -C "$dir" -j"$jobs" memcheck
+}
+
 run "release: make distcheck (full suite)" distcheck
 run "asan+ubsan: unit and API stress tests" check asan --enable-sanitizer=address,undefined
 run "tsan: API stress test" check tsan --enable-sanitizer=thread
 run "debug: invariant checkers" check debug --enable-debug
 run "counters compiled out" check nocounters --disable-counters
+run "release: fork deadlock, thread exit, real programs (redis, sqlite3, stress-ng, Python tests)" heavy
+run "valgrind: unit and API stress tests under memcheck" memcheck
+run "valgrind: client requests (memcheck sees hakmem's blocks)" \
+    check_only valgrind tests/valgrind/client.sh "" -- --enable-valgrind
+run "fuzzing: config parser and allocation sequences, 60 s each" \
+    check_only fuzz tests/fuzz/run.sh FUZZ_SECONDS=60 -- CC=clang --enable-fuzzing
 exit $status

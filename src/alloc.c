@@ -9,7 +9,9 @@
 #include "large/huge.h"
 #include "large/madvise.h"
 #include "options.h"
+#include "policy/policy.h"
 #include "report.h"
+#include "thread.h"
 #include <errno.h>
 #include <string.h>
 
@@ -23,16 +25,15 @@ static void *bootstrap_alloc(size_t n, size_t align)
     return p;
 }
 
-size_t _hak_mmap_threshold;
-
 /* *zeroed: whether the block reads as zero (fresh or purged memory). */
 static void *alloc_tier(size_t n, uintptr_t site, bool *zeroed)
 {
     void *p;
     *zeroed = false;
+    hak_policy_sample(&_hak_thread.pol, n);
     if (n <= _hak_mid_max)
-        p = _hak_tiny_alloc_class(hak_size_class(n));
-    else if (n < _hak_mmap_threshold && (p = _hak_arena_alloc(n, zeroed)) != NULL)
+        p = tiny_alloc_req(hak_size_class(n), n, 0);
+    else if (n < hak_mmap_threshold() && (p = _hak_arena_alloc(n, zeroed)) != NULL)
         ;
     else /* at the threshold, or an arena that cannot grow: a mapping of its own */
         p = _hak_huge_alloc(n, 0, site, zeroed);
@@ -54,7 +55,9 @@ void *_hak_malloc_slow(size_t n, uintptr_t site)
         return NULL;
     }
     bool zeroed;
-    return alloc_tier(n, site, &zeroed);
+    void *p = alloc_tier(n, site, &zeroed);
+    _hak_madv_start_pending(); /* a kick by an earlier slab free starts here */
+    return p;
 }
 
 /* The chunk map entry of p says what p is; anything not ours is reported
@@ -100,8 +103,13 @@ static void free_slow(void *p, const char *fn)
 
 void _hak_free_slow(void *p, const char *fn)
 {
+    /* Not after a slab block: glibc frees the loader's DTVs and TLS blocks
+     * while it holds its stack-cache lock, which pthread_create takes, so
+     * starting the purger there deadlocks (tests/integration/dlopen_tls). */
+    bool large = HAK_CHUNK_KIND(hak_chunk_get((uintptr_t)p)) > HAK_CHUNK_SLAB;
     free_slow(p, fn);
-    _hak_madv_start_pending(); /* the free is complete: a purger may start */
+    if (large)
+        _hak_madv_start_pending(); /* the free is complete: a purger may start */
 }
 
 size_t _hak_usable_size(void *p, const char *fn)
@@ -119,7 +127,11 @@ size_t _hak_usable_size(void *p, const char *fn)
     } else if (HAK_CHUNK_KIND(e) == HAK_CHUNK_ARENA) {
         return _hak_arena_usable(HAK_CHUNK_PTR(e), p, fn);
     } else if (_hak_bootstrap_owns(p)) {
-        return 16; /* bootstrap blocks are at least 16 bytes apart */
+        return _hak_bootstrap_size(p);
+    } else if (HAK_CHUNK_KIND(e) == HAK_CHUNK_HUGE_FREED && (a & HAK_CHUNK_MASK) == 0) {
+        HAK_CTR_INC(early_return, double_free); /* as free_slow */
+        _hak_report(fn, "double free", p);
+        return 0;
     }
     HAK_CTR_INC(early_return, invalid_ptr);
     _hak_report(fn, "invalid pointer", p);
@@ -173,10 +185,10 @@ void *_hak_realloc(void *p, size_t n, uintptr_t site, const char *fn)
      * neighbouring runs for arena blocks, the same block for slab blocks. */
     uint64_t e = hak_chunk_get((uintptr_t)p);
     if (HAK_CHUNK_KIND(e) == HAK_CHUNK_HUGE) {
-        if (n >= _hak_mmap_threshold && _hak_huge_resize(HAK_CHUNK_PTR(e), n))
+        if (n >= hak_mmap_threshold() && _hak_huge_resize(HAK_CHUNK_PTR(e), n))
             return p;
     } else if (HAK_CHUNK_KIND(e) == HAK_CHUNK_ARENA) {
-        if (n > _hak_mid_max && n < _hak_mmap_threshold && _hak_arena_resize(HAK_CHUNK_PTR(e), p, n))
+        if (n > _hak_mid_max && n < hak_mmap_threshold() && _hak_arena_resize(HAK_CHUNK_PTR(e), p, n))
             return p;
     } else if (n <= old && n >= old / 2) {
         return p;
@@ -201,18 +213,19 @@ void *_hak_memalign(size_t align, size_t n, uintptr_t site)
         return NULL;
     }
     size_t m = n > align ? n : align;
+    hak_policy_sample(&_hak_thread.pol, m);
     if (align <= HAK_UNIT_SIZE && m <= _hak_mid_max) {
         /* Power-of-two classes are naturally aligned: slabs start on 64 KiB. */
         size_t pow = (size_t)1 << (64 - __builtin_clzll((unsigned long long)(m - 1)));
         if (pow <= _hak_mid_max) {
-            void *p = _hak_tiny_alloc_class(hak_size_class(pow));
+            void *p = tiny_alloc_req(hak_size_class(pow), n, pow);
             if (!p)
                 HAK_CTR_INC(early_return, oom);
             return p;
         }
     }
     bool zeroed;
-    if (align <= HAK_UNIT_SIZE && n > _hak_mid_max && n < _hak_mmap_threshold) {
+    if (align <= HAK_UNIT_SIZE && n > _hak_mid_max && n < hak_mmap_threshold()) {
         void *p = _hak_arena_alloc(n, &zeroed); /* runs start on 64 KiB */
         if (p)
             return p;

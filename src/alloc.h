@@ -6,11 +6,6 @@
 
 #include "tiny/tiny.h"
 
-/* Requests this large or larger get a mapping of their own; between the
- * slab classes and this, the arena. Set at start-up from
- * large.mmap_threshold. */
-extern size_t _hak_mmap_threshold;
-
 void *_hak_malloc_slow(size_t n, uintptr_t site);
 void _hak_free_slow(void *p, const char *fn);
 void *_hak_calloc(size_t count, size_t size, uintptr_t site);

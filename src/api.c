@@ -4,16 +4,49 @@
 #include "init.h"
 #include "large/huge.h"
 #include "stats.h"
+#include "vg.h"
 #include <errno.h>
 
 #define CALLER ((uintptr_t)__builtin_return_address(0))
 
-hak_export void *hak_alloc_at(size_t size, hak_site_t site) { return hak_malloc_inline(size, site); }
-hak_export void hak_free_at(void *ptr, hak_site_t site) { (void)site; hak_free_inline(ptr, "hak_free_at"); }
-hak_export void *hak_malloc(size_t size) { return hak_malloc_inline(size, CALLER); }
-hak_export void hak_free(void *ptr) { hak_free_inline(ptr, "hak_free"); }
-hak_export void *hak_calloc(size_t count, size_t size) { return _hak_calloc(count, size, CALLER); }
-hak_export void *hak_realloc(void *ptr, size_t size) { return _hak_realloc(ptr, size, CALLER, "hak_realloc"); }
+/* The HAK_VG_ lines are the valgrind hooks (vg.h): nothing without
+ * --enable-valgrind. */
+hak_export void *hak_alloc_at(size_t size, hak_site_t site)
+{
+    HAK_VG_ALLOC(hak_malloc_inline(size, site), size, false);
+    return hak_malloc_inline(size, site);
+}
+
+hak_export void hak_free_at(void *ptr, hak_site_t site)
+{
+    (void)site;
+    HAK_VG_FREE(hak_free_inline(ptr, "hak_free_at"), ptr);
+    hak_free_inline(ptr, "hak_free_at");
+}
+
+hak_export void *hak_malloc(size_t size)
+{
+    HAK_VG_ALLOC(hak_malloc_inline(size, CALLER), size, false);
+    return hak_malloc_inline(size, CALLER);
+}
+
+hak_export void hak_free(void *ptr)
+{
+    HAK_VG_FREE(hak_free_inline(ptr, "hak_free"), ptr);
+    hak_free_inline(ptr, "hak_free");
+}
+
+hak_export void *hak_calloc(size_t count, size_t size)
+{
+    HAK_VG_ALLOC(_hak_calloc(count, size, CALLER), count * size, true);
+    return _hak_calloc(count, size, CALLER);
+}
+
+hak_export void *hak_realloc(void *ptr, size_t size)
+{
+    HAK_VG_REALLOC(ptr, size, CALLER, "hak_realloc");
+    return _hak_realloc(ptr, size, CALLER, "hak_realloc");
+}
 
 hak_export void *hak_reallocarray(void *ptr, size_t count, size_t size)
 {
@@ -23,11 +56,13 @@ hak_export void *hak_reallocarray(void *ptr, size_t count, size_t size)
         errno = ENOMEM;
         return NULL;
     }
+    HAK_VG_REALLOC(ptr, n, CALLER, "hak_reallocarray");
     return _hak_realloc(ptr, n, CALLER, "hak_reallocarray");
 }
 
 hak_export int hak_posix_memalign(void **out, size_t alignment, size_t size)
 {
+    HAK_VG_MEMALIGN(_hak_posix_memalign(out, alignment, size, CALLER), out, size);
     return _hak_posix_memalign(out, alignment, size, CALLER);
 }
 
@@ -37,17 +72,27 @@ hak_export void *hak_aligned_alloc(size_t alignment, size_t size)
         errno = EINVAL;
         return NULL;
     }
+    HAK_VG_ALLOC(_hak_memalign(alignment, size, CALLER), size, false);
     return _hak_memalign(alignment, size, CALLER);
 }
 
 hak_export void *hak_memalign(size_t alignment, size_t size)
 {
+    HAK_VG_ALLOC(_hak_memalign(alignment, size, CALLER), size, false);
     return _hak_memalign(alignment, size, CALLER);
 }
 
-hak_export size_t hak_malloc_usable_size(void *ptr) { return _hak_usable_size(ptr, "hak_malloc_usable_size"); }
+hak_export size_t hak_malloc_usable_size(void *ptr)
+{
+    HAK_VG_VALUE(size_t, _hak_usable_size(ptr, "hak_malloc_usable_size"));
+    return _hak_usable_size(ptr, "hak_malloc_usable_size");
+}
 
-hak_export int hak_trim(void) { return _hak_trim(); }
+hak_export int hak_trim(void)
+{
+    HAK_VG_VALUE(int, _hak_trim());
+    return _hak_trim();
+}
 
 hak_export const char *hak_version(void) { return PACKAGE_VERSION; }
 

@@ -1,6 +1,7 @@
 /* cli.c — the hakmem command: run a program on hakmem, show the effective
- * configuration, print the version. */
+ * configuration, run the feature-isolation matrix, print the version. */
 #include "hakmem.h"
+#include "../bench/matrix.h"
 #include <dlfcn.h>
 #include <errno.h>
 #include <limits.h>
@@ -12,10 +13,13 @@
 static const char usage_text[] =
     "usage: hakmem run [--profile NAME] [--config FILE] [--set SECTION.KEY=VALUE]... [--] COMMAND [ARG]...\n"
     "       hakmem config [--profile NAME] [--config FILE] [--json | --values | --doc ini|markdown]\n"
+    "       hakmem matrix [--quick] [--profiles A,B,...] [--workloads X,Y,...] [--peers P,Q,...] [--runs N]\n"
+    "                     [--out DIR] ... (hakmem matrix --help)\n"
     "       hakmem --version | --help\n"
     "\n"
     "  run     run COMMAND with libhakmem preloaded and the given settings\n"
     "  config  print every option: effective value, where it came from, description\n"
+    "  matrix  run every profile and peer allocator over the benchmarks: medians, spreads, deltas\n"
     "\n"
     "Environment: HAKMEM_PROFILE (or HAKMEM_MODE), HAKMEM_CONFIG, HAKMEM_<SECTION>_<KEY>,\n"
     "HAKMEM_LIBRARY (the library `run` preloads; default: the one this command uses).\n";
@@ -164,5 +168,9 @@ int main(int argc, char **argv)
         return cmd_run(argc - 2, argv + 2);
     if (strcmp(argv[1], "config") == 0)
         return cmd_config(argc - 2, argv + 2);
+    if (strcmp(argv[1], "matrix") == 0) {
+        char path[PATH_MAX];
+        return _hak_matrix_main(argc - 2, argv + 2, library_path(path, sizeof path));
+    }
     return usage("unknown command", argv[1]);
 }

@@ -10,6 +10,7 @@
 #include "os.h"
 #include "stats.h"
 #include "tiny/tiny.h"
+#include "vg.h"
 #include <errno.h>
 #include <malloc.h>
 #include <stdio.h>
@@ -37,6 +38,7 @@ static struct totals totals(void)
 hak_export int malloc_trim(size_t pad)
 {
     (void)pad;
+    HAK_VG_VALUE(int, _hak_trim()); /* it flushes the TLS lists: reads freed blocks */
     return _hak_trim();
 }
 

@@ -13,7 +13,9 @@
 #include "large/bigcache.h"
 #include "large/huge.h"
 #include "large/madvise.h"
+#include "policy/policy.h"
 #include "tiny/tiny.h"
+#include "vg.h"
 #include <pthread.h>
 #include <sched.h>
 #include <unistd.h>
@@ -27,18 +29,30 @@ static hak_tls int init_depth;
 static char bootstrap[BOOTSTRAP_SIZE] __attribute__((aligned(64)));
 static _Atomic size_t bootstrap_used;
 
+/* Each block is preceded by its size (one word), for usable_size and
+ * realloc. */
 void *_hak_bootstrap_alloc(size_t n, size_t align)
 {
     if (align < 16)
         align = 16;
     size_t old = atomic_load_explicit(&bootstrap_used, memory_order_relaxed);
     for (;;) {
-        size_t start = hak_align_up(old, align);
+        size_t start = hak_align_up(old + sizeof(size_t), align);
         if (start > BOOTSTRAP_SIZE || n > BOOTSTRAP_SIZE - start)
             return NULL;
-        if (atomic_compare_exchange_weak(&bootstrap_used, &old, start + (n ? n : 1)))
+        if (atomic_compare_exchange_weak(&bootstrap_used, &old, start + (n ? n : 1))) {
+            ((size_t *)(bootstrap + start))[-1] = n ? n : 1;
             return bootstrap + start;
+        }
     }
+}
+
+size_t _hak_bootstrap_size(const void *p)
+{
+    /* Clamped to the area, should p not be a block start. */
+    size_t left = (size_t)(bootstrap + BOOTSTRAP_SIZE - (const char *)p);
+    size_t n = (const char *)p - bootstrap >= (ptrdiff_t)sizeof(size_t) ? ((const size_t *)p)[-1] : 1;
+    return n < left ? n : left;
 }
 
 bool _hak_bootstrap_owns(const void *p)
@@ -56,16 +70,17 @@ static void init_once(void)
         _exit(1);
     }
     _hak_tiny_init();
-    _hak_mmap_threshold = (size_t)HAK_OPT(large_mmap_threshold);
+    _hak_policy_init();
     _hak_huge_init();
     /* What keeps freed memory resident decays through the purger. */
-    _hak_madv_register_decay(_hak_ss_decay);
+    _hak_madv_register_decay(_hak_tiny_decay);
     _hak_madv_register_decay(_hak_arena_decay);
     _hak_madv_register_decay(_hak_bigcache_decay);
     /* At thread exit: the heap back first (it may queue purges), then the
      * batch flushed (SPEC §5.5). */
     _hak_thread_on_exit(_hak_tiny_thread_exit);
     _hak_thread_on_exit(_hak_madv_thread_exit);
+    _hak_thread_on_exit(_hak_policy_thread_exit);
 }
 
 bool _hak_init_slow(void)
@@ -90,6 +105,7 @@ bool _hak_init_slow(void)
 
 static void fork_child(void)
 {
+    HAK_VG_QUIET_BEGIN(); /* retiring the heaps of lost threads walks their free lists */
     _hak_meta_fork_child();
     _hak_config_fork_child();
     _hak_stats_fork_child();
@@ -97,7 +113,9 @@ static void fork_child(void)
     _hak_arena_fork_child();
     _hak_bigcache_fork_child();
     _hak_tiny_fork_child();
+    _hak_policy_fork_child();
     _hak_madv_start_pending(); /* the child is consistent again */
+    HAK_VG_QUIET_END();
 }
 
 __attribute__((constructor)) static void hak_constructor(void)

@@ -22,5 +22,7 @@ hak_inline bool hak_ready(void)
 /* Bump allocation from a static area; never freed. NULL when exhausted. */
 void *_hak_bootstrap_alloc(size_t n, size_t align);
 bool _hak_bootstrap_owns(const void *p);
+/* The size a bootstrap block was requested with. */
+size_t _hak_bootstrap_size(const void *p);
 
 #endif

@@ -36,6 +36,15 @@ hak_inline size_t hak_align_up(size_t x, size_t a) { return (x + a - 1) & ~(a - 
 hak_inline uintptr_t hak_align_down(uintptr_t x, size_t a) { return x & ~(uintptr_t)(a - 1); }
 hak_inline bool hak_is_pow2(size_t x) { return x != 0 && (x & (x - 1)) == 0; }
 
+/* splitmix64: the next of a sequence of well-mixed 64-bit values. */
+hak_inline uint64_t hak_splitmix64(uint64_t *state)
+{
+    uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
 #if HAK_DEBUG
 void _hak_assert_fail(const char *expr, const char *file, int line) __attribute__((noreturn, cold));
 #define hak_assert(e) ((e) ? (void)0 : _hak_assert_fail(#e, __FILE__, __LINE__))

@@ -26,6 +26,14 @@ static uint64_t real_now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+uint64_t _hak_os_cpu_ns(void)
+{
+    struct timespec ts;
+    if (clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts) != 0)
+        return 0;
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 static const struct hak_os_ops real_ops = { real_map, real_unmap, real_advise, real_now_ns };
 static const struct hak_os_ops *ops = &real_ops;
 static _Atomic size_t mapped; /* beside a system call each time: the add is free */
@@ -91,6 +99,16 @@ int _hak_os_advise(void *p, size_t size, int advice)
     int r = ops->advise(p, size, advice);
     HAK_GCTR_ADD(os, madvise, 1);
     HAK_GCTR_ADD(os, madvise_bytes, size);
+    if (r == 0)
+        errno = saved;
+    return r;
+}
+
+int _hak_os_guard(void *p, size_t size)
+{
+    hak_assert(((uintptr_t)p & (HAK_PAGE_SIZE - 1)) == 0 && size % HAK_PAGE_SIZE == 0);
+    int saved = errno;
+    int r = mprotect(p, size, PROT_NONE);
     if (r == 0)
         errno = saved;
     return r;

@@ -27,7 +27,13 @@ void *_hak_os_map(size_t size);
 void *_hak_os_map_aligned(size_t size, size_t align);
 int _hak_os_unmap(void *p, size_t size);
 int _hak_os_advise(void *p, size_t size, int advice);
+/* Makes the pages inaccessible (PROT_NONE): a guard against stray accesses
+ * (secure mode). Real mprotect whatever the ops; 0 or -1 with errno. */
+int _hak_os_guard(void *p, size_t size);
 uint64_t _hak_os_now_ns(void);
+/* CPU time the whole process has used (CLOCK_PROCESS_CPUTIME_ID), in ns: a
+ * system call, for the learning windows' boundaries only. */
+uint64_t _hak_os_cpu_ns(void);
 
 /* Bytes hakmem has mapped and not unmapped: kept whatever the counters
  * setting, since mallinfo2 reports it. */

@@ -7,6 +7,7 @@
 #include "lock.h"
 #include "options.h"
 #include "os.h"
+#include "policy/policy.h"
 #include "tiny/tiny.h"
 #include <fcntl.h>
 #include <stddef.h>
@@ -191,6 +192,7 @@ static void print_text(struct hak_out *o, const struct hak_counters *c)
         }
         print_extra_text(o, group);
     }
+    _hak_policy_print(o, false);
 }
 
 static void print_json(struct hak_out *o, const struct hak_counters *c)
@@ -225,6 +227,7 @@ static void print_json(struct hak_out *o, const struct hak_counters *c)
         print_extra_json(o, group, &first);
         _hak_out_printf(o, "}");
     }
+    _hak_policy_print(o, true);
     _hak_out_printf(o, "\n}\n");
 }
 

@@ -4,6 +4,7 @@
  * A call after the destructor (another key's destructor allocating) arms it
  * again, and glibc then runs it once more. */
 #include "thread.h"
+#include "vg.h"
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -19,8 +20,10 @@ static void on_exit_destructor(void *arg)
 {
     (void)arg;
     _hak_thread.armed = false;
+    HAK_VG_QUIET_BEGIN(); /* the exit functions walk the free lists in freed blocks */
     for (unsigned i = 0; i < nexit; i++)
         exit_fns[i]();
+    HAK_VG_QUIET_END();
 }
 
 void _hak_thread_on_exit(void (*fn)(void))

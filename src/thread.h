@@ -4,11 +4,13 @@
 #define HAK_THREAD_H
 
 #include "counters.h"
+#include "policy/policy.h"
 #include "tiny/tls.h"
 
 struct hak_thread {
     struct tiny_tls tiny;                 /* the TLS SLLs, hot: first */
     struct hak_counters ctr;              /* written by this thread only */
+    struct policy_tls pol;                /* samples not yet in the window */
     bool armed;                           /* the exit destructor will run */
 };
 

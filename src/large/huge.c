@@ -64,6 +64,12 @@ void *_hak_huge_alloc(size_t n, size_t align, uintptr_t site, bool *zeroed)
         return NULL;
     }
     void *p = _hak_os_map_aligned(map_size, align);
+    if (!p && _hak_bigcache_trim() > 0) {
+        /* Out of address space (RLIMIT_AS) while BigCache holds some:
+         * give the cached blocks back at once and try again. */
+        _hak_madv_flush();
+        p = _hak_os_map_aligned(map_size, align);
+    }
     if (!p || _hak_chunk_set((uintptr_t)p, map_size, HAK_CHUNK_HUGE | (uintptr_t)h) != 0) {
         if (p)
             _hak_os_unmap(p, map_size);
@@ -122,9 +128,14 @@ bool _hak_huge_resize(struct huge_hdr *h, size_t n)
 
 size_t _hak_huge_usable(struct huge_hdr *h, void *p, const char *fn)
 {
-    if (h->user != p || atomic_load(&h->state) != HUGE_LIVE) {
+    if (h->user != p) {
         HAK_CTR_INC(early_return, invalid_ptr);
         _hak_report(fn, "invalid pointer", p);
+        return 0;
+    }
+    if (atomic_load(&h->state) != HUGE_LIVE) { /* freed: as the arena says */
+        HAK_CTR_INC(early_return, double_free);
+        _hak_report(fn, "double free", p);
         return 0;
     }
     return hak_align_up(h->size ? h->size : 1, HAK_PAGE_SIZE);

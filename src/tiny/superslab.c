@@ -17,9 +17,54 @@ static _Atomic unsigned mapped;
  * gains more from TLB reach than a small one would lose in resident bytes. */
 #define SS_HUGEPAGE_FROM 4
 
+/* The header starts one page into unit 0. In secure mode that first page
+ * and the rest of unit 0 past the header are PROT_NONE guards: a stray
+ * access running down from the previous chunk or up from below a slab
+ * faults before it reaches the slab records. */
+#define SS_HDR_OFF HAK_PAGE_SIZE
+#define SS_HDR_END hak_align_up(SS_HDR_OFF + sizeof(struct tiny_ss), HAK_PAGE_SIZE)
+_Static_assert(SS_HDR_OFF + sizeof(struct tiny_ss) + HAK_PAGE_SIZE <= HAK_UNIT_SIZE, "header fits in unit 0");
+
+static uintptr_t ss_base(const struct tiny_ss *ss) { return (uintptr_t)ss - SS_HDR_OFF; }
+
 static hak_lock_t cache_lock = HAK_LOCK_INIT;
 static struct tiny_ss *cache_head;
 static unsigned cache_count;
+
+/* Every SuperSlab in use (owned or orphaned): their free units are purged
+ * once unused for madvise.delay (see units_decay). */
+static hak_lock_t live_lock = HAK_LOCK_INIT;
+static struct tiny_ss *live_head;
+
+static void live_add(struct tiny_ss *ss)
+{
+    hak_lock(&live_lock);
+    ss->live_prev = NULL;
+    ss->live_next = live_head;
+    if (live_head)
+        live_head->live_prev = ss;
+    live_head = ss;
+    hak_unlock(&live_lock);
+}
+
+static void live_remove(struct tiny_ss *ss)
+{
+    hak_lock(&live_lock);
+    if (ss->live_prev)
+        ss->live_prev->live_next = ss->live_next;
+    else
+        live_head = ss->live_next;
+    if (ss->live_next)
+        ss->live_next->live_prev = ss->live_prev;
+    hak_unlock(&live_lock);
+}
+
+/* Units about to be carved again are no longer purged. */
+static void units_claimed(struct tiny_ss *ss, uint64_t mask)
+{
+    if (atomic_load_explicit(&ss->purged_units, memory_order_relaxed) & (uint32_t)mask)
+        atomic_fetch_and_explicit(&ss->purged_units, ~(uint32_t)mask, memory_order_relaxed);
+}
 
 /* SuperSlabs whose owner exited while slabs were still in them. */
 static hak_lock_t orphan_lock = HAK_LOCK_INIT;
@@ -56,14 +101,16 @@ static int claim_units(struct tiny_ss *ss, unsigned n)
         if (u < 0)
             return -1;
         if (atomic_compare_exchange_weak_explicit(&ss->state, &old, old | units_mask((unsigned)u, n),
-                                                  memory_order_acq_rel, memory_order_relaxed))
+                                                  memory_order_acq_rel, memory_order_relaxed)) {
+            units_claimed(ss, units_mask((unsigned)u, n));
             return u;
+        }
     }
 }
 
 static struct tiny_slab *slab_at(struct tiny_heap *h, struct tiny_ss *ss, unsigned u, unsigned cls, unsigned units)
 {
-    return _hak_tiny_slab_setup(&ss->chunk, (uintptr_t)ss + (uintptr_t)u * HAK_UNIT_SIZE, cls, units, h, ss);
+    return _hak_tiny_slab_setup(&ss->chunk, ss_base(ss) + (uintptr_t)u * HAK_UNIT_SIZE, cls, units, h, ss);
 }
 
 struct tiny_slab *_hak_ss_slab_owned(struct tiny_heap *h, unsigned cls, unsigned units)
@@ -78,8 +125,8 @@ struct tiny_slab *_hak_ss_slab_owned(struct tiny_heap *h, unsigned cls, unsigned
 
 static void ss_unmap(struct tiny_ss *ss)
 {
-    _hak_chunk_set((uintptr_t)ss, HAK_CHUNK_SIZE, HAK_CHUNK_NONE);
-    _hak_os_unmap(ss, HAK_CHUNK_SIZE);
+    _hak_chunk_set(ss_base(ss), HAK_CHUNK_SIZE, HAK_CHUNK_NONE);
+    _hak_os_unmap((void *)ss_base(ss), HAK_CHUNK_SIZE);
     atomic_fetch_sub_explicit(&mapped, 1, memory_order_relaxed);
     HAK_GCTR_ADD(tiny, ss_unmap, 1);
 }
@@ -99,6 +146,7 @@ static bool cache_put_locked(struct tiny_ss *ss)
  * passes, see _hak_ss_decay) or give it back. */
 static void ss_release(struct tiny_ss *ss)
 {
+    live_remove(ss);
     ss->purged = false;
     ss->cached_at = _hak_os_now_ns();
     hak_lock(&cache_lock);
@@ -122,6 +170,78 @@ static void purge_done(void *addr, size_t len, void *arg)
     hak_unlock(&cache_lock);
     if (!kept)
         ss_unmap(ss);
+}
+
+static void release_unowned(struct tiny_ss *ss);
+
+/* A run of units purged: they are marked so, and the claim the decay took on
+ * them is let go (the last unit of an unowned SuperSlab releases it). */
+static void units_purged(void *addr, size_t len, void *arg)
+{
+    struct tiny_ss *ss = arg;
+    unsigned u = (unsigned)(((uintptr_t)addr - ss_base(ss)) >> HAK_UNIT_SHIFT);
+    uint64_t mask = units_mask(u, (unsigned)(len >> HAK_UNIT_SHIFT));
+    atomic_fetch_or_explicit(&ss->purged_units, (uint32_t)mask, memory_order_relaxed);
+    if ((atomic_fetch_and_explicit(&ss->state, ~mask, memory_order_acq_rel) & ~mask) == 0)
+        release_unowned(ss);
+}
+
+/* Free units of SuperSlabs in use, unused since before `due`, are claimed
+ * (so no heap carves them meanwhile) and queued for a purge, a run at a
+ * time; returns when the next one falls due (0: none waits). */
+#define UNITS_PER_PASS 64 /* SuperSlabs claimed from per pass; the rest wait for the next */
+static uint64_t units_decay(uint64_t due, uint64_t delay)
+{
+    struct {
+        struct tiny_ss *ss;
+        uint64_t mask;
+    } claimed[UNITS_PER_PASS];
+    unsigned n = 0;
+    uint64_t next = 0;
+    hak_lock(&live_lock);
+    for (struct tiny_ss *ss = live_head; ss; ss = ss->live_next) {
+        uint64_t old = atomic_load_explicit(&ss->state, memory_order_acquire);
+        for (;;) {
+            if (old == 0) /* being released */
+                break;
+            uint32_t idle = ~(uint32_t)old & ~(uint32_t)1 & ~atomic_load_explicit(&ss->purged_units, memory_order_relaxed);
+            uint64_t mask = 0;
+            for (uint32_t m = idle; m; m &= m - 1) {
+                unsigned k = (unsigned)__builtin_ctz(m);
+                uint64_t at = atomic_load_explicit(&ss->freed_at[k], memory_order_relaxed);
+                if (at <= due)
+                    mask |= (uint64_t)1 << k;
+                else if (!next || at + delay < next)
+                    next = at + delay;
+            }
+            if (!mask || n == UNITS_PER_PASS) {
+                if (mask && (!next || due + 1 < next))
+                    next = due + 1; /* more than one pass can take */
+                break;
+            }
+            if (atomic_compare_exchange_weak_explicit(&ss->state, &old, old | mask, memory_order_acq_rel,
+                                                      memory_order_acquire)) {
+                claimed[n].ss = ss;
+                claimed[n++].mask = mask;
+                break;
+            }
+        }
+    }
+    hak_unlock(&live_lock);
+    /* Claimed, the SuperSlabs stay mapped until units_purged lets go. */
+    for (unsigned i = 0; i < n; i++) {
+        uint64_t mask = claimed[i].mask;
+        while (mask) {
+            unsigned u = (unsigned)__builtin_ctzll(mask), k = u;
+            while (k < HAK_UNITS_PER_CHUNK && (mask >> k & 1))
+                k++;
+            mask &= ~units_mask(u, k - u);
+            _hak_madv_queue((char *)ss_base(claimed[i].ss) + (size_t)u * HAK_UNIT_SIZE, (size_t)(k - u) * HAK_UNIT_SIZE,
+                            false, units_purged, claimed[i].ss);
+            HAK_GCTR_ADD(tiny, unit_purge, k - u);
+        }
+    }
+    return next;
 }
 
 uint64_t _hak_ss_decay(uint64_t now)
@@ -149,10 +269,11 @@ uint64_t _hak_ss_decay(uint64_t now)
         struct tiny_ss *ss = due;
         due = ss->next;
         /* Unit 0 (the header) stays: its records must survive. */
-        _hak_madv_queue((char *)ss + HAK_UNIT_SIZE, HAK_CHUNK_SIZE - HAK_UNIT_SIZE, false, purge_done, ss);
+        _hak_madv_queue((char *)ss_base(ss) + HAK_UNIT_SIZE, HAK_CHUNK_SIZE - HAK_UNIT_SIZE, false, purge_done, ss);
         HAK_GCTR_ADD(tiny, ss_purge, 1);
     }
-    return next;
+    uint64_t units_next = now >= delay ? units_decay(now - delay, delay) : 0;
+    return !next ? units_next : !units_next ? next : next < units_next ? next : units_next;
 }
 
 static void orphan_push_locked(struct tiny_ss *ss)
@@ -214,6 +335,7 @@ static struct tiny_slab *adopt_orphan(struct tiny_heap *h, unsigned cls, unsigne
             continue;
         orphan_unlink_locked(ss);
         hak_unlock(&orphan_lock);
+        units_claimed(ss, units_mask((unsigned)u, units));
         own(h, ss);
         return slab_at(h, ss, (unsigned)u, cls, units);
     }
@@ -237,24 +359,39 @@ struct tiny_slab *_hak_ss_slab_new(struct tiny_heap *h, unsigned cls, unsigned u
         }
         hak_unlock(&cache_lock);
     }
+    bool reused = ss != NULL;
     if (ss) {
         HAK_CTR_INC(tiny, ss_reuse);
     } else {
-        ss = _hak_os_map_aligned(HAK_CHUNK_SIZE, HAK_CHUNK_SIZE);
-        if (!ss)
+        char *base = _hak_os_map_aligned(HAK_CHUNK_SIZE, HAK_CHUNK_SIZE);
+        if (!base)
             return NULL;
+        ss = (struct tiny_ss *)(base + SS_HDR_OFF);
         /* Fresh pages are zero: every unit's head starts out NULL. */
-        if (_hak_chunk_set((uintptr_t)ss, HAK_CHUNK_SIZE, HAK_CHUNK_SLAB | (uintptr_t)&ss->chunk) != 0) {
-            _hak_os_unmap(ss, HAK_CHUNK_SIZE);
+        if (_hak_chunk_set((uintptr_t)base, HAK_CHUNK_SIZE, HAK_CHUNK_SLAB | (uintptr_t)&ss->chunk) != 0) {
+            _hak_os_unmap(base, HAK_CHUNK_SIZE);
             return NULL;
         }
         ss->magic = TINY_SS_MAGIC;
+        if (_hak_tiny_secure) { /* a failure (out of mappings) only costs the guard */
+            _hak_os_guard(base, SS_HDR_OFF);
+            _hak_os_guard(base + SS_HDR_END, HAK_UNIT_SIZE - SS_HDR_END);
+        }
         if (atomic_fetch_add_explicit(&mapped, 1, memory_order_relaxed) >= SS_HUGEPAGE_FROM)
-            _hak_madv_hugepages(ss, HAK_CHUNK_SIZE);
+            _hak_madv_hugepages(base, HAK_CHUNK_SIZE);
         HAK_GCTR_ADD(tiny, ss_map, 1);
     }
     unsigned u = (unsigned)find_run(0, units);
+    /* Units of a fresh or purged SuperSlab hold no pages; those of one kept
+     * resident in the cache have been idle since it went there. */
+    bool resident = reused && !ss->purged;
+    atomic_store_explicit(&ss->purged_units, resident ? 0 : ~(uint32_t)0, memory_order_relaxed);
+    if (resident)
+        for (unsigned k = 1; k < HAK_UNITS_PER_CHUNK; k++)
+            atomic_store_explicit(&ss->freed_at[k], ss->cached_at, memory_order_relaxed);
+    units_claimed(ss, units_mask(u, units));
     atomic_store_explicit(&ss->state, TINY_SS_OWNED | units_mask(u, units), memory_order_release);
+    live_add(ss);
     own(h, ss);
     return slab_at(h, ss, u, cls, units);
 }
@@ -281,10 +418,14 @@ static bool other_empty(struct tiny_heap *h, struct tiny_ss *ss)
 void _hak_ss_slab_release(struct tiny_heap *h, struct tiny_slab *s)
 {
     struct tiny_ss *ss = s->ss;
-    unsigned u = (unsigned)((s->data - (uintptr_t)ss) >> HAK_UNIT_SHIFT);
-    uint64_t bits = units_mask(u, s->units);
+    unsigned u = (unsigned)((s->data - ss_base(ss)) >> HAK_UNIT_SHIFT);
+    uint64_t bits = units_mask(u, s->units), t = _hak_os_now_ns();
     _hak_tiny_slab_unpublish(s);
+    for (unsigned k = u; k < u + s->units; k++)
+        atomic_store_explicit(&ss->freed_at[k], t, memory_order_relaxed);
     uint64_t now = atomic_fetch_and_explicit(&ss->state, ~bits, memory_order_acq_rel) & ~bits;
+    if (now & ~TINY_SS_OWNED)
+        _hak_madv_kick(); /* the SuperSlab stays, with units that may go idle */
     if (now == 0) {
         release_unowned(ss); /* unowned and empty: this thread saw it last */
     } else if (now == TINY_SS_OWNED && HAK_PEEK(ss->owner) == h && other_empty(h, ss)) {
@@ -329,6 +470,7 @@ void _hak_ss_heap_exit(struct tiny_heap *h)
 
 size_t _hak_ss_trim(void)
 {
+    units_decay(UINT64_MAX, 0); /* every free unit of every SuperSlab in use */
     hak_lock(&cache_lock);
     struct tiny_ss *list = cache_head;
     HAK_POKE(cache_head, NULL);
@@ -355,4 +497,8 @@ void _hak_ss_fork_child(void)
      * child (their slabs still work), never corrupted. */
     if (hak_lock_reset_child(&orphan_lock))
         orphan_head = NULL;
+    /* A torn registry is dropped the same way: those SuperSlabs keep their
+     * idle units resident in the child. */
+    if (hak_lock_reset_child(&live_lock))
+        live_head = NULL;
 }

@@ -18,7 +18,12 @@ uint64_t _hak_key;
 size_t _hak_mid_max;
 bool _hak_tiny_use_ss;
 uint8_t _hak_tiny_units[HAK_NCLASS];
+bool _hak_tiny_check;
+bool _hak_tiny_secure;
+uintptr_t _hak_list_key;
 static uint32_t tiny_bound[HAK_NCLASS];
+/* check or secure: links read on the slow paths are validated. */
+static bool validate_links;
 
 /* Live heaps (for stats and the fork child) and heaps of exited threads
  * waiting for reuse. Heaps are only ever reused as heaps: a remote freer may
@@ -69,6 +74,13 @@ void _hak_tiny_init(void)
     _hak_key = _hak_os_random() | 1;
     _hak_tiny_use_ss = HAK_OPT(tiny_use_superslab) != 0;
     _hak_mid_max = (size_t)HAK_OPT(mid_max_size);
+    _hak_tiny_check = HAK_OPT(check) != 0;
+    _hak_tiny_secure = HAK_OPT(secure) != 0;
+    _hak_list_key = _hak_tiny_secure ? (uintptr_t)_hak_os_random() | 1 : 0;
+    validate_links = _hak_tiny_check || _hak_tiny_secure;
+    /* Check mode: every request gets its tail in a slab class. */
+    if (_hak_tiny_check)
+        _hak_mid_max -= TINY_CHECK_PAD;
     size_t tiny_max = (size_t)HAK_OPT(tiny_max_size);
     size_t cache_bytes = (size_t)HAK_OPT(tiny_cache_bytes);
     uint32_t cache_max = (uint32_t)HAK_OPT(tiny_cache_max);
@@ -77,6 +89,10 @@ void _hak_tiny_init(void)
         _hak_tiny_units[c] = (uint8_t)units_for(size, tiny_max);
         size_t b = cache_bytes / size;
         tiny_bound[c] = (uint32_t)(b < 2 ? 2 : b > cache_max ? cache_max : b);
+        /* Check mode: TLS lists of bound 0 stay empty, so both inline fast
+         * paths always miss and every block passes through the checks. */
+        if (_hak_tiny_check)
+            tiny_bound[c] = 0;
     }
     tiny_bound[0] = 0;
 }
@@ -181,6 +197,8 @@ struct tiny_heap *_hak_tiny_heap(void)
         t->bound[c] = t->room[c] = tiny_bound[c];
     }
     t->key = _hak_key;
+    t->lkey = _hak_list_key;
+    t->rng = _hak_key ^ (uintptr_t)t;
     t->heap = h;
     t->state = TINY_THREAD_LIVE;
     HAK_CTR_INC(tiny, thread_init);
@@ -240,6 +258,29 @@ static void slab_move(struct tiny_heap *h, struct tiny_slab *s, uint8_t to)
 
 /* ------------------------------------------------------------------ remote */
 
+/* Whether b may follow a block of s in one of s's free lists: NULL, or a
+ * block start of s already carved. */
+static bool link_ok(const struct tiny_slab *s, const void *b)
+{
+    uintptr_t a = (uintptr_t)b;
+    return !b || (_hak_tiny_is_block(s, a) && ((uint64_t)(a - s->data) * s->inv) >> TINY_INV_SHIFT < s->carved);
+}
+
+/* Block b of s links to something that is not a free block of s: its link
+ * word was overwritten after it was freed. */
+static hak_cold void bad_link(const char *fn, const struct tiny_slab *s, void *b)
+{
+    _hak_check_report(fn, "corrupted free list", b, s);
+}
+
+/* The rest of s's local list is lost to a bad link: its blocks count as
+ * used (leaked) from now on, so the slab is never released under them. */
+static void drop_free_list(struct tiny_slab *s)
+{
+    s->free = NULL;
+    s->used = s->carved;
+}
+
 /* Moves the slab's remote frees to its local list (owner only). */
 static unsigned drain_remote(struct tiny_slab *s)
 {
@@ -249,12 +290,16 @@ static unsigned drain_remote(struct tiny_slab *s)
     if (!r)
         return 0;
     unsigned n = 1;
-    void *tail = r;
-    while (((void **)tail)[0]) {
-        tail = ((void **)tail)[0];
+    void *tail = r, *next;
+    while ((next = tiny_link_get(tail, _hak_list_key)) != NULL) {
+        if (hak_unlikely(validate_links) && !link_ok(s, next)) {
+            bad_link("malloc", s, tail); /* the rest of the list is lost */
+            break;
+        }
+        tail = next;
         n++;
     }
-    ((void **)tail)[0] = s->free;
+    tiny_link_set(tail, s->free, _hak_list_key);
     s->free = r;
     s->used -= n;
     HAK_CTR_INC(free, remote_drain);
@@ -319,7 +364,7 @@ static void remote_push(struct tiny_slab *s, void *p)
     ((uintptr_t *)p)[1] = tiny_mark(a);
     void *old = atomic_load_explicit(&s->remote, memory_order_relaxed);
     do {
-        ((void **)p)[0] = old;
+        tiny_link_set(p, old, _hak_list_key);
     } while (!atomic_compare_exchange_weak_explicit(&s->remote, &old, p, memory_order_release, memory_order_relaxed));
     HAK_CTR_INC(free, ss_remote);
     if (!old) {
@@ -381,9 +426,16 @@ static unsigned take_free(struct tiny_tls *t, unsigned c, struct tiny_slab *s, u
     unsigned n = 0;
     void *b = s->free;
     void *head = t->head[c];
+    uintptr_t key = _hak_list_key;
+    bool dropped = false;
     while (b && n < want) {
-        void *next = ((void **)b)[0];
-        ((void **)b)[0] = head;
+        void *next = tiny_link_get(b, key);
+        if (hak_unlikely(validate_links) && !link_ok(s, next)) {
+            bad_link("malloc", s, b);
+            dropped = true;
+            next = NULL;
+        }
+        tiny_link_set(b, head, key);
         head = b;
         b = next;
         n++;
@@ -391,24 +443,57 @@ static unsigned take_free(struct tiny_tls *t, unsigned c, struct tiny_slab *s, u
     t->head[c] = head;
     s->free = b;
     s->used += n;
+    if (hak_unlikely(dropped))
+        drop_free_list(s);
     t->room[c] -= n;
     return n;
+}
+
+static void *link_fresh(const struct tiny_slab *s, uintptr_t b, void *head)
+{
+    tiny_link_set((void *)b, head, _hak_list_key);
+    ((uintptr_t *)b)[1] = tiny_mark(b);
+    if (_hak_tiny_check)
+        _hak_check_fill((void *)b, s);
+    return (void *)b;
+}
+
+/* Links the next n uncarved blocks of s in front of head, marked free (and
+ * filled in check mode); returns the new head. Pushed from the last, so the
+ * list pops in address order; in secure mode in a random order instead,
+ * shuffled TINY_SHUFFLE blocks at a time. The caller advances s->carved. */
+#define TINY_SHUFFLE 256
+static void *carve_link(struct tiny_tls *t, const struct tiny_slab *s, unsigned n, void *head)
+{
+    uintptr_t first = s->data + (uintptr_t)s->carved * s->size;
+    if (hak_likely(!_hak_tiny_secure)) {
+        for (unsigned i = n; i-- > 0;)
+            head = link_fresh(s, first + (uintptr_t)i * s->size, head);
+        return head;
+    }
+    uint16_t order[TINY_SHUFFLE];
+    for (unsigned done = 0; done < n;) {
+        unsigned k = n - done < TINY_SHUFFLE ? n - done : TINY_SHUFFLE;
+        for (unsigned i = 0; i < k; i++)
+            order[i] = (uint16_t)i;
+        for (unsigned i = k - 1; i > 0; i--) { /* Fisher-Yates */
+            unsigned j = (unsigned)(hak_splitmix64(&t->rng) % (i + 1));
+            uint16_t x = order[i];
+            order[i] = order[j];
+            order[j] = x;
+        }
+        for (unsigned i = 0; i < k; i++)
+            head = link_fresh(s, first + (uintptr_t)(done + order[i]) * s->size, head);
+        done += k;
+    }
+    return head;
 }
 
 static unsigned take_carve(struct tiny_tls *t, unsigned c, struct tiny_slab *s, unsigned want)
 {
     unsigned left = s->capacity - s->carved;
     unsigned n = want < left ? want : left;
-    uintptr_t first = s->data + (uintptr_t)s->carved * s->size;
-    void *head = t->head[c];
-    /* Pushed from the last, so the list pops in address order. */
-    for (unsigned i = n; i-- > 0;) {
-        uintptr_t b = first + (uintptr_t)i * s->size;
-        ((void **)b)[0] = head;
-        ((uintptr_t *)b)[1] = tiny_mark(b);
-        head = (void *)b;
-    }
-    t->head[c] = head;
+    t->head[c] = carve_link(t, s, n, t->head[c]);
     s->carved += n;
     s->used += n;
     t->room[c] -= n;
@@ -512,11 +597,136 @@ void *_hak_tiny_alloc_class(unsigned c)
         }
     }
     void *b = t->head[c];
-    t->head[c] = ((void **)b)[0];
+    t->head[c] = tiny_link_get(b, _hak_list_key);
     t->room[c]++;
     ((uintptr_t *)b)[1] = 0;
     HAK_CTR_INC(tiny, alloc_slow);
     return b;
+}
+
+/* ------------------------------------------------------------------ check */
+
+/* Check mode keeps no TLS lists: blocks come straight from the current
+ * slab's free list, every pop verified, and go straight back to it. */
+
+static void slab_return(struct tiny_heap *h, void *b);
+
+/* Blocks carved onto a slab's free list at a time in check mode. */
+#define CHECK_CARVE 64
+
+/* Pops s's free list, verifying the block (its link, its free mark, its
+ * fill); NULL if the link was bad (reported; the list is dropped). */
+static void *check_pop(struct tiny_slab *s)
+{
+    void *b = s->free;
+    void *next = tiny_link_get(b, _hak_list_key);
+    if (!link_ok(s, next)) {
+        bad_link("malloc", s, b);
+        drop_free_list(s);
+        return NULL;
+    }
+    if (((uintptr_t *)b)[1] != tiny_mark((uintptr_t)b) || !_hak_check_filled(b, s))
+        _hak_check_report("malloc", "write after free", b, s); /* survived: the block is usable */
+    s->free = next;
+    s->used++;
+    ((uintptr_t *)b)[1] = 0;
+    return b;
+}
+
+/* A block of class c from h's slabs (the refill stages, one block at a time). */
+static void *check_take(struct tiny_heap *h, struct tiny_tls *t, unsigned c, struct tiny_slab **slab)
+{
+    struct tiny_class_state *cs = &h->cls[c];
+    for (;;) {
+        struct tiny_slab *s = cs->cur;
+        if (s) {
+            if (s->free) {
+                HAK_CTR_INC_C(tiny, refill_local, c);
+            } else if (drain_remote(s)) {
+                HAK_CTR_INC_C(tiny, refill_remote, c);
+            } else if (s->carved < s->capacity) {
+                unsigned left = s->capacity - s->carved, n = left < CHECK_CARVE ? left : CHECK_CARVE;
+                s->free = carve_link(t, s, n, NULL);
+                s->carved += n;
+                HAK_CTR_INC_C(tiny, refill_carve, c);
+            }
+            if (s->free) {
+                void *b = check_pop(s);
+                if (b) {
+                    *slab = s;
+                    return b;
+                }
+                continue;
+            }
+            slab_move(h, s, TINY_LIST_FULL);
+        }
+        s = next_slab(h, c);
+        if (!s) {
+            HAK_CTR_INC_C(tiny, refill_fail, c);
+            return NULL;
+        }
+        slab_move(h, s, TINY_LIST_CUR);
+    }
+}
+
+void *_hak_tiny_check_alloc(unsigned c, size_t n, size_t align)
+{
+    /* Room for the tail: an aligned power-of-two class doubles, others take
+     * the class of n plus the tail (both exist: mid_max was lowered). */
+    if (n == 0)
+        n = 1; /* a usable size of 0 would read as "not ours" */
+    uint32_t size = _hak_class_size[c];
+    if (size < n + TINY_CHECK_PAD)
+        c = align ? hak_size_class((size_t)size * 2) : hak_size_class(n + TINY_CHECK_PAD);
+    struct tiny_tls *t = &_hak_thread.tiny;
+    struct tiny_heap *h = _hak_tiny_heap();
+    if (!h) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    struct tiny_slab *s = NULL;
+    h->in_slow = 1;
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    void *b = check_take(h, t, c, &s);
+#if HAK_DEBUG
+    _hak_tiny_validate_heap(h);
+#endif
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    h->in_slow = 0;
+    if (!b) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    _hak_check_arm(b, s, n);
+    HAK_CTR_INC(tiny, alloc_slow);
+    return b;
+}
+
+/* Check mode's free, after the block and double-free checks: the canary,
+ * the fill, and straight back to the slab (or its remote list). */
+static void check_free(void *p, struct tiny_slab *s, struct tiny_heap *h, struct tiny_heap *owner, const char *fn)
+{
+    uintptr_t a = (uintptr_t)p;
+    if (owner == h && h && ((uint64_t)(a - s->data) * s->inv) >> TINY_INV_SHIFT >= s->carved) {
+        HAK_CTR_INC(early_return, invalid_ptr);
+        _hak_report(fn, "invalid pointer", p);
+        return;
+    }
+    if (_hak_check_size(p, s) == SIZE_MAX) {
+        _hak_check_report(fn, "buffer overflow", p, s);
+        return; /* survived: the block is leaked */
+    }
+    _hak_check_fill(p, s);
+    if (owner != h || !h) {
+        remote_push(s, p);
+        return;
+    }
+    ((uintptr_t *)p)[1] = tiny_mark(a);
+    h->in_slow = 1;
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    slab_return(h, p);
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    h->in_slow = 0;
 }
 
 /* ------------------------------------------------------------------ free */
@@ -526,7 +736,7 @@ static void slab_return(struct tiny_heap *h, void *b)
 {
     struct tiny_slab *s = tiny_slab_of((uintptr_t)b);
     hak_assert(s && atomic_load(&s->owner) == h);
-    ((void **)b)[0] = s->free;
+    tiny_link_set(b, s->free, _hak_list_key);
     s->free = b;
     s->used--;
     HAK_CTR_INC(free, ss_local);
@@ -541,17 +751,22 @@ static void flush_list(struct tiny_heap *h, struct tiny_tls *t, unsigned c, unsi
 {
     while (n-- > 0 && t->head[c]) {
         void *b = t->head[c];
-        t->head[c] = ((void **)b)[0];
+        t->head[c] = tiny_link_get(b, _hak_list_key);
         t->room[c]++;
         slab_return(h, b);
     }
 }
 
-static bool list_contains(void *head, uintptr_t a, uint32_t limit)
+/* Whether a is among the first limit blocks of a list; with s, the walk
+ * stops at a link that is not a block of s (a list of s's own, corrupted). */
+static bool list_contains(void *head, uintptr_t a, uint32_t limit, const struct tiny_slab *s)
 {
-    for (void *b = head; b && limit; b = ((void **)b)[0], limit--)
+    for (void *b = head; b && limit; b = tiny_link_get(b, _hak_list_key), limit--) {
         if ((uintptr_t)b == a)
             return true;
+        if (s && !link_ok(s, b))
+            return false;
+    }
     return false;
 }
 
@@ -562,9 +777,9 @@ static bool confirm_double_free(struct tiny_tls *t, struct tiny_heap *h, struct 
 {
     if (atomic_load_explicit(&s->owner, memory_order_relaxed) != h)
         return true;
-    return list_contains(t->head[s->cls], a, t->bound[s->cls] - t->room[s->cls] + 1) ||
-           list_contains(s->free, a, s->capacity + 1) ||
-           list_contains(atomic_load_explicit(&s->remote, memory_order_acquire), a, s->capacity + 1);
+    return list_contains(t->head[s->cls], a, t->bound[s->cls] - t->room[s->cls] + 1, NULL) ||
+           list_contains(s->free, a, s->capacity + 1, s) ||
+           list_contains(atomic_load_explicit(&s->remote, memory_order_acquire), a, s->capacity + 1, s);
 }
 
 void _hak_tiny_free_slow(void *p, struct tiny_slab *s, const char *fn)
@@ -587,6 +802,10 @@ void _hak_tiny_free_slow(void *p, struct tiny_slab *s, const char *fn)
         _hak_report(fn, "double free", p);
         return;
     }
+    if (_hak_tiny_check) {
+        check_free(p, s, h, owner, fn);
+        return;
+    }
     if (owner != h || !h) {
         remote_push(s, p);
         return;
@@ -603,9 +822,14 @@ void _hak_tiny_free_slow(void *p, struct tiny_slab *s, const char *fn)
     unsigned c = s->cls;
     h->in_slow = 1;
     __atomic_signal_fence(__ATOMIC_SEQ_CST);
-    if (t->room[c] == 0) /* full: keep half */
+    if (t->room[c] == 0) { /* full: keep half */
         flush_list(h, t, c, t->bound[c] - t->bound[c] / 2);
-    ((void **)p)[0] = t->head[c];
+        /* A thread fed by its own frees may not refill for a long time:
+         * its notified slabs are drained here too, or their remote frees
+         * would pin them (and their SuperSlabs) indefinitely. */
+        drain_notify(h);
+    }
+    tiny_link_set(p, t->head[c], _hak_list_key);
     ((uintptr_t *)p)[1] = tiny_mark(a);
     t->head[c] = p;
     t->room[c]--;
@@ -620,6 +844,21 @@ size_t _hak_tiny_usable(void *p, struct tiny_slab *s, const char *fn)
         HAK_CTR_INC(early_return, invalid_ptr);
         _hak_report(fn, "invalid pointer", p);
         return 0;
+    }
+    /* A freed block (realloc after free): the free path's check. */
+    uintptr_t a = (uintptr_t)p;
+    if (((uintptr_t *)p)[1] == tiny_mark(a) && confirm_double_free(&_hak_thread.tiny, _hak_tiny_heap(), s, a)) {
+        HAK_CTR_INC(early_return, double_free);
+        _hak_report(fn, "double free", p);
+        return 0;
+    }
+    if (_hak_tiny_check) { /* the requested size: the canary follows it */
+        size_t n = _hak_check_size(p, s);
+        if (n == SIZE_MAX) {
+            _hak_check_report(fn, "buffer overflow", p, s);
+            return 0;
+        }
+        return n;
     }
     return s->size;
 }
@@ -720,10 +959,12 @@ void _hak_tiny_flush_tls(void)
 size_t _hak_tiny_trim(void)
 {
     _hak_tiny_flush_tls();
-    return _hak_tiny_use_ss ? _hak_ss_trim() : 0;
+    return _hak_tiny_use_ss ? _hak_ss_trim() : _hak_fb_trim();
 }
 
-size_t _hak_tiny_cached_bytes(void) { return _hak_tiny_use_ss ? _hak_ss_cached_bytes() : 0; }
+size_t _hak_tiny_cached_bytes(void) { return _hak_tiny_use_ss ? _hak_ss_cached_bytes() : _hak_fb_cached_bytes(); }
+
+uint64_t _hak_tiny_decay(uint64_t now) { return _hak_tiny_use_ss ? _hak_ss_decay(now) : _hak_fb_decay(now); }
 
 void _hak_tiny_foreach_counters(void (*fn)(const struct hak_counters *, void *), void *arg)
 {
@@ -745,6 +986,7 @@ void _hak_tiny_fork_child(void)
         if (hak_lock_reset_child(&abandoned[c].lock))
             abandoned[c].head = NULL;
     _hak_ss_fork_child();
+    _hak_fb_fork_child();
     struct tiny_heap *self = _hak_thread.tiny.heap;
     if (reg_torn) {
         reg_head = self;

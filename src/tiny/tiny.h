@@ -58,7 +58,8 @@ struct tiny_chunk {
     struct tiny_slab unit[HAK_UNITS_PER_CHUNK];
 };
 
-/* A 2 MiB-aligned SuperSlab; unit 0 holds this header, units 1..31 slabs. */
+/* A 2 MiB-aligned SuperSlab; unit 0 holds this header (one page in: see
+ * superslab.c), units 1..31 slabs. */
 #define TINY_SS_MAGIC 0x68616b6d656d5353ULL
 #define TINY_SS_OWNED ((uint64_t)1 << 32)
 struct tiny_ss {
@@ -72,6 +73,9 @@ struct tiny_ss {
     bool orphan;                          /* on the orphan list (under its lock) */
     bool purged;                          /* in the cache, and its slab units given back */
     uint64_t cached_at;                   /* when it went into the empty cache (ns) */
+    struct tiny_ss *live_next, *live_prev; /* the registry of SuperSlabs in use (not cached) */
+    _Atomic uint32_t purged_units;        /* free units given back since they were last used */
+    _Atomic uint64_t freed_at[HAK_UNITS_PER_CHUNK]; /* when each unit was last freed (ns) */
 };
 
 struct tiny_class_state {
@@ -94,9 +98,24 @@ struct tiny_heap {
 
 /* Process-wide state set at start-up. */
 extern uint64_t _hak_key;                 /* random; freed blocks carry key ^ address */
-extern size_t _hak_mid_max;               /* mid.max_size */
+extern size_t _hak_mid_max;               /* mid.max_size, less TINY_CHECK_PAD in check mode */
 extern bool _hak_tiny_use_ss;             /* tiny.use_superslab */
 extern uint8_t _hak_tiny_units[HAK_NCLASS];
+extern bool _hak_tiny_check;              /* check mode: every slab block goes through check.c */
+extern bool _hak_tiny_secure;             /* secure mode: encoded links, guard pages, shuffled carving */
+extern uintptr_t _hak_list_key;           /* secure: random; otherwise 0, so encoding costs no branch */
+
+/* A free block's first word links it to the next block of its list, stored
+ * xor'ed with the list key (secure mode; the key is 0 otherwise). Its second
+ * word is the free mark. */
+hak_inline void *tiny_link_get(const void *b, uintptr_t key)
+{
+    return (void *)(((const uintptr_t *)b)[0] ^ key);
+}
+hak_inline void tiny_link_set(void *b, const void *next, uintptr_t key)
+{
+    ((uintptr_t *)b)[0] = (uintptr_t)next ^ key;
+}
 
 /* Block index by multiplication: q = offset * inv, with inv = ceil(2^40 /
  * size). For offsets below 2^20 (8 units) and sizes up to 2^18, q >> 40 is
@@ -131,7 +150,7 @@ hak_inline void *tiny_alloc_fast(size_t n)
     void *b = t->head[c];
     if (hak_unlikely(!b))
         return NULL;
-    void *next = ((void **)b)[0];
+    void *next = tiny_link_get(b, t->lkey);
     t->head[c] = next;
     t->room[c]++;
     ((uintptr_t *)b)[1] = 0; /* clear the free mark */
@@ -170,7 +189,7 @@ hak_inline bool tiny_free_fast(void *p)
     uintptr_t mark = t->key ^ a;
     if (hak_unlikely(!tiny_is_block_off(a - s->data, s) || ((uintptr_t *)p)[1] == mark || t->room[c] == 0))
         return false;
-    ((void **)p)[0] = t->head[c];
+    tiny_link_set(p, t->head[c], t->lkey);
     ((uintptr_t *)p)[1] = mark;
     t->head[c] = p;
     t->room[c]--;
@@ -185,6 +204,20 @@ void _hak_tiny_init(void);
 /* A block of class c (1 ≤ c < HAK_NCLASS) for the slow path: TLS list,
  * else refill. NULL with errno = ENOMEM when memory is exhausted. */
 void *_hak_tiny_alloc_class(unsigned c);
+/* Check mode's allocation (tiny.c): a block of class c, or a larger one,
+ * with a canary after n bytes. */
+void *_hak_tiny_check_alloc(unsigned c, size_t n, size_t align);
+
+/* A block of class c for a request of n bytes, for the slow path (c's size
+ * is at least n; align: 0, or the power-of-two size of class c when the
+ * caller relies on the alignment of its blocks). */
+hak_inline void *tiny_alloc_req(unsigned c, size_t n, size_t align)
+{
+    if (hak_unlikely(_hak_tiny_check))
+        return _hak_tiny_check_alloc(c, n, align);
+    return _hak_tiny_alloc_class(c);
+}
+
 /* Free of a pointer whose chunk is a slab chunk (fast path declined).
  * fn names the public function for reports. */
 void _hak_tiny_free_slow(void *p, struct tiny_slab *s, const char *fn);
@@ -203,7 +236,7 @@ void _hak_tiny_fork_child(void);
 void _hak_tiny_foreach_counters(void (*fn)(const struct hak_counters *, void *), void *arg);
 /* Releases cached empty SuperSlabs; returns bytes given back. */
 size_t _hak_tiny_trim(void);
-/* Bytes held in cached empty SuperSlabs, and SuperSlabs currently mapped. */
+/* Bytes held in cached empty SuperSlabs (or fallback slabs). */
 size_t _hak_tiny_cached_bytes(void);
 
 /* Slab sources. SuperSlab mode: stage 5 (an owned SuperSlab with free
@@ -218,14 +251,39 @@ size_t _hak_ss_cached_bytes(void);
  * for the delay have their slab units purged. */
 uint64_t _hak_ss_decay(uint64_t now_ns);
 void _hak_ss_fork_child(void);
-/* Fallback mode: one mapping per slab (stage 6). */
+/* Fallback mode: one mapping per slab (stage 6), empty ones cached like
+ * empty SuperSlabs; the decay unmaps those unused for the delay. */
 struct tiny_slab *_hak_fb_slab_new(struct tiny_heap *h, unsigned cls, unsigned units);
 void _hak_fb_slab_release(struct tiny_slab *s);
+size_t _hak_fb_trim(void);
+size_t _hak_fb_cached_bytes(void);
+uint64_t _hak_fb_decay(uint64_t now_ns);
+void _hak_fb_fork_child(void);
+/* The decay of whichever slab source is in use (registered with the purger). */
+uint64_t _hak_tiny_decay(uint64_t now_ns);
 /* Common to both: the slab starting at data gets its record in chunk c
  * filled in and published; unpublish makes its units foreign again. */
 struct tiny_slab *_hak_tiny_slab_setup(struct tiny_chunk *c, uintptr_t data, unsigned cls, unsigned units,
                                        struct tiny_heap *owner, struct tiny_ss *ss);
 void _hak_tiny_slab_unpublish(struct tiny_slab *s);
+
+/* ---- check mode's block checks (check.c) ----
+ * A live block carries a tail in its last TINY_CHECK_PAD bytes: the
+ * requested size n and a check word derived from the key, the address and n;
+ * bytes from n to the tail hold a canary. A free block holds a fill pattern
+ * past its link and mark words. */
+#define TINY_CHECK_PAD 8
+/* Sets up b (of slab s) for a request of n ≤ s->size - TINY_CHECK_PAD bytes. */
+void _hak_check_arm(void *b, const struct tiny_slab *s, size_t n);
+/* The requested size b's tail records, or SIZE_MAX if the tail or the
+ * canary was overwritten. */
+size_t _hak_check_size(const void *b, const struct tiny_slab *s);
+/* Fills a freed block past its first two words. */
+void _hak_check_fill(void *b, const struct tiny_slab *s);
+/* Whether that fill is intact. */
+bool _hak_check_filled(const void *b, const struct tiny_slab *s);
+/* "hakmem: FN(): WHAT 0x… (size class N, S bytes)", then on_error. */
+void _hak_check_report(const char *fn, const char *what, const void *b, const struct tiny_slab *s);
 
 #if HAK_DEBUG
 /* Invariant checker: every slab record and list of h is consistent. */

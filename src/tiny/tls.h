@@ -26,6 +26,8 @@ struct tiny_tls {
     uint32_t room[HAK_NCLASS];            /* pushes left before the bound; 0 until the heap exists */
     uint32_t bound[HAK_NCLASS];           /* the bound: a list holds bound - room blocks */
     uint64_t key;                         /* _hak_key, copied when the heap is set up */
+    uintptr_t lkey;                       /* _hak_list_key: list links are stored xor'ed with it */
+    uint64_t rng;                         /* secure mode's carve shuffle (splitmix64 state) */
     uintptr_t ukey[TINY_UCACHE];
     struct tiny_slab *uslab[TINY_UCACHE];
     struct tiny_heap *heap;

@@ -18,7 +18,7 @@ static void check_slab(struct tiny_heap *h, struct tiny_slab *s, unsigned c, uin
     /* Local free blocks: inside the carved part, block starts, marked free,
      * and no more than carved - used of them. */
     uint32_t n = 0;
-    for (void *b = s->free; b; b = ((void **)b)[0]) {
+    for (void *b = s->free; b; b = tiny_link_get(b, _hak_list_key)) {
         uintptr_t a = (uintptr_t)b;
         hak_assert(_hak_tiny_is_block(s, a));
         hak_assert((a - s->data) / s->size < s->carved);
@@ -30,7 +30,7 @@ static void check_slab(struct tiny_heap *h, struct tiny_slab *s, unsigned c, uin
         hak_assert(s->free == NULL && s->carved == s->capacity);
     if (s->ss) {
         hak_assert(s->ss->magic == TINY_SS_MAGIC);
-        unsigned u = (unsigned)((s->data - (uintptr_t)s->ss) >> HAK_UNIT_SHIFT);
+        unsigned u = (unsigned)((s->data & HAK_CHUNK_MASK) >> HAK_UNIT_SHIFT);
         hak_assert(u >= 1 && u + s->units <= HAK_UNITS_PER_CHUNK);
         hak_assert(atomic_load(&s->ss->state) & ((uint64_t)1 << u));
     }
@@ -54,7 +54,7 @@ void _hak_tiny_validate_heap(struct tiny_heap *h)
         struct tiny_tls *t = h->tls;
         uint32_t n = 0, count = t->bound[c] - t->room[c];
         hak_assert(t->room[c] <= t->bound[c]);
-        for (void *b = t->head[c]; b; b = ((void **)b)[0]) {
+        for (void *b = t->head[c]; b; b = tiny_link_get(b, _hak_list_key)) {
             struct tiny_slab *s = tiny_slab_of((uintptr_t)b);
             hak_assert(s && s->cls == c && atomic_load(&s->owner) == h);
             hak_assert(_hak_tiny_is_block(s, (uintptr_t)b));

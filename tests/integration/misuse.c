@@ -154,6 +154,45 @@ static void double_free_tiny_flushed(void)
         free(b[i]);
 }
 
+static void free_large_interior(void) { free_interior(1 * MiB, 4096); }
+/* Inside the first allocation unit: not a unit boundary at all. */
+static void free_large_interior_unit(void) { free_interior(512 * KiB, 16); }
+
+/* libc's own static data: the FILE of stdout. */
+static void free_libc_static(void)
+{
+    announce(stdout);
+    free(escape(stdout));
+}
+
+/* The dynamic thread vector of the main thread: the dynamic loader
+ * allocated it with its own minimal malloc, before hakmem took over. The
+ * thread pointer's second word points one entry (16 bytes) past the start
+ * of that allocation (glibc's tcbhead_t and INSTALL_DTV). */
+static void *loader_block(void)
+{
+    void **tcb;
+#if defined(__x86_64__)
+    __asm__("mov %%fs:0, %0" : "=r"(tcb));
+    return (char *)tcb[1] - 16;
+#elif defined(__aarch64__)
+    __asm__("mrs %0, tpidr_el0" : "=r"(tcb));
+    return (char *)tcb[0] - 16;
+#else
+    (void)tcb;
+    _exit(3);
+#endif
+}
+
+static void free_loader_memory(void)
+{
+    void *p = loader_block();
+    announce(p);
+    free(escape(p));
+}
+
+static void double_free_large(void) { double_free(1 * MiB); }
+
 static void *free_arg(void *p)
 {
     free(p);
@@ -188,54 +227,106 @@ static void double_free_tiny_remote_first(void)
     check_no_double_handout(addr, 100);
 }
 static void double_free_mid_other_thread(void) { double_free_other_thread(100 * KiB); }
+static void double_free_large_other_thread(void) { double_free_other_thread(1 * MiB); }
+static void double_free_huge_other_thread(void) { double_free_other_thread(8 * MiB); }
 
-static void realloc_invalid(void)
+/* realloc of p must report, leave p alone and return NULL. */
+static void realloc_bad(void *p)
 {
-    char local[64];
-    announce(local);
-    errno = 0;
-    void *r = realloc(escape(local), 100);
-    /* Survived (warn/ignore): the pointer is left alone, nothing returned. */
+    announce(p);
+    void *r = realloc(escape(p), 100);
     if (r != NULL) {
-        dprintf(2, "realloc of an invalid pointer returned %p\n", r);
+        dprintf(2, "realloc of a bad pointer %p returned %p\n", p, r);
         _exit(4);
     }
 }
 
-static void realloc_interior(void)
+static void realloc_invalid(void)
 {
-    char *p = alloc_or_die(100);
-    announce(p + 32);
-    void *r = realloc(escape(p + 32), 1000);
-    if (r != NULL) {
-        dprintf(2, "realloc of an interior pointer returned %p\n", r);
+    char local[64];
+    realloc_bad(local);
+}
+
+static void realloc_global(void) { realloc_bad(global_block + 8); }
+
+static void realloc_interior(size_t n, size_t off)
+{
+    char *p = alloc_or_die(n);
+    realloc_bad(p + off);
+    free(p);
+}
+
+static void realloc_tiny_interior(void) { realloc_interior(100, 32); }
+static void realloc_mid_interior(void) { realloc_interior(100 * KiB, 4096); }
+static void realloc_large_interior(void) { realloc_interior(1 * MiB, 4096); }
+static void realloc_huge_interior(void) { realloc_interior(8 * MiB, 2 * MiB); }
+
+static void realloc_foreign_chunk(void)
+{
+    char *m = mmap(NULL, 4 * MiB, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED)
+        _exit(3);
+    realloc_bad((char *)(((uintptr_t)m + 2 * MiB - 1) & ~(uintptr_t)(2 * MiB - 1)));
+    munmap(m, 4 * MiB);
+}
+
+static void realloc_loader_memory(void) { realloc_bad(loader_block()); }
+
+/* realloc of a block already freed: a double free, and nothing returned. */
+static void realloc_freed(size_t n)
+{
+    void *p = alloc_or_die(n), *again = escape(p);
+    free(p);
+    realloc_bad(again);
+    check_no_double_handout((uintptr_t)again, n);
+}
+
+static void realloc_freed_tiny(void) { realloc_freed(100); }
+static void realloc_freed_mid(void) { realloc_freed(100 * KiB); }
+static void realloc_freed_large(void) { realloc_freed(1 * MiB); }
+static void realloc_freed_huge(void) { realloc_freed(8 * MiB); }
+
+/* malloc_usable_size of p must report and return 0. */
+static void usable_bad(void *p)
+{
+    announce(p);
+    size_t n = malloc_usable_size(escape(p));
+    if (n != 0) {
+        dprintf(2, "malloc_usable_size of a bad pointer %p returned %zu\n", p, n);
         _exit(4);
     }
-    free(p);
 }
 
 static void usable_invalid(void)
 {
     char local[64];
-    announce(local);
-    size_t n = malloc_usable_size(escape(local));
-    if (n != 0) {
-        dprintf(2, "malloc_usable_size of an invalid pointer returned %zu\n", n);
-        _exit(4);
-    }
+    usable_bad(local);
 }
 
-static void usable_huge_interior(void)
+static void usable_global(void) { usable_bad(global_block + 8); }
+
+static void usable_interior(size_t n, size_t off)
 {
-    char *p = alloc_or_die(8 * MiB);
-    announce(p + 2 * MiB);
-    size_t n = malloc_usable_size(escape(p + 2 * MiB));
-    if (n != 0) {
-        dprintf(2, "malloc_usable_size of an interior pointer returned %zu\n", n);
-        _exit(4);
-    }
+    char *p = alloc_or_die(n);
+    usable_bad(p + off);
     free(p);
 }
+
+static void usable_tiny_interior(void) { usable_interior(100, 16); }
+static void usable_mid_interior(void) { usable_interior(100 * KiB, 4096); }
+static void usable_large_interior(void) { usable_interior(1 * MiB, 4096); }
+static void usable_huge_interior(void) { usable_interior(8 * MiB, 2 * MiB); }
+
+static void usable_foreign_chunk(void)
+{
+    char *m = mmap(NULL, 4 * MiB, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED)
+        _exit(3);
+    usable_bad((char *)(((uintptr_t)m + 2 * MiB - 1) & ~(uintptr_t)(2 * MiB - 1)));
+    munmap(m, 4 * MiB);
+}
+
+static void usable_libc_static(void) { usable_bad(stdout); }
 
 static void free_sized_invalid(void)
 {
@@ -266,17 +357,40 @@ static const struct misuse_case cases[] = {
     { "free_huge_interior_chunk", free_huge_interior_chunk, "free", "invalid pointer" },
     { "free_foreign_page", free_foreign_page, "free", "invalid pointer" },
     { "free_foreign_chunk", free_foreign_chunk, "free", "invalid pointer" },
+    { "free_large_interior", free_large_interior, "free", "invalid pointer" },
+    { "free_large_interior_unit", free_large_interior_unit, "free", "invalid pointer" },
+    { "free_libc_static", free_libc_static, "free", "invalid pointer" },
+    { "free_loader_memory", free_loader_memory, "free", "invalid pointer" },
     { "double_free_tiny", double_free_tiny, "free", "double free" },
     { "double_free_tiny_flushed", double_free_tiny_flushed, "free", "double free" },
     { "double_free_tiny_other_thread", double_free_tiny_other_thread, "free", "double free" },
     { "double_free_tiny_remote_first", double_free_tiny_remote_first, "free", "double free" },
     { "double_free_mid", double_free_mid, "free", "double free" },
     { "double_free_mid_other_thread", double_free_mid_other_thread, "free", "double free" },
+    { "double_free_large", double_free_large, "free", "double free" },
+    { "double_free_large_other_thread", double_free_large_other_thread, "free", "double free" },
     { "double_free_huge", double_free_huge, "free", "double free" },
+    { "double_free_huge_other_thread", double_free_huge_other_thread, "free", "double free" },
     { "realloc_invalid", realloc_invalid, "realloc", "invalid pointer" },
-    { "realloc_interior", realloc_interior, "realloc", "invalid pointer" },
+    { "realloc_global", realloc_global, "realloc", "invalid pointer" },
+    { "realloc_tiny_interior", realloc_tiny_interior, "realloc", "invalid pointer" },
+    { "realloc_mid_interior", realloc_mid_interior, "realloc", "invalid pointer" },
+    { "realloc_large_interior", realloc_large_interior, "realloc", "invalid pointer" },
+    { "realloc_huge_interior", realloc_huge_interior, "realloc", "invalid pointer" },
+    { "realloc_foreign_chunk", realloc_foreign_chunk, "realloc", "invalid pointer" },
+    { "realloc_loader_memory", realloc_loader_memory, "realloc", "invalid pointer" },
+    { "realloc_freed_tiny", realloc_freed_tiny, "realloc", "double free" },
+    { "realloc_freed_mid", realloc_freed_mid, "realloc", "double free" },
+    { "realloc_freed_large", realloc_freed_large, "realloc", "double free" },
+    { "realloc_freed_huge", realloc_freed_huge, "realloc", "double free" },
     { "usable_invalid", usable_invalid, "malloc_usable_size", "invalid pointer" },
+    { "usable_global", usable_global, "malloc_usable_size", "invalid pointer" },
+    { "usable_tiny_interior", usable_tiny_interior, "malloc_usable_size", "invalid pointer" },
+    { "usable_mid_interior", usable_mid_interior, "malloc_usable_size", "invalid pointer" },
+    { "usable_large_interior", usable_large_interior, "malloc_usable_size", "invalid pointer" },
     { "usable_huge_interior", usable_huge_interior, "malloc_usable_size", "invalid pointer" },
+    { "usable_foreign_chunk", usable_foreign_chunk, "malloc_usable_size", "invalid pointer" },
+    { "usable_libc_static", usable_libc_static, "malloc_usable_size", "invalid pointer" },
     { "free_sized_invalid", free_sized_invalid, "free_sized", "invalid pointer" },
 };
 #define NCASES (sizeof cases / sizeof cases[0])

@@ -13,6 +13,7 @@
 #include "large/madvise.h"
 #include "options.h"
 #include "os.h"
+#include "policy/policy.h"
 #include <pthread.h>
 #include <stdio.h>
 
@@ -50,6 +51,10 @@ static int setup(void **state)
     (void)state;
     _hak_madv_no_thread();
     _hak_os_set_ops(&counting);
+    /* The tiers' bounds are fixed here: large.mmap_threshold, not learned. */
+    hak_free(hak_malloc(1));
+    HAK_OPT(elo_enabled) = 0;
+    _hak_policy_init();
     return 0;
 }
 

@@ -8,6 +8,8 @@
 #include "options.h"
 #include "stats.h"
 #include "tiny/tiny.h"
+#include "large/madvise.h"
+#include "os.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -436,6 +438,83 @@ static void empty_memory_goes_back(void **state)
 #endif
 }
 
+/* Mid blocks of several slab units each, written and freed by a thread
+ * that then exits, so their slabs end empty. */
+static void *mid_churn(void *arg)
+{
+    (void)arg;
+    void *p[16];
+    for (unsigned i = 0; i < 16; i++) {
+        p[i] = hak_malloc(200 * 1024);
+        assert_non_null(p[i]);
+        memset(p[i], (int)i, 200 * 1024);
+    }
+    for (unsigned i = 0; i < 16; i++)
+        hak_free(p[i]);
+    return NULL;
+}
+
+/* Empty slabs wait in a cache in either slab source, so the next thread
+ * maps nothing; trimming (or, for fallback slabs, the decay) unmaps them. */
+static void empty_slabs_are_reused(void **state)
+{
+    (void)state;
+    run_thread(mid_churn, NULL);
+    assert_true(_hak_tiny_cached_bytes() > 0);
+    snap(&before);
+    run_thread(mid_churn, NULL);
+    snap(&after);
+#if HAK_COUNTERS
+    if (HAK_OPT(tiny_use_superslab)) {
+        assert_int_equal(GGREW(tiny_ss_map), 0);
+    } else {
+        assert_int_equal(GGREW(tiny_fallback_map), 0);
+        assert_true(GGREW(tiny_fallback_reuse) >= 1);
+    }
+#endif
+    if (!HAK_OPT(tiny_use_superslab)) {
+        uint64_t now = _hak_os_now_ns();
+        _hak_tiny_decay(now); /* not unused for the delay yet: kept */
+        assert_true(_hak_tiny_cached_bytes() > 0);
+        _hak_tiny_decay(now + _hak_madv_delay_ns() + 1);
+        assert_int_equal(_hak_tiny_cached_bytes(), 0);
+        run_thread(mid_churn, NULL);
+    }
+    hak_trim();
+    assert_int_equal(_hak_tiny_cached_bytes(), 0);
+}
+
+/* Idle units of a SuperSlab still in use are purged after the delay (and
+ * at trim), while it serves on; carving there again works as before. */
+static void idle_units_are_purged(void **state)
+{
+    (void)state;
+    if (!HAK_OPT(tiny_use_superslab))
+        skip();
+    void *keep = hak_malloc(100), *p[8];
+    for (unsigned i = 0; i < 8; i++) {
+        p[i] = hak_malloc(200 * 1024);
+        memset(p[i], 1, 200 * 1024);
+    }
+    for (unsigned i = 0; i < 8; i++)
+        hak_free(p[i]);
+    snap(&before);
+    uint64_t now = _hak_os_now_ns();
+    _hak_tiny_decay(now + _hak_madv_delay_ns() + 1);
+    _hak_madv_flush();
+    snap(&after);
+#if HAK_COUNTERS
+    assert_true(GGREW(tiny_unit_purge) >= 3); /* at least one mid slab's units */
+#endif
+    for (unsigned i = 0; i < 8; i++) {
+        p[i] = hak_malloc(200 * 1024);
+        memset(p[i], 2, 200 * 1024);
+    }
+    for (unsigned i = 0; i < 8; i++)
+        hak_free(p[i]);
+    hak_free(keep);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -448,6 +527,8 @@ int main(void)
         cmocka_unit_test(huge_blocks),
         cmocka_unit_test(aligned_blocks),
         cmocka_unit_test(empty_memory_goes_back),
+        cmocka_unit_test(empty_slabs_are_reused),
+        cmocka_unit_test(idle_units_are_purged),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,148 @@
+/* elo.c — the ELO rating of mmap-threshold strategies: candidates, epsilon-
+ * greedy choice, composite window scores, matches and retirement. */
+#include "policy/elo.h"
+#include <math.h>
+
+#define UNIT ((size_t)64 * 1024) /* thresholds are whole arena units */
+
+/* Floors of the normalised terms: the resolution below which two windows
+ * do not differ (1 ns of CPU, one fault per 1000 allocations, one unit
+ * mapped), so a reference of zero never divides by zero. */
+#define FLOOR_CPU 1.0
+#define FLOOR_FAULTS 0.001
+#define FLOOR_MAPPED ((double)UNIT)
+
+void elo_init(struct elo *e, const struct elo_params *p, size_t start_threshold)
+{
+    *e = (struct elo){ .p = *p, .last_retired = -1 };
+    unsigned n = p->count < 2 ? 2 : p->count > ELO_MAX_STRATEGIES ? ELO_MAX_STRATEGIES : p->count;
+    e->p.count = n;
+    double lo = (double)p->min_threshold, hi = (double)(p->max_threshold > p->min_threshold ? p->max_threshold : p->min_threshold);
+    double best = INFINITY;
+    for (unsigned i = 0; i < n; i++) {
+        double t = lo * pow(hi / lo, (double)i / (n - 1));
+        size_t th = ((size_t)(t + UNIT / 2) / UNIT) * UNIT;
+        e->s[i] = (struct elo_strategy){ .threshold = th < UNIT ? UNIT : th, .rating = p->initial };
+        double d = fabs(log(t) - log((double)(start_threshold ? start_threshold : 1)));
+        if (d < best) {
+            best = d;
+            e->incumbent = i;
+        }
+    }
+    e->survivors = n;
+}
+
+unsigned elo_challenger(const struct elo *e, struct elo_rng *r)
+{
+    if (e->survivors < 2)
+        return e->incumbent;
+    unsigned k = (unsigned)(elo_rng_next(r) % (e->survivors - 1));
+    for (unsigned i = 0; i < e->p.count; i++) {
+        if (e->s[i].retired || i == e->incumbent)
+            continue;
+        if (k-- == 0)
+            return i;
+    }
+    return e->incumbent;
+}
+
+unsigned elo_pick(const struct elo *e, struct elo_rng *r)
+{
+    if (elo_rng_unit(r) < e->p.epsilon)
+        return elo_challenger(e, r);
+    return e->incumbent;
+}
+
+static double norm(double x, double ref, double floor) { return (x + floor) / (ref + floor); }
+
+double elo_score(const struct elo *e, const struct elo_metrics *m, const struct elo_metrics *ref)
+{
+    return e->p.w_cpu * norm(m->cpu_ns, ref->cpu_ns, FLOOR_CPU) +
+           e->p.w_faults * norm(m->faults, ref->faults, FLOOR_FAULTS) +
+           e->p.w_mapped * norm(m->mapped, ref->mapped, FLOOR_MAPPED);
+}
+
+double elo_expected(double ra, double rb) { return 1.0 / (1.0 + pow(10.0, (rb - ra) / 400.0)); }
+
+static void average(struct elo_metrics *avg, const struct elo_metrics *m, double a)
+{
+    avg->cpu_ns += a * (m->cpu_ns - avg->cpu_ns);
+    avg->faults += a * (m->faults - avg->faults);
+    avg->mapped += a * (m->mapped - avg->mapped);
+}
+
+bool elo_all_tried(const struct elo *e)
+{
+    for (unsigned i = 0; i < e->p.count; i++)
+        if (!e->s[i].retired && !e->s[i].measured)
+            return false;
+    return true;
+}
+
+/* Retires the lowest-rated survivor once it has played enough matches; never
+ * the incumbent (the highest rated). */
+static void retire(struct elo *e)
+{
+    if (e->survivors <= e->p.survivors)
+        return;
+    int low = -1;
+    for (unsigned i = 0; i < e->p.count; i++)
+        if (!e->s[i].retired && (low < 0 || e->s[i].rating < e->s[low].rating))
+            low = (int)i;
+    struct elo_strategy *s = &e->s[low];
+    if ((unsigned)low == e->incumbent || s->wins + s->losses + s->draws < e->p.retire_games)
+        return;
+    s->retired = true;
+    e->survivors--;
+    e->retirements++;
+    e->last_retired = low;
+}
+
+enum elo_outcome elo_window(struct elo *e, unsigned played, uint64_t samples, const struct elo_metrics *m)
+{
+    struct elo_strategy *c = &e->s[played];
+    c->samples += samples;
+    c->windows++;
+    e->windows++;
+    e->last_retired = -1;
+    if (samples < e->p.min_samples)
+        return ELO_NO_MATCH;
+    e->rated++;
+    if (!e->ref_set) {
+        e->ref = *m;
+        e->ref_set = true;
+    } else {
+        average(&e->ref, m, e->p.smoothing);
+    }
+    enum elo_outcome out = ELO_NO_MATCH;
+    struct elo_strategy *inc = &e->s[e->incumbent];
+    if (played != e->incumbent && inc->measured) {
+        double sc = elo_score(e, m, &e->ref), si = elo_score(e, &inc->avg, &e->ref);
+        double result;
+        if (sc < si * (1.0 - e->p.draw_margin)) {
+            out = ELO_WIN, result = 1.0;
+            c->wins++, inc->losses++;
+        } else if (sc > si * (1.0 + e->p.draw_margin)) {
+            out = ELO_LOSS, result = 0.0;
+            c->losses++, inc->wins++;
+        } else {
+            out = ELO_DRAW, result = 0.5;
+            c->draws++, inc->draws++;
+        }
+        double delta = e->p.k * (result - elo_expected(c->rating, inc->rating));
+        c->rating += delta;
+        inc->rating -= delta;
+        e->matches++;
+    }
+    if (!c->measured) {
+        c->avg = *m;
+        c->measured = true;
+    } else {
+        average(&c->avg, m, e->p.smoothing);
+    }
+    if (c->rating > e->s[e->incumbent].rating)
+        e->incumbent = played;
+    if (out != ELO_NO_MATCH)
+        retire(e);
+    return out;
+}

@@ -1,0 +1,304 @@
+/* policy.c — runs the ELO windows and the lifecycle for the process: samples
+ * handed over in per-thread batches, windows closed by whichever thread
+ * crosses the boundary, the new threshold published, the state printed. */
+#include "policy/policy.h"
+#include "fmt.h"
+#include "lock.h"
+#include "options.h"
+#include "os.h"
+#include "thread.h"
+#include <stdatomic.h>
+
+size_t _hak_mmap_threshold;
+size_t _hak_policy_min_size = SIZE_MAX;
+uint32_t _hak_policy_batch = 1;
+
+static struct {
+    hak_lock_t lock;              /* guards everything but the atomics */
+    bool enabled;                 /* elo.enabled */
+    bool learning;                /* windows are kept */
+    struct elo elo;
+    struct evo evo;
+    struct elo_rng rng;
+    uint64_t seed;
+    uint64_t window_n, window_ns, min_samples;
+    _Atomic uint64_t count;       /* samples in the current window */
+    _Atomic uint64_t hist[EVO_BUCKETS];
+    uint64_t start_ns;            /* window start: HAK_PEEK'd without the lock */
+    uint64_t start_cpu;
+    long start_flt;
+} P = { .lock = HAK_LOCK_INIT };
+
+static double pct(int64_t v) { return (double)v / 100.0; }
+
+void _hak_policy_init(void)
+{
+    size_t fixed = (size_t)HAK_OPT(large_mmap_threshold);
+    _hak_mmap_threshold = fixed;
+    _hak_policy_min_size = SIZE_MAX;
+    struct elo_params ep = {
+        .count = (unsigned)HAK_OPT(elo_strategies),
+        .min_threshold = (size_t)HAK_OPT(elo_min_threshold),
+        .max_threshold = (size_t)HAK_OPT(elo_max_threshold),
+        .k = (double)HAK_OPT(elo_k),
+        .initial = (double)HAK_OPT(elo_initial),
+        .epsilon = pct(HAK_OPT(elo_epsilon)),
+        .draw_margin = pct(HAK_OPT(elo_draw_margin)),
+        .smoothing = pct(HAK_OPT(elo_smoothing)),
+        .min_samples = (uint64_t)HAK_OPT(elo_min_samples),
+        .survivors = (unsigned)HAK_OPT(elo_survivors),
+        .retire_games = (unsigned)HAK_OPT(elo_retire_games),
+    };
+    /* The weights are shares of their sum, so 40/30/30 and 4/3/3 agree. */
+    double w = (double)(HAK_OPT(elo_weight_cpu) + HAK_OPT(elo_weight_faults) + HAK_OPT(elo_weight_memory));
+    if (w <= 0)
+        w = 1;
+    ep.w_cpu = (double)HAK_OPT(elo_weight_cpu) / w;
+    ep.w_faults = (double)HAK_OPT(elo_weight_faults) / w;
+    ep.w_mapped = (double)HAK_OPT(elo_weight_memory) / w;
+    elo_init(&P.elo, &ep, fixed);
+    struct evo_params vp = {
+        .policy = (enum evo_policy)HAK_OPT(evo_policy),
+        .stable_windows = (unsigned)HAK_OPT(evo_stable_windows),
+        .stable_eps = pct(HAK_OPT(evo_stable_eps)),
+        .freeze_ns = (uint64_t)HAK_OPT(evo_freeze_time) * 1000000u,
+        .canary = pct(HAK_OPT(evo_canary)),
+        .degrade = pct(HAK_OPT(evo_degrade)),
+        .degrade_windows = (unsigned)HAK_OPT(evo_degrade_windows),
+        .shift = pct(HAK_OPT(evo_shift)),
+    };
+    uint64_t now = _hak_os_now_ns();
+    evo_init(&P.evo, &vp, &P.elo, now);
+    P.seed = HAK_OPT(policy_seed) ? (uint64_t)HAK_OPT(policy_seed) : _hak_os_random();
+    P.rng.s = P.seed;
+    P.enabled = HAK_OPT(elo_enabled);
+    /* frozen learns nothing: nothing was learned before this process, so
+     * the threshold is the configured one and nothing is sampled. */
+    P.learning = P.enabled && vp.policy != EVO_P_FROZEN;
+    if (!P.learning)
+        return;
+    P.window_n = (uint64_t)HAK_OPT(elo_window);
+    P.window_ns = (uint64_t)HAK_OPT(elo_window_time) * 1000000u;
+    P.min_samples = ep.min_samples;
+    /* Small batches for small windows, so a window ends near its size;
+     * at most 64 so a thread's samples are not held back for long. */
+    uint64_t per = P.window_n / 64;
+    _hak_policy_batch = (uint32_t)(per < 1 ? 1 : per > 64 ? 64 : per);
+    atomic_store_explicit(&P.count, 0, memory_order_relaxed);
+    for (unsigned b = 0; b < EVO_BUCKETS; b++)
+        atomic_store_explicit(&P.hist[b], 0, memory_order_relaxed);
+    P.start_ns = now;
+    P.start_cpu = _hak_os_cpu_ns();
+    P.start_flt = _hak_os_minflt();
+    _hak_mmap_threshold = P.elo.s[P.evo.strategy].threshold;
+    _hak_policy_min_size = (size_t)HAK_OPT(elo_min_size);
+}
+
+static void log_window(const struct elo_metrics *m, unsigned played, uint64_t samples, enum evo_mode before,
+                       bool changed)
+{
+    int verbose = (int)HAK_OPT(verbose);
+    if (verbose >= 2)
+        _hak_dprintf(2, "hakmem: elo: window %llu: strategy %u (threshold %zu) %llu samples, %.0f ns cpu and %.3f faults "
+                     "per allocation, %zu bytes mapped; rating %.1f\n",
+                     (unsigned long long)P.elo.windows, played, P.elo.s[played].threshold,
+                     (unsigned long long)samples, m->cpu_ns, m->faults, (size_t)m->mapped, P.elo.s[played].rating);
+    if (verbose >= 1 && P.elo.last_retired >= 0)
+        _hak_dprintf(2, "hakmem: elo: strategy %d (threshold %zu) retired, rating %.1f; %u survivors\n",
+                     P.elo.last_retired, P.elo.s[P.elo.last_retired].threshold,
+                     P.elo.s[P.elo.last_retired].rating, P.elo.survivors);
+    if (verbose >= 1 && changed)
+        _hak_dprintf(2, "hakmem: evo: %s -> %s (%s) after window %llu; next strategy %u (threshold %zu)\n",
+                     evo_mode_name(before), evo_mode_name(P.evo.mode), evo_reason_name(P.evo.last_reason),
+                     (unsigned long long)P.elo.windows, P.evo.strategy, P.elo.s[P.evo.strategy].threshold);
+}
+
+static bool window_full(uint64_t count, uint64_t now)
+{
+    return count >= P.window_n || (count >= P.min_samples && now - HAK_PEEK(P.start_ns) >= P.window_ns);
+}
+
+/* Ends the window if it is still full once the lock is held; a thread that
+ * finds the lock taken leaves it to the holder. */
+static void close_window(void)
+{
+    if (!hak_trylock(&P.lock))
+        return;
+    uint64_t now = _hak_os_now_ns();
+    if (!window_full(atomic_load_explicit(&P.count, memory_order_relaxed), now)) {
+        hak_unlock(&P.lock);
+        return;
+    }
+    uint64_t samples = atomic_exchange_explicit(&P.count, 0, memory_order_relaxed), hist[EVO_BUCKETS];
+    for (unsigned b = 0; b < EVO_BUCKETS; b++)
+        hist[b] = atomic_exchange_explicit(&P.hist[b], 0, memory_order_relaxed);
+    uint64_t cpu = _hak_os_cpu_ns();
+    long flt = _hak_os_minflt();
+    struct elo_metrics m = {
+        .cpu_ns = (double)(cpu - P.start_cpu) / (double)samples,
+        .faults = (double)(flt - P.start_flt) / (double)samples,
+        .mapped = (double)_hak_os_mapped(),
+    };
+    unsigned played = P.evo.strategy;
+    enum evo_mode before = P.evo.mode;
+    bool changed = evo_window(&P.evo, &P.elo, samples, &m, hist, now, &P.rng);
+    HAK_POKE(_hak_mmap_threshold, P.elo.s[P.evo.strategy].threshold);
+    HAK_POKE(P.start_ns, now);
+    P.start_cpu = cpu;
+    P.start_flt = flt;
+    log_window(&m, played, samples, before, changed);
+    hak_unlock(&P.lock);
+}
+
+static void hand_over(struct policy_tls *t)
+{
+    uint64_t c = atomic_fetch_add_explicit(&P.count, t->pending, memory_order_relaxed) + t->pending;
+    t->pending = 0;
+    for (unsigned b = 0; b < EVO_BUCKETS; b++)
+        if (t->hist[b]) {
+            atomic_fetch_add_explicit(&P.hist[b], t->hist[b], memory_order_relaxed);
+            t->hist[b] = 0;
+        }
+    if (window_full(c, _hak_os_now_ns()))
+        close_window();
+}
+
+void _hak_policy_sample_slow(struct policy_tls *t)
+{
+    if (t->pending >= _hak_policy_batch)
+        hand_over(t);
+    else
+        _hak_thread_arm(); /* held samples go over at thread exit */
+}
+
+void _hak_policy_thread_exit(void)
+{
+    if (_hak_thread.pol.pending)
+        hand_over(&_hak_thread.pol);
+}
+
+bool _hak_policy_snapshot(struct elo *e, struct evo *v)
+{
+    hak_lock(&P.lock);
+    *e = P.elo;
+    *v = P.evo;
+    bool learning = P.learning;
+    hak_unlock(&P.lock);
+    return learning;
+}
+
+void _hak_policy_fork_child(void)
+{
+    hak_lock_reset_child(&P.lock);
+    _hak_thread.pol = (struct policy_tls){ 0 }; /* the parent's, not this process's */
+}
+
+static void print_size(char *buf, size_t len, size_t n)
+{
+    if (n % (1024 * 1024) == 0)
+        _hak_fmt(buf, len, "%zu MiB", n >> 20);
+    else if (n >= 1024 * 1024)
+        _hak_fmt(buf, len, "%.2f MiB", (double)n / (1024.0 * 1024.0));
+    else
+        _hak_fmt(buf, len, "%zu KiB", n >> 10);
+}
+
+static double ms(uint64_t ns) { return (double)ns / 1e6; }
+
+static void print_text(struct hak_out *o, uint64_t now)
+{
+    const struct elo *e = &P.elo;
+    const struct evo *v = &P.evo;
+    char size[32];
+    _hak_out_printf(o, "[elo]\n");
+    if (!P.enabled) {
+        print_size(size, sizeof size, _hak_mmap_threshold);
+        _hak_out_printf(o, "  off: fixed mmap threshold %s (large.mmap_threshold)\n", size);
+        return;
+    }
+    print_size(size, sizeof size, HAK_PEEK(_hak_mmap_threshold));
+    _hak_out_printf(o, "  threshold now %s; windows %llu (rated %llu, matches %llu), %llu samples in this one; "
+                    "%u of %u strategies survive; seed %llu\n",
+                    size, (unsigned long long)e->windows, (unsigned long long)e->rated, (unsigned long long)e->matches,
+                    (unsigned long long)atomic_load(&P.count), e->survivors, e->p.count, (unsigned long long)P.seed);
+    _hak_out_printf(o, "   #  threshold    rating  wins losses draws      samples windows  state\n");
+    for (unsigned i = 0; i < e->p.count; i++) {
+        const struct elo_strategy *s = &e->s[i];
+        print_size(size, sizeof size, s->threshold);
+        _hak_out_printf(o, "  %2u %10s %9.1f %5llu %6llu %5llu %12llu %7llu  %s%s%s\n", i, size, s->rating,
+                        (unsigned long long)s->wins, (unsigned long long)s->losses, (unsigned long long)s->draws,
+                        (unsigned long long)s->samples, (unsigned long long)s->windows,
+                        s->retired ? "retired" : "survivor", i == e->incumbent ? ", leader" : "",
+                        i == v->strategy ? ", running" : "");
+    }
+    _hak_out_printf(o, "[evo]\n  policy %s, mode %s", _hak_opt_format(HAK_OPT_evo_policy, &_hak_cfg.val[HAK_OPT_evo_policy],
+                                                                      size, sizeof size),
+                    evo_mode_name(v->mode));
+    if (v->mode != EVO_LEARN)
+        _hak_out_printf(o, " (frozen on strategy %u)", v->frozen);
+    _hak_out_printf(o, "; transitions %llu", (unsigned long long)v->transitions);
+    for (unsigned r = 0; r < EVO_NREASONS; r++)
+        if (v->by_reason[r])
+            _hak_out_printf(o, ", %s %llu", evo_reason_name((enum evo_reason)r), (unsigned long long)v->by_reason[r]);
+    _hak_out_printf(o, "\n  time");
+    for (unsigned m = 0; m < EVO_NMODES; m++)
+        _hak_out_printf(o, "%s %s %.1f ms", m ? "," : "", evo_mode_name((enum evo_mode)m),
+                        ms(v->time_in[m] + (m == v->mode ? now - v->mode_since : 0)));
+    _hak_out_printf(o, "; stable windows %u; last frozen window: score ratio %.3f, size shift %.3f\n",
+                    v->stable_count, v->last_ratio, v->last_shift);
+}
+
+static void print_json(struct hak_out *o, uint64_t now)
+{
+    const struct elo *e = &P.elo;
+    const struct evo *v = &P.evo;
+    char word[32];
+    _hak_out_printf(o, ",\n \"elo\": {\"enabled\": %s, \"threshold\": %zu", P.enabled ? "true" : "false",
+                    HAK_PEEK(_hak_mmap_threshold));
+    if (P.enabled) {
+        _hak_out_printf(o, ", \"windows\": %llu, \"rated\": %llu, \"matches\": %llu, \"retirements\": %llu, "
+                        "\"window_samples\": %llu, \"current\": %u, \"leader\": %u, \"survivors\": %u, \"seed\": %llu, "
+                        "\"strategies\": [",
+                        (unsigned long long)e->windows, (unsigned long long)e->rated, (unsigned long long)e->matches,
+                        (unsigned long long)e->retirements, (unsigned long long)atomic_load(&P.count), v->strategy,
+                        e->incumbent, e->survivors, (unsigned long long)P.seed);
+        for (unsigned i = 0; i < e->p.count; i++) {
+            const struct elo_strategy *s = &e->s[i];
+            _hak_out_printf(o, "%s\n  {\"index\": %u, \"threshold\": %zu, \"rating\": %.1f, \"wins\": %llu, "
+                            "\"losses\": %llu, \"draws\": %llu, \"samples\": %llu, \"windows\": %llu, \"state\": \"%s\"}",
+                            i ? "," : "", i, s->threshold, s->rating, (unsigned long long)s->wins,
+                            (unsigned long long)s->losses, (unsigned long long)s->draws,
+                            (unsigned long long)s->samples, (unsigned long long)s->windows,
+                            s->retired ? "retired" : "survivor");
+        }
+        _hak_out_printf(o, "]");
+    }
+    _hak_out_printf(o, "},\n \"evo\": {\"policy\": \"%s\", \"mode\": \"%s\"",
+                    _hak_opt_format(HAK_OPT_evo_policy, &_hak_cfg.val[HAK_OPT_evo_policy], word, sizeof word),
+                    P.enabled ? evo_mode_name(v->mode) : "none");
+    if (P.enabled) {
+        _hak_out_printf(o, ", \"frozen_strategy\": %u, \"transitions\": %llu, \"by_reason\": {", v->frozen,
+                        (unsigned long long)v->transitions);
+        for (unsigned r = 0; r < EVO_NREASONS; r++)
+            _hak_out_printf(o, "%s\"%s\": %llu", r ? ", " : "", evo_reason_name((enum evo_reason)r),
+                            (unsigned long long)v->by_reason[r]);
+        _hak_out_printf(o, "}, \"time_ms\": {");
+        for (unsigned m = 0; m < EVO_NMODES; m++)
+            _hak_out_printf(o, "%s\"%s\": %.1f", m ? ", " : "", evo_mode_name((enum evo_mode)m),
+                            ms(v->time_in[m] + (m == v->mode ? now - v->mode_since : 0)));
+        _hak_out_printf(o, "}, \"stable_windows\": %u, \"last_score_ratio\": %.3f, \"last_shift\": %.3f", v->stable_count,
+                        v->last_ratio, v->last_shift);
+    }
+    _hak_out_printf(o, "}");
+}
+
+void _hak_policy_print(struct hak_out *o, bool json)
+{
+    hak_lock(&P.lock);
+    uint64_t now = _hak_os_now_ns();
+    if (json)
+        print_json(o, now);
+    else
+        print_text(o, now);
+    hak_unlock(&P.lock);
+}

@@ -1,0 +1,91 @@
+/* check.c — check mode's block checks (HAKMEM_CHECK=1): the canary and tail
+ * of a live block (overflow detection at free), the fill of a free block
+ * (write-after-free detection on reuse), and the report naming the block's
+ * size class. The free-list checks on every pop are in tiny.c. */
+#include "tiny.h"
+#include "../fmt.h"
+#include "../options.h"
+#include <stdlib.h>
+#include <string.h>
+
+#define CHECK_CANARY 0xfc /* bytes between the requested size and the tail */
+#define CHECK_FILL 0xdf   /* bytes of a free block past its link and mark */
+
+struct check_tail {
+    uint32_t n;   /* requested size */
+    uint32_t chk; /* tail_check(block, n) */
+};
+
+/* Not forgeable by a stray write without the per-process key, and different
+ * for every block and size. */
+static uint32_t tail_check(uintptr_t a, uint32_t n)
+{
+    uint64_t v = (_hak_key ^ a ^ ((uint64_t)n << 40)) * 0x9e3779b97f4a7c15ULL;
+    return (uint32_t)(v >> 32);
+}
+
+static struct check_tail *tail_of(const void *b, const struct tiny_slab *s)
+{
+    return (struct check_tail *)((uintptr_t)b + s->size - TINY_CHECK_PAD);
+}
+
+/* Whether bytes [from, to) of b all equal v. */
+static bool all_equal(const void *b, size_t from, size_t to, unsigned char v)
+{
+    const unsigned char *p = (const unsigned char *)b + from, *end = (const unsigned char *)b + to;
+    uint64_t w = 0x0101010101010101ULL * v;
+    for (; p < end && ((uintptr_t)p & 7); p++)
+        if (*p != v)
+            return false;
+    for (; p + 8 <= end; p += 8) {
+        uint64_t x;
+        memcpy(&x, p, 8);
+        if (x != w)
+            return false;
+    }
+    for (; p < end; p++)
+        if (*p != v)
+            return false;
+    return true;
+}
+
+void _hak_check_arm(void *b, const struct tiny_slab *s, size_t n)
+{
+    size_t end = s->size - TINY_CHECK_PAD;
+    hak_assert(n <= end);
+    memset((char *)b + n, CHECK_CANARY, end - n);
+    struct check_tail t = { (uint32_t)n, tail_check((uintptr_t)b, (uint32_t)n) };
+    memcpy(tail_of(b, s), &t, sizeof t);
+}
+
+size_t _hak_check_size(const void *b, const struct tiny_slab *s)
+{
+    struct check_tail t;
+    memcpy(&t, tail_of(b, s), sizeof t);
+    size_t end = s->size - TINY_CHECK_PAD;
+    if (t.n > end || t.chk != tail_check((uintptr_t)b, t.n) || !all_equal(b, t.n, end, CHECK_CANARY))
+        return SIZE_MAX;
+    return t.n;
+}
+
+void _hak_check_fill(void *b, const struct tiny_slab *s)
+{
+    if (s->size > 2 * sizeof(uintptr_t))
+        memset((char *)b + 2 * sizeof(uintptr_t), CHECK_FILL, s->size - 2 * sizeof(uintptr_t));
+}
+
+bool _hak_check_filled(const void *b, const struct tiny_slab *s)
+{
+    return all_equal(b, 2 * sizeof(uintptr_t), s->size, CHECK_FILL);
+}
+
+void _hak_check_report(const char *fn, const char *what, const void *b, const struct tiny_slab *s)
+{
+    int mode = (int)HAK_OPT(on_error);
+    if (mode == HAK_ON_ERROR_IGNORE)
+        return;
+    _hak_dprintf(2, "hakmem: %s(): %s %p (size class %u, %u bytes)\n", fn, what, b, (unsigned)s->cls,
+                 (unsigned)s->size);
+    if (mode == HAK_ON_ERROR_ABORT)
+        abort();
+}
