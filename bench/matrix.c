@@ -824,12 +824,15 @@ int _hak_matrix_main(int argc, char **argv, const char *lib)
             mx->nconfigs, mx->nworkloads, mx->runs, total);
     double sys[MX_NSYS];
     /* Run r of every configuration comes before run r + 1 of any, so a
-     * change in the machine's load falls on all of them alike. */
+     * change in the machine's load falls on all of them alike; the order
+     * within a round turns by one each time, so that no configuration always
+     * runs right after the same other one (or first after a workload change). */
     for (int r = 0; r < mx->runs; r++)
         for (int w = 0; w < mx->nworkloads; w++) {
             if (!tty)
                 progress(false, "[run %d/%d] %s (%d/%d)", r + 1, mx->runs, mx->workload[w], done, total);
-            for (int c = 0; c < mx->nconfigs; c++) {
+            for (int k = 0; k < mx->nconfigs; k++) {
+                int c = (k + r + w) % mx->nconfigs;
                 if (tty)
                     progress(true, "[run %d/%d] %s: %s (%d/%d)", r + 1, mx->runs, mx->workload[w], mx->config[c].name,
                              done, total);
