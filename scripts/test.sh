@@ -40,9 +40,9 @@ distcheck() {
 
 # Only the given tests of a build (make check TESTS=...), logs on failure.
 check_only() { # build-name tests make-args -- configure-args...
-    name=$1 tests=$2 args=$3
+    build=$1 tests=$2 args=$3 # not `name`: run() prints that one
     shift 4
-    dir=$(sh scripts/build.sh "$name" "$@") || return 1
+    dir=$(sh scripts/build.sh "$build" "$@") || return 1
     # shellcheck disable=SC2086 # $args: make variable assignments
     make -C "$dir" -j"$jobs" check TESTS="$tests" $args ||
         { for t in $tests; do cat "$dir/$t.log" 2>/dev/null; done; return 1; }
