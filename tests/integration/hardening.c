@@ -16,6 +16,7 @@
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include "child.h"
 
 #define CHUNK ((uintptr_t)2 << 20)
 /* Hang detection only: a case takes milliseconds. */
@@ -31,17 +32,6 @@ __attribute__((noinline)) static void *escape(void *p)
 /* The child names the block it is about to misuse: the parent expects that
  * address in the report. */
 static void announce(const void *p) { dprintf(1, "%p\n", p); }
-
-static char *alloc_or_die(size_t n)
-{
-    char *p = malloc(n);
-    if (!p) {
-        dprintf(2, "malloc(%zu) failed\n", n);
-        _exit(3);
-    }
-    memset(p, 0x42, n);
-    return p;
-}
 
 static bool env_on(const char *name)
 {
@@ -251,86 +241,26 @@ static int run_child(const char *name)
 
 /* ---------------------------------------------------------------- parent */
 
-struct child_result {
-    int status;
-    char out[4096];
-    char err[16384];
-};
+static const char *set_mode_lib; /* the library the children preload */
 
-static void read_both(int fd0, char *b0, size_t cap0, int fd1, char *b1, size_t cap1)
+/* The mode's environment, in the child. */
+static void set_mode(const void *arg)
 {
-    struct pollfd p[2] = { { fd0, POLLIN, 0 }, { fd1, POLLIN, 0 } };
-    char *buf[2] = { b0, b1 };
-    size_t cap[2] = { cap0, cap1 }, len[2] = { 0, 0 };
-    int open_fds = 2;
-    while (open_fds > 0) {
-        if (poll(p, 2, -1) < 0) {
-            if (errno == EINTR)
-                continue;
-            break;
-        }
-        for (int i = 0; i < 2; i++) {
-            if (p[i].fd < 0 || !p[i].revents)
-                continue;
-            char sink[4096];
-            size_t room = cap[i] - 1 - len[i];
-            ssize_t r = room ? read(p[i].fd, buf[i] + len[i], room) : read(p[i].fd, sink, sizeof sink);
-            if (r < 0 && errno == EINTR)
-                continue;
-            if (r <= 0) {
-                p[i].fd = -1;
-                open_fds--;
-            } else if (room) {
-                len[i] += (size_t)r;
-            }
-        }
-    }
-    b0[len[0]] = '\0';
-    b1[len[1]] = '\0';
+    const struct mode *m = arg;
+    setenv("HAKMEM_CHECK", m->check ? "1" : "0", 1);
+    setenv("HAKMEM_SECURE", m->secure ? "1" : "0", 1);
+    setenv("HAKMEM_TINY_USE_SUPERSLAB", m->superslab ? "1" : "0", 1);
+    if (m->on_error)
+        setenv("HAKMEM_ON_ERROR", m->on_error, 1);
+    else
+        unsetenv("HAKMEM_ON_ERROR");
+    setenv("LD_PRELOAD", set_mode_lib, 1);
 }
 
 static int spawn(const char *lib, const char *name, const struct mode *m, struct child_result *r)
 {
-    int out[2], err[2];
-    if (pipe(out) != 0 || pipe(err) != 0) {
-        perror("pipe");
-        return -1;
-    }
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid < 0) {
-        perror("fork");
-        return -1;
-    }
-    if (pid == 0) {
-        dup2(out[1], 1);
-        dup2(err[1], 2);
-        close(out[0]);
-        close(out[1]);
-        close(err[0]);
-        close(err[1]);
-        struct rlimit no_core = { 0, 0 };
-        setrlimit(RLIMIT_CORE, &no_core);
-        setenv("HAKMEM_CHECK", m->check ? "1" : "0", 1);
-        setenv("HAKMEM_SECURE", m->secure ? "1" : "0", 1);
-        setenv("HAKMEM_TINY_USE_SUPERSLAB", m->superslab ? "1" : "0", 1);
-        if (m->on_error)
-            setenv("HAKMEM_ON_ERROR", m->on_error, 1);
-        else
-            unsetenv("HAKMEM_ON_ERROR");
-        setenv("LD_PRELOAD", lib, 1);
-        alarm(CASE_TIMEOUT_S); /* survives exec */
-        execl("/proc/self/exe", "hardening", "--case", name, (char *)NULL);
-        _exit(127);
-    }
-    close(out[1]);
-    close(err[1]);
-    read_both(out[0], r->out, sizeof r->out, err[0], r->err, sizeof r->err);
-    close(out[0]);
-    close(err[0]);
-    while (waitpid(pid, &r->status, 0) < 0 && errno == EINTR)
-        ;
-    return 0;
+    set_mode_lib = lib;
+    return child_run("hardening", name, CASE_TIMEOUT_S, set_mode, m, r);
 }
 
 /* Lines of stderr from hakmem, and those starting with prefix (whose rest

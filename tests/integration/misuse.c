@@ -17,6 +17,7 @@
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include "child.h"
 
 #define KiB ((size_t)1024)
 #define MiB (KiB * 1024)
@@ -39,17 +40,6 @@ static void announce(const void *p)
 }
 
 static char global_block[256];
-
-static void *alloc_or_die(size_t n)
-{
-    char *p = malloc(n);
-    if (!p) {
-        dprintf(2, "malloc(%zu) failed\n", n);
-        _exit(3);
-    }
-    memset(p, 0x42, n);
-    return p;
-}
 
 /* After a double free of p (n bytes) was let through by warn or ignore,
  * the block must not be handed out twice: among many live blocks of the
@@ -475,39 +465,6 @@ static int run_child(const char *name)
 
 /* ---------------------------------------------------------------- parent */
 
-/* Reads both pipes to their end (the child may fill either first). */
-static void read_both(int fd0, char *b0, size_t cap0, int fd1, char *b1, size_t cap1)
-{
-    struct pollfd p[2] = { { fd0, POLLIN, 0 }, { fd1, POLLIN, 0 } };
-    char *buf[2] = { b0, b1 };
-    size_t cap[2] = { cap0, cap1 }, len[2] = { 0, 0 };
-    int open_fds = 2;
-    while (open_fds > 0) {
-        if (poll(p, 2, -1) < 0) {
-            if (errno == EINTR)
-                continue;
-            break;
-        }
-        for (int i = 0; i < 2; i++) {
-            if (p[i].fd < 0 || !p[i].revents)
-                continue;
-            char sink[4096];
-            size_t room = cap[i] - 1 - len[i];
-            ssize_t r = room ? read(p[i].fd, buf[i] + len[i], room) : read(p[i].fd, sink, sizeof sink);
-            if (r < 0 && errno == EINTR)
-                continue;
-            if (r <= 0) {
-                p[i].fd = -1;
-                open_fds--;
-            } else if (room) {
-                len[i] += (size_t)r;
-            }
-        }
-    }
-    b0[len[0]] = '\0';
-    b1[len[1]] = '\0';
-}
-
 /* Lines of text that are misuse reports ("hakmem: fn(): what 0x…"). */
 static bool is_report(const char *line, size_t len)
 {
@@ -544,12 +501,6 @@ static int count_reports(const char *text)
     return n;
 }
 
-struct child_result {
-    int status;
-    char out[4096];
-    char err[65536];
-};
-
 /* Drops the caller's HAKMEM_ settings except the configuration under test
  * (file and profile), so that only the case's own errors are reported. */
 static void scrub_env(void)
@@ -568,57 +519,39 @@ static void scrub_env(void)
     }
 }
 
+/* What a child needs to set its environment up. */
+struct child_env {
+    const char *on_error;
+    const struct config_case *cc;
+    const char *ini;
+};
+
+static void set_env(const void *arg)
+{
+    const struct child_env *ce = arg;
+    if (ce->on_error)
+        setenv("HAKMEM_ON_ERROR", ce->on_error, 1);
+    else
+        unsetenv("HAKMEM_ON_ERROR");
+    if (ce->cc) {
+        scrub_env();
+        if (ce->cc->bad_ini) {
+            setenv("HAKMEM_CONFIG", ce->ini, 1);
+            unsetenv("HAKMEM_PROFILE");
+            unsetenv("HAKMEM_MODE");
+        }
+        for (int i = 0; i < 2 && ce->cc->env[i]; i++)
+            putenv((char *)ce->cc->env[i]);
+    }
+}
+
 /* Runs this program's child part for case `child` in a fresh process (so
  * the allocator reads the environment set here at its start-up). */
 static int spawn(const char *child, const char *on_error, const struct config_case *cc, const char *ini,
                  struct child_result *r)
 {
-    int out[2], err[2];
-    if (pipe(out) != 0 || pipe(err) != 0) {
-        perror("pipe");
-        return -1;
-    }
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid < 0) {
-        perror("fork");
-        return -1;
-    }
-    if (pid == 0) {
-        dup2(out[1], 1);
-        dup2(err[1], 2);
-        close(out[0]);
-        close(out[1]);
-        close(err[0]);
-        close(err[1]);
-        struct rlimit no_core = { 0, 0 };
-        setrlimit(RLIMIT_CORE, &no_core);
-        if (on_error)
-            setenv("HAKMEM_ON_ERROR", on_error, 1);
-        else
-            unsetenv("HAKMEM_ON_ERROR");
-        if (cc) {
-            scrub_env();
-            if (cc->bad_ini) {
-                setenv("HAKMEM_CONFIG", ini, 1);
-                unsetenv("HAKMEM_PROFILE");
-                unsetenv("HAKMEM_MODE");
-            }
-            for (int i = 0; i < 2 && cc->env[i]; i++)
-                putenv((char *)cc->env[i]);
-        }
-        alarm(CASE_TIMEOUT_S); /* survives exec */
-        execl("/proc/self/exe", "misuse", "--case", child, (char *)NULL);
-        _exit(127);
-    }
-    close(out[1]);
-    close(err[1]);
-    read_both(out[0], r->out, sizeof r->out, err[0], r->err, sizeof r->err);
-    close(out[0]);
-    close(err[0]);
-    while (waitpid(pid, &r->status, 0) < 0 && errno == EINTR)
-        ;
-    return 0;
+    struct child_env ce = { on_error, cc, ini };
+    return child_run("misuse", child, CASE_TIMEOUT_S, set_env, &ce, r);
 }
 
 /* Checks how the child ended; NULL if as expected, else why not. */

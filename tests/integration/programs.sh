@@ -9,37 +9,10 @@ set -u
 # Hang detection only: each program takes a few seconds at most.
 TIMEOUT=300
 
-status=0
-pass() { echo "ok - $*"; }
-fail() { echo "not ok - $*"; status=1; }
-
-lib=${HAKMEM_LIBRARY:-}
-if [ -z "$lib" ] || [ ! -f "$lib" ]; then
-    echo "programs.sh: HAKMEM_LIBRARY must name libhakmem.so (got '$lib')" >&2
-    exit 1
-fi
-case $lib in
-/*) ;;
-*) lib=$PWD/$lib ;;
-esac
+. "$(dirname "$0")/../preload.sh"
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/hakmem-programs.XXXXXX") || exit 1
 trap 'rm -rf "$tmp"' EXIT
-
-# Runs a command under hakmem, its counters going to $tmp/stats/NAME.
-# Usage: on_hakmem NAME command...
-on_hakmem() {
-    stats_dir=$tmp/stats/$1
-    shift
-    mkdir -p "$stats_dir"
-    # timeout runs outside the stats: only NAME's own processes write them.
-    timeout "$TIMEOUT" env LD_PRELOAD="$lib" HAKMEM_STATS_FILE="$stats_dir/%p.json" "$@"
-}
-
-# The same without hakmem (the reference).
-on_system() {
-    env -u LD_PRELOAD timeout "$TIMEOUT" "$@"
-}
 
 # Did hakmem serve allocations in the processes of NAME? A stats file with
 # non-zero tiny allocation counters says so; a build without counters

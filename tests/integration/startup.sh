@@ -4,19 +4,7 @@
 # Needs HAKMEM_LIBRARY, the path of libhakmem.so.
 set -u
 
-status=0
-pass() { echo "ok - $*"; }
-fail() { echo "not ok - $*"; status=1; }
-
-lib=${HAKMEM_LIBRARY:-}
-if [ -z "$lib" ] || [ ! -f "$lib" ]; then
-    echo "startup.sh: HAKMEM_LIBRARY must name libhakmem.so (got '$lib')" >&2
-    exit 1
-fi
-case $lib in
-/*) ;;
-*) lib=$PWD/$lib ;;
-esac
+. "$(dirname "$0")/../preload.sh"
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/hakmem-startup.XXXXXX") || exit 1
 trap 'rm -rf "$tmp"' EXIT

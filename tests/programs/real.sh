@@ -6,19 +6,7 @@
 # (scripts/setup.sh installs them). Network: 127.0.0.1 only.
 set -u
 
-status=0
-pass() { echo "ok - $*"; }
-fail() { echo "not ok - $*"; status=1; }
-
-lib=${HAKMEM_LIBRARY:-}
-if [ -z "$lib" ] || [ ! -f "$lib" ]; then
-    echo "real.sh: HAKMEM_LIBRARY must name libhakmem.so (got '$lib')" >&2
-    exit 1
-fi
-case $lib in
-/*) ;;
-*) lib=$PWD/$lib ;;
-esac
+. "$(dirname "$0")/../preload.sh"
 
 # Hang detection only; the slowest part (the Python tests) takes ~30 s.
 TIMEOUT=300
@@ -36,18 +24,6 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM HUP
-
-# Runs a command under hakmem, its counters going to $tmp/stats/NAME.
-on_hakmem() {
-    stats_dir=$tmp/stats/$1
-    shift
-    mkdir -p "$stats_dir"
-    timeout "$TIMEOUT" env LD_PRELOAD="$lib" HAKMEM_STATS_FILE="$stats_dir/%p.json" "$@"
-}
-
-on_system() {
-    env -u LD_PRELOAD timeout "$TIMEOUT" "$@"
-}
 
 # The largest tiny allocation count in NAME's stats files (0 if none).
 allocs() {

@@ -12,27 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-static int err_fd = -1, saved_stderr = -1;
-static char errtext[65536];
-
-static void capture_stderr(void)
-{
-    err_fd = unit_capture();
-    saved_stderr = dup(2);
-    dup2(err_fd, 2);
-    HAK_OPT(on_error) = HAK_ON_ERROR_WARN;
-}
-
-static const char *release_stderr(void)
-{
-    dup2(saved_stderr, 2);
-    close(saved_stderr);
-    unit_text(err_fd, errtext, sizeof errtext);
-    close(err_fd);
-    HAK_OPT(on_error) = HAK_ON_ERROR_ABORT;
-    return errtext;
-}
-
 /* text holds check mode's report of b, naming b's size class. */
 static void expect_report(const char *text, const char *fn, const char *what, const void *b)
 {

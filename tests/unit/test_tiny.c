@@ -275,27 +275,6 @@ static void exit_abandons_and_free_adopts(void **state)
 
 /* ---------------------------------------------------------------- misuse */
 
-static int saved_stderr = -1, err_fd = -1;
-static char errtext[4096];
-
-static void capture_stderr(void)
-{
-    err_fd = unit_capture();
-    saved_stderr = dup(2);
-    dup2(err_fd, 2);
-    HAK_OPT(on_error) = HAK_ON_ERROR_WARN;
-}
-
-static const char *release_stderr(void)
-{
-    dup2(saved_stderr, 2);
-    close(saved_stderr);
-    unit_text(err_fd, errtext, sizeof errtext);
-    close(err_fd);
-    HAK_OPT(on_error) = HAK_ON_ERROR_ABORT;
-    return errtext;
-}
-
 static void *remote_double_free(void *arg)
 {
     hak_free(arg);

@@ -11,6 +11,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include "options.h"
 
 /* A memory file to capture warnings; unit_text() returns what it holds. */
 static inline int unit_capture(void) { return memfd_create("hakmem-test", 0); }
@@ -26,6 +27,29 @@ static inline void unit_clear(int fd)
 {
     (void)ftruncate(fd, 0);
     (void)lseek(fd, 0, SEEK_SET); /* else writes continue past a hole */
+}
+
+/* stderr into a memory file, with misuse reports set to warn;
+ * release_stderr() restores both and returns what was written. */
+static int unit_err_fd = -1, unit_saved_stderr = -1;
+static char unit_errtext[65536];
+
+static inline void capture_stderr(void)
+{
+    unit_err_fd = unit_capture();
+    unit_saved_stderr = dup(2);
+    dup2(unit_err_fd, 2);
+    HAK_OPT(on_error) = HAK_ON_ERROR_WARN;
+}
+
+static inline const char *release_stderr(void)
+{
+    dup2(unit_saved_stderr, 2);
+    close(unit_saved_stderr);
+    unit_text(unit_err_fd, unit_errtext, sizeof unit_errtext);
+    close(unit_err_fd);
+    HAK_OPT(on_error) = HAK_ON_ERROR_ABORT;
+    return unit_errtext;
 }
 
 #endif
