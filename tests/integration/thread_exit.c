@@ -1,8 +1,9 @@
-/* thread_exit.c — 12,000 short-lived threads (glibc's tst-malloc-thread-exit and tst-malloc-tcache-leak are the model): threads that exit holding cached blocks, threads that only free, and malloc/free from a TSD destructor after the allocator flushed the thread's cache (reincarnation); the peak RSS of the second half of the run must stay within 10% of the first half's (after warm-up), and nothing may crash. */
+/* thread_exit.c — 12,000 short-lived threads (glibc's tst-malloc-thread-exit and tst-malloc-tcache-leak are the model): threads that exit holding cached blocks, threads that only free, and malloc/free from a TSD destructor after the allocator flushed the thread's cache (reincarnation); the memory retained after malloc_trim in the second half of the run must stay within 10% of the first half's (after warm-up), and nothing may crash. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
 #include <dlfcn.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -17,7 +18,7 @@
 enum {
     WAVE = 8,        /* threads alive at once */
     ROUNDS = 1500,   /* waves: 12,000 threads */
-    WARMUP = 500,    /* waves before RSS is watched: by then the SuperSlabs a wave needs are mapped */
+    WARMUP = 500,    /* waves before RSS is watched */
     SAMPLE = 5,      /* waves between RSS samples */
     NBLOCKS = 300,   /* blocks each allocating thread churns */
     NPASS = 16,      /* blocks a thread leaves for the main thread to free */
@@ -177,15 +178,22 @@ int main(void)
     check(pthread_key_create(&late_key, late_destructor) == 0, "pthread_key_create");
     if (!dlsym(RTLD_DEFAULT, "hak_version"))
         printf("# hakmem is not loaded: testing the system allocator\n");
-    /* The peak RSS of the first and of the second half of the watched waves:
-     * an allocator's caches make RSS at any one instant depend on timing
-     * (empty SuperSlabs stay resident for the purge delay), but a leak makes
-     * the later peak grow with the number of threads. */
-    size_t rss0 = 0, rss1 = 0;
+    /* What the allocator retains is RSS after malloc_trim: trimming gives
+     * back every free page an allocator caches, so what stays is live blocks,
+     * metadata and what a leak strands (blocks in a dead thread's cache,
+     * slabs never released), and only a leak grows with the number of
+     * threads. RSS without a trim is not compared: it follows how far the
+     * caches filled, which depends on thread timing (measured up to 64,000
+     * threads: hakmem 33-47 MiB, mimalloc 32-39 MiB), and is only shown. */
+    size_t kept0 = 0, kept1 = 0, cached = 0;
     for (unsigned r = 0; r < ROUNDS; r++) {
         run_wave(r);
         if (r >= WARMUP && r % SAMPLE == 0) {
-            size_t now = rss_bytes(), *peak = r < (WARMUP + ROUNDS) / 2 ? &rss0 : &rss1;
+            size_t before = rss_bytes();
+            if (before > cached)
+                cached = before;
+            malloc_trim(0);
+            size_t now = rss_bytes(), *peak = r < (WARMUP + ROUNDS) / 2 ? &kept0 : &kept1;
             if (now > *peak)
                 *peak = now;
         }
@@ -193,11 +201,14 @@ int main(void)
     unsigned long want_runs = (unsigned long)ROUNDS * TSD_ROUNDS;
     check(atomic_load(&destructor_runs) == want_runs, "the TSD destructor ran %lu times, want %lu",
           atomic_load(&destructor_runs), want_runs);
-    /* Within 10%, plus one 2 MiB chunk for a process of a few MiB. */
-    size_t bound = rss0 + rss0 / 10 + 2 * MiB;
-    printf("%s - %d threads (churn, free-only, TSD reincarnation): peak RSS %zu KiB over threads %d-%d, %zu KiB over "
-           "threads %d-%d (bound %zu KiB)\n",
-           rss1 <= bound ? "ok" : "not ok", ROUNDS * WAVE, rss0 / KiB, WARMUP * WAVE, (WARMUP + ROUNDS) / 2 * WAVE,
-           rss1 / KiB, (WARMUP + ROUNDS) / 2 * WAVE, ROUNDS * WAVE, bound / KiB);
-    return rss1 > bound;
+    /* Within 10%, plus 1 MiB: the main thread's cached blocks and the
+     * resident SuperSlab headers vary by a few hundred KiB with timing; a
+     * leak of 1.3 MiB over 4,000 threads (330 bytes each) fails. */
+    size_t bound = kept0 + kept0 / 10 + MiB;
+    printf("# peak RSS before a trim: %zu KiB\n", cached / KiB);
+    printf("%s - %d threads (churn, free-only, TSD reincarnation): peak RSS after malloc_trim %zu KiB over threads "
+           "%d-%d, %zu KiB over threads %d-%d (bound %zu KiB)\n",
+           kept1 <= bound ? "ok" : "not ok", ROUNDS * WAVE, kept0 / KiB, WARMUP * WAVE, (WARMUP + ROUNDS) / 2 * WAVE,
+           kept1 / KiB, (WARMUP + ROUNDS) / 2 * WAVE, ROUNDS * WAVE, bound / KiB);
+    return kept1 > bound;
 }
