@@ -3,6 +3,7 @@
  * (write-after-free detection on reuse), and the report naming the block's
  * size class. The free-list checks on every pop are in tiny.c. */
 #include "tiny.h"
+#include "../counters.h"
 #include "../fmt.h"
 #include "../options.h"
 #include <stdlib.h>
@@ -81,6 +82,7 @@ bool _hak_check_filled(const void *b, const struct tiny_slab *s)
 
 void _hak_check_report(const char *fn, const char *what, const void *b, const struct tiny_slab *s)
 {
+    HAK_CTR_INC(early_return, heap_corruption);
     int mode = (int)HAK_OPT(on_error);
     if (mode == HAK_ON_ERROR_IGNORE)
         return;

@@ -6,15 +6,23 @@
  * that reports nothing. Run in both SuperSlab modes. */
 #include "unit.h"
 #include "hakmem.h"
+#include "counters.h"
 #include "options.h"
 #include "tiny/tiny.h"
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 
-/* text holds check mode's report of b, naming b's size class. */
+/* text holds check mode's report of b, naming b's size class, and this
+ * thread's heap_corruption counter has counted it. */
 static void expect_report(const char *text, const char *fn, const char *what, const void *b)
 {
+#if HAK_COUNTERS
+    static uint64_t counted;
+    uint64_t now = _hak_thread.ctr.early_return_heap_corruption[0];
+    assert_true(now > counted);
+    counted = now;
+#endif
     const struct tiny_slab *s = tiny_slab_of((uintptr_t)b);
     assert_non_null(s);
     char want[256];
