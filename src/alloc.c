@@ -42,20 +42,27 @@ static void *alloc_tier(size_t n, uintptr_t site, bool *zeroed)
     return p;
 }
 
-void *_hak_malloc_slow(size_t n, uintptr_t site)
+/* A request of *n bytes after start-up: zero bytes are served as one (*n
+ * becomes 1), more than PTRDIFF_MAX fail with ENOMEM. */
+static void *alloc_request(size_t *n, uintptr_t site, bool *zeroed)
 {
-    if (hak_unlikely(!hak_ready()))
-        return bootstrap_alloc(n, 16);
-    if (n == 0) {
+    if (*n == 0) {
         HAK_CTR_INC(early_return, zero_size);
-        n = 1;
-    } else if (hak_unlikely(n > PTRDIFF_MAX)) {
+        *n = 1;
+    } else if (hak_unlikely(*n > PTRDIFF_MAX)) {
         HAK_CTR_INC(early_return, overflow);
         errno = ENOMEM;
         return NULL;
     }
+    return alloc_tier(*n, site, zeroed);
+}
+
+void *_hak_malloc_slow(size_t n, uintptr_t site)
+{
+    if (hak_unlikely(!hak_ready()))
+        return bootstrap_alloc(n, 16);
     bool zeroed;
-    void *p = alloc_tier(n, site, &zeroed);
+    void *p = alloc_request(&n, site, &zeroed);
     _hak_madv_start_pending(); /* a kick by an earlier slab free starts here */
     return p;
 }
@@ -148,16 +155,8 @@ void *_hak_calloc(size_t count, size_t size, uintptr_t site)
     }
     if (hak_unlikely(!hak_ready()))
         return bootstrap_alloc(n, 16); /* static area: zero, never reused */
-    if (n == 0) {
-        HAK_CTR_INC(early_return, zero_size);
-        n = 1;
-    } else if (hak_unlikely(n > PTRDIFF_MAX)) {
-        HAK_CTR_INC(early_return, overflow);
-        errno = ENOMEM;
-        return NULL;
-    }
     bool zeroed;
-    void *p = alloc_tier(n, site, &zeroed);
+    void *p = alloc_request(&n, site, &zeroed);
     if (p && !zeroed) /* fresh or purged memory is zero already */
         memset(p, 0, n);
     return p;

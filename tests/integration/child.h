@@ -25,6 +25,22 @@ static char *alloc_or_die(size_t n)
     return p;
 }
 
+/* In a child that is still here after its case (warn or ignore, or no
+ * misuse): the heap must work normally. Prints "survived" and returns 0,
+ * or returns 3. */
+static int child_survive(void)
+{
+    for (size_t n = 1; n <= (size_t)4 << 20; n *= 3) {
+        char *p = alloc_or_die(n);
+        p = realloc(p, 2 * n);
+        if (!p)
+            return 3;
+        free(p);
+    }
+    dprintf(1, "survived\n");
+    return 0;
+}
+
 struct child_result {
     int status;
     char out[4096];
