@@ -1,6 +1,8 @@
 # preload.sh — sourced by the shell tests that run programs under the
-# preloaded hakmem: `ok`/`not ok` lines that set the exit status, and $lib,
-# the absolute path of libhakmem.so taken from HAKMEM_LIBRARY.
+# preloaded hakmem: `ok`/`not ok` lines that set the exit status, $lib (the
+# absolute path of libhakmem.so taken from HAKMEM_LIBRARY), running a
+# program with and without hakmem, and the proofs that hakmem served it and
+# reported nothing.
 status=0
 pass() { echo "ok - $*"; }
 fail() { echo "not ok - $*"; status=1; }
@@ -28,4 +30,34 @@ on_hakmem() {
 # The same without hakmem (the reference).
 on_system() {
     env -u LD_PRELOAD timeout "$TIMEOUT" "$@"
+}
+
+# The most allocations (fast and slow path) one of NAME's processes counted
+# in its stats file (0 if none).
+allocs() {
+    for f in "$tmp/stats/$1"/*.json; do
+        [ -e "$f" ] || continue
+        grep -oE '"alloc_(fast|slow)": *[0-9]+' "$f" | awk -F': *' '{ n += $2 } END { print n + 0 }'
+    done | sort -n | tail -1
+}
+
+# Did hakmem serve NAME? A stats file with allocations in it (a build
+# without counters can only show that hakmem wrote the file).
+check_served() {
+    n=$(allocs "$1")
+    if [ "${n:-0}" -gt 0 ]; then
+        pass "$1: hakmem served it ($n allocations in its stats)"
+    elif cat "$tmp/stats/$1"/*.json 2>/dev/null | grep -q '"counters": false'; then
+        pass "$1: hakmem wrote its stats (counters compiled out)"
+    else
+        fail "$1: no stats file shows allocations by hakmem (was it preloaded?)"
+    fi
+}
+
+# Any report of hakmem's on the stderr saved in FILE means it rejected
+# something the program did. Usage: check_no_reports NAME FILE
+check_no_reports() {
+    if grep -E '^hakmem: ' "$2" >/dev/null; then
+        fail "$1: hakmem reported: $(grep -E '^hakmem: ' "$2" | head -3)"
+    fi
 }

@@ -14,33 +14,6 @@ TIMEOUT=300
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/hakmem-programs.XXXXXX") || exit 1
 trap 'rm -rf "$tmp"' EXIT
 
-# Did hakmem serve allocations in the processes of NAME? A stats file with
-# non-zero tiny allocation counters says so; a build without counters
-# (--disable-counters) can only show that hakmem wrote the file.
-served_by_hakmem() {
-    for f in "$tmp/stats/$1"/*.json; do
-        [ -e "$f" ] || continue
-        grep -Eq '"alloc_(fast|slow)": *[1-9]' "$f" && return 0
-        grep -q '"counters": false' "$f" && return 0
-    done
-    return 1
-}
-
-check_served() {
-    if served_by_hakmem "$1"; then
-        pass "$1: hakmem served the allocations ($(find "$tmp/stats/$1" -name '*.json' | wc -l) stats files)"
-    else
-        fail "$1: no stats file shows allocations by hakmem (was it preloaded?)"
-    fi
-}
-
-# Misuse reports on stderr mean hakmem rejected something the program did.
-check_no_reports() {
-    if grep -E '^hakmem: [a-z_]+\(\): (invalid pointer|double free)' "$2" >/dev/null; then
-        fail "$1: hakmem reported misuse: $(grep -E '^hakmem: ' "$2" | head -3)"
-    fi
-}
-
 # ---------------------------------------------------------------- python3
 
 # The pyenv shim is a shell script: preload the interpreter itself.

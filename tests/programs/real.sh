@@ -25,31 +25,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM HUP
 
-# The largest tiny allocation count in NAME's stats files (0 if none).
-allocs() {
-    cat "$tmp/stats/$1"/*.json 2>/dev/null | sed -n 's/.*"alloc_fast": *\([0-9]*\).*/\1/p' | sort -n | tail -1
-}
-
-# Did hakmem serve NAME? A stats file with allocations in it (a build
-# without counters can only show that hakmem wrote the file).
-check_served() {
-    n=$(allocs "$1")
-    if [ "${n:-0}" -gt 0 ]; then
-        pass "$1: hakmem served it ($n allocations on the fast path in its stats)"
-    elif cat "$tmp/stats/$1"/*.json 2>/dev/null | grep -q '"counters": false'; then
-        pass "$1: hakmem wrote its stats (counters compiled out)"
-    else
-        fail "$1: no stats file shows allocations by hakmem (was it preloaded?)"
-    fi
-}
-
-# Misuse reports on stderr mean hakmem rejected something the program did.
-check_no_reports() {
-    if grep -E '^hakmem: ' "$2" >/dev/null; then
-        fail "$1: hakmem reported: $(grep -E '^hakmem: ' "$2" | head -3)"
-    fi
-}
-
 need() {
     for c in "$@"; do
         command -v "$c" >/dev/null 2>&1 || { fail "$c: not installed (scripts/setup.sh installs it)"; return 1; }
