@@ -25,6 +25,51 @@ static void *bootstrap_alloc(size_t n, size_t align)
     return p;
 }
 
+/* Usable bytes of a large or huge block, or 0 (and a report) if p is not
+ * one that is live. */
+static size_t large_usable(void *p, uint64_t e, const char *fn)
+{
+    if (HAK_CHUNK_KIND(e) == HAK_CHUNK_HUGE)
+        return _hak_huge_usable(HAK_CHUNK_PTR(e), p, fn);
+    return _hak_arena_usable(HAK_CHUNK_PTR(e), p, fn);
+}
+
+/* Check mode's view of a large or huge block: the size requested, or 0 if
+ * p is not a live block or its canary was overwritten (reported). */
+static size_t large_checked(void *p, uint64_t e, const char *fn)
+{
+    size_t end = large_usable(p, e, fn);
+    if (!end)
+        return 0;
+    size_t n = _hak_check_size(p, end);
+    if (n == SIZE_MAX) {
+        _hak_check_report(fn, "buffer overflow", p, 0, end);
+        return 0;
+    }
+    return n;
+}
+
+/* A block of n bytes above the slab classes (or aligned beyond them): from
+ * the arena below the mmap threshold, else (or when the arena cannot grow)
+ * a mapping of its own. In check mode it has room for the tail after n
+ * bytes, armed up to its usable end. */
+static void *large_alloc(size_t n, size_t align, uintptr_t site, bool *zeroed)
+{
+    size_t m = n;
+    if (hak_unlikely(_hak_tiny_check)) {
+        n += n == 0; /* (memalign of 0 bytes) a usable size of 0 reads as "not ours" */
+        m = n + TINY_CHECK_PAD;
+    }
+    void *p = NULL;
+    if (align <= HAK_UNIT_SIZE && n > _hak_mid_max && n < hak_mmap_threshold())
+        p = _hak_arena_alloc(m, zeroed); /* runs start on 64 KiB */
+    if (!p)
+        p = _hak_huge_alloc(m, align, site, zeroed);
+    if (p && hak_unlikely(_hak_tiny_check))
+        _hak_check_arm(p, large_usable(p, hak_chunk_get((uintptr_t)p), "malloc"), n);
+    return p;
+}
+
 /* *zeroed: whether the block reads as zero (fresh or purged memory). */
 static void *alloc_tier(size_t n, uintptr_t site, bool *zeroed)
 {
@@ -33,10 +78,8 @@ static void *alloc_tier(size_t n, uintptr_t site, bool *zeroed)
     hak_policy_sample(&_hak_thread.pol, n);
     if (n <= _hak_mid_max)
         p = tiny_alloc_req(hak_size_class(n), n, 0);
-    else if (n < hak_mmap_threshold() && (p = _hak_arena_alloc(n, zeroed)) != NULL)
-        ;
-    else /* at the threshold, or an arena that cannot grow: a mapping of its own */
-        p = _hak_huge_alloc(n, 0, site, zeroed);
+    else
+        p = large_alloc(n, 0, site, zeroed);
     if (hak_unlikely(!p))
         HAK_CTR_INC(early_return, oom);
     return p;
@@ -87,10 +130,13 @@ static void free_slow(void *p, const char *fn)
         break;
     }
     case HAK_CHUNK_HUGE:
-        _hak_huge_free(HAK_CHUNK_PTR(e), p, fn);
-        return;
     case HAK_CHUNK_ARENA:
-        _hak_arena_free(HAK_CHUNK_PTR(e), p, fn);
+        if (hak_unlikely(_hak_tiny_check) && !large_checked(p, e, fn))
+            return; /* reported; an overflowed block is leaked */
+        if (HAK_CHUNK_KIND(e) == HAK_CHUNK_HUGE)
+            _hak_huge_free(HAK_CHUNK_PTR(e), p, fn);
+        else
+            _hak_arena_free(HAK_CHUNK_PTR(e), p, fn);
         return;
     case HAK_CHUNK_HUGE_FREED:
         if ((a & HAK_CHUNK_MASK) == 0) {
@@ -129,10 +175,8 @@ size_t _hak_usable_size(void *p, const char *fn)
         struct tiny_slab *s = tiny_slab_of(a);
         if (s)
             return _hak_tiny_usable(p, s, fn);
-    } else if (HAK_CHUNK_KIND(e) == HAK_CHUNK_HUGE) {
-        return _hak_huge_usable(HAK_CHUNK_PTR(e), p, fn);
-    } else if (HAK_CHUNK_KIND(e) == HAK_CHUNK_ARENA) {
-        return _hak_arena_usable(HAK_CHUNK_PTR(e), p, fn);
+    } else if (HAK_CHUNK_KIND(e) == HAK_CHUNK_HUGE || HAK_CHUNK_KIND(e) == HAK_CHUNK_ARENA) {
+        return hak_unlikely(_hak_tiny_check) ? large_checked(p, e, fn) : large_usable(p, e, fn);
     } else if (_hak_bootstrap_owns(p)) {
         return _hak_bootstrap_size(p);
     } else if (HAK_CHUNK_KIND(e) == HAK_CHUNK_HUGE_FREED && (a & HAK_CHUNK_MASK) == 0) {
@@ -181,17 +225,20 @@ void *_hak_realloc(void *p, size_t n, uintptr_t site, const char *fn)
         return NULL;
     }
     /* In place where the block's tier allows: whole chunks for huge blocks,
-     * neighbouring runs for arena blocks, the same block for slab blocks. */
+     * neighbouring runs for arena blocks, the same block for slab blocks.
+     * Never in check mode: the new size gets a new canary. */
     uint64_t e = hak_chunk_get((uintptr_t)p);
-    if (HAK_CHUNK_KIND(e) == HAK_CHUNK_HUGE) {
-        if (n >= hak_mmap_threshold() && _hak_huge_resize(HAK_CHUNK_PTR(e), n))
-            return p;
-    } else if (HAK_CHUNK_KIND(e) == HAK_CHUNK_ARENA) {
-        if (n > _hak_mid_max && n < hak_mmap_threshold() && _hak_arena_resize(HAK_CHUNK_PTR(e), p, n))
-            return p;
-    } else if (n <= old && n >= old / 2) {
-        return p;
+    bool in_place = false;
+    if (hak_likely(!_hak_tiny_check)) {
+        if (HAK_CHUNK_KIND(e) == HAK_CHUNK_HUGE)
+            in_place = n >= hak_mmap_threshold() && _hak_huge_resize(HAK_CHUNK_PTR(e), n);
+        else if (HAK_CHUNK_KIND(e) == HAK_CHUNK_ARENA)
+            in_place = n > _hak_mid_max && n < hak_mmap_threshold() && _hak_arena_resize(HAK_CHUNK_PTR(e), p, n);
+        else
+            in_place = n <= old && n >= old / 2;
     }
+    if (in_place)
+        return p;
     void *q = _hak_malloc_slow(n ? n : 1, site);
     if (!q)
         return NULL;
@@ -224,12 +271,7 @@ void *_hak_memalign(size_t align, size_t n, uintptr_t site)
         }
     }
     bool zeroed;
-    if (align <= HAK_UNIT_SIZE && n > _hak_mid_max && n < hak_mmap_threshold()) {
-        void *p = _hak_arena_alloc(n, &zeroed); /* runs start on 64 KiB */
-        if (p)
-            return p;
-    }
-    void *p = _hak_huge_alloc(n, align, site, &zeroed);
+    void *p = large_alloc(n, align, site, &zeroed);
     if (!p)
         HAK_CTR_INC(early_return, oom);
     return p;

@@ -1,7 +1,8 @@
 /* check.c — check mode's block checks (HAKMEM_CHECK=1): the canary and tail
- * of a live block (overflow detection at free), the fill of a free block
- * (write-after-free detection on reuse), and the report naming the block's
- * size class. The free-list checks on every pop are in tiny.c. */
+ * of a live block of any tier (overflow detection at free), the fill of a
+ * free slab block (write-after-free detection on reuse), and the report
+ * naming the block's size class. The free-list checks on every pop are in
+ * tiny.c. */
 #include "tiny.h"
 #include "../counters.h"
 #include "../fmt.h"
@@ -13,21 +14,21 @@
 #define CHECK_FILL 0xdf   /* bytes of a free block past its link and mark */
 
 struct check_tail {
-    uint32_t n;   /* requested size */
-    uint32_t chk; /* tail_check(block, n) */
+    uint32_t gap; /* bytes from the end of the request to the end of the block */
+    uint32_t chk; /* tail_check(block, gap) */
 };
 
 /* Not forgeable by a stray write without the per-process key, and different
  * for every block and size. */
-static uint32_t tail_check(uintptr_t a, uint32_t n)
+static uint32_t tail_check(uintptr_t a, uint32_t gap)
 {
-    uint64_t v = (_hak_key ^ a ^ ((uint64_t)n << 40)) * 0x9e3779b97f4a7c15ULL;
+    uint64_t v = (_hak_key ^ a ^ ((uint64_t)gap << 40)) * 0x9e3779b97f4a7c15ULL;
     return (uint32_t)(v >> 32);
 }
 
-static struct check_tail *tail_of(const void *b, const struct tiny_slab *s)
+static struct check_tail *tail_of(const void *b, size_t end)
 {
-    return (struct check_tail *)((uintptr_t)b + s->size - TINY_CHECK_PAD);
+    return (struct check_tail *)((uintptr_t)b + end - TINY_CHECK_PAD);
 }
 
 /* Whether bytes [from, to) of b all equal v. */
@@ -50,23 +51,22 @@ static bool all_equal(const void *b, size_t from, size_t to, unsigned char v)
     return true;
 }
 
-void _hak_check_arm(void *b, const struct tiny_slab *s, size_t n)
+void _hak_check_arm(void *b, size_t end, size_t n)
 {
-    size_t end = s->size - TINY_CHECK_PAD;
-    hak_assert(n <= end);
-    memset((char *)b + n, CHECK_CANARY, end - n);
-    struct check_tail t = { (uint32_t)n, tail_check((uintptr_t)b, (uint32_t)n) };
-    memcpy(tail_of(b, s), &t, sizeof t);
+    hak_assert(n + TINY_CHECK_PAD <= end && end - n <= UINT32_MAX);
+    memset((char *)b + n, CHECK_CANARY, end - TINY_CHECK_PAD - n);
+    struct check_tail t = { (uint32_t)(end - n), tail_check((uintptr_t)b, (uint32_t)(end - n)) };
+    memcpy(tail_of(b, end), &t, sizeof t);
 }
 
-size_t _hak_check_size(const void *b, const struct tiny_slab *s)
+size_t _hak_check_size(const void *b, size_t end)
 {
     struct check_tail t;
-    memcpy(&t, tail_of(b, s), sizeof t);
-    size_t end = s->size - TINY_CHECK_PAD;
-    if (t.n > end || t.chk != tail_check((uintptr_t)b, t.n) || !all_equal(b, t.n, end, CHECK_CANARY))
+    memcpy(&t, tail_of(b, end), sizeof t);
+    if (t.gap < TINY_CHECK_PAD || t.gap > end || t.chk != tail_check((uintptr_t)b, t.gap) ||
+        !all_equal(b, end - t.gap, end - TINY_CHECK_PAD, CHECK_CANARY))
         return SIZE_MAX;
-    return t.n;
+    return end - t.gap;
 }
 
 void _hak_check_fill(void *b, const struct tiny_slab *s)
@@ -80,14 +80,16 @@ bool _hak_check_filled(const void *b, const struct tiny_slab *s)
     return all_equal(b, 2 * sizeof(uintptr_t), s->size, CHECK_FILL);
 }
 
-void _hak_check_report(const char *fn, const char *what, const void *b, const struct tiny_slab *s)
+void _hak_check_report(const char *fn, const char *what, const void *b, unsigned cls, size_t bytes)
 {
     HAK_CTR_INC(early_return, heap_corruption);
     int mode = (int)HAK_OPT(on_error);
     if (mode == HAK_ON_ERROR_IGNORE)
         return;
-    _hak_dprintf(2, "hakmem: %s(): %s %p (size class %u, %u bytes)\n", fn, what, b, (unsigned)s->cls,
-                 (unsigned)s->size);
+    if (cls)
+        _hak_dprintf(2, "hakmem: %s(): %s %p (size class %u, %zu bytes)\n", fn, what, b, cls, bytes);
+    else
+        _hak_dprintf(2, "hakmem: %s(): %s %p (large block, %zu bytes)\n", fn, what, b, bytes);
     if (mode == HAK_ON_ERROR_ABORT)
         abort();
 }

@@ -270,7 +270,7 @@ static bool link_ok(const struct tiny_slab *s, const void *b)
  * word was overwritten after it was freed. */
 static hak_cold void bad_link(const char *fn, const struct tiny_slab *s, void *b)
 {
-    _hak_check_report(fn, "corrupted free list", b, s);
+    _hak_check_report(fn, "corrupted free list", b, s->cls, s->size);
 }
 
 /* The rest of s's local list is lost to a bad link: its blocks count as
@@ -626,7 +626,7 @@ static void *check_pop(struct tiny_slab *s)
         return NULL;
     }
     if (((uintptr_t *)b)[1] != tiny_mark((uintptr_t)b) || !_hak_check_filled(b, s))
-        _hak_check_report("malloc", "write after free", b, s); /* survived: the block is usable */
+        _hak_check_report("malloc", "write after free", b, s->cls, s->size); /* survived: the block is usable */
     s->free = next;
     s->used++;
     ((uintptr_t *)b)[1] = 0;
@@ -697,7 +697,7 @@ void *_hak_tiny_check_alloc(unsigned c, size_t n, size_t align)
         errno = ENOMEM;
         return NULL;
     }
-    _hak_check_arm(b, s, n);
+    _hak_check_arm(b, s->size, n);
     HAK_CTR_INC(tiny, alloc_slow);
     return b;
 }
@@ -712,8 +712,8 @@ static void check_free(void *p, struct tiny_slab *s, struct tiny_heap *h, struct
         _hak_report(fn, "invalid pointer", p);
         return;
     }
-    if (_hak_check_size(p, s) == SIZE_MAX) {
-        _hak_check_report(fn, "buffer overflow", p, s);
+    if (_hak_check_size(p, s->size) == SIZE_MAX) {
+        _hak_check_report(fn, "buffer overflow", p, s->cls, s->size);
         return; /* survived: the block is leaked */
     }
     _hak_check_fill(p, s);
@@ -853,9 +853,9 @@ size_t _hak_tiny_usable(void *p, struct tiny_slab *s, const char *fn)
         return 0;
     }
     if (_hak_tiny_check) { /* the requested size: the canary follows it */
-        size_t n = _hak_check_size(p, s);
+        size_t n = _hak_check_size(p, s->size);
         if (n == SIZE_MAX) {
-            _hak_check_report(fn, "buffer overflow", p, s);
+            _hak_check_report(fn, "buffer overflow", p, s->cls, s->size);
             return 0;
         }
         return n;

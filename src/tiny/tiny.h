@@ -268,22 +268,24 @@ struct tiny_slab *_hak_tiny_slab_setup(struct tiny_chunk *c, uintptr_t data, uns
 void _hak_tiny_slab_unpublish(struct tiny_slab *s);
 
 /* ---- check mode's block checks (check.c) ----
- * A live block carries a tail in its last TINY_CHECK_PAD bytes: the
- * requested size n and a check word derived from the key, the address and n;
- * bytes from n to the tail hold a canary. A free block holds a fill pattern
- * past its link and mark words. */
+ * A live block of `end` usable bytes (a slab block, or a large or huge
+ * block) carries a tail in its last TINY_CHECK_PAD bytes: how far the
+ * request n falls short of end, and a check word derived from the key, the
+ * address and that gap; bytes from n to the tail hold a canary. A free slab
+ * block holds a fill pattern past its link and mark words. */
 #define TINY_CHECK_PAD 8
-/* Sets up b (of slab s) for a request of n ≤ s->size - TINY_CHECK_PAD bytes. */
-void _hak_check_arm(void *b, const struct tiny_slab *s, size_t n);
+/* Sets up b for a request of n ≤ end - TINY_CHECK_PAD bytes. */
+void _hak_check_arm(void *b, size_t end, size_t n);
 /* The requested size b's tail records, or SIZE_MAX if the tail or the
  * canary was overwritten. */
-size_t _hak_check_size(const void *b, const struct tiny_slab *s);
+size_t _hak_check_size(const void *b, size_t end);
 /* Fills a freed block past its first two words. */
 void _hak_check_fill(void *b, const struct tiny_slab *s);
 /* Whether that fill is intact. */
 bool _hak_check_filled(const void *b, const struct tiny_slab *s);
-/* "hakmem: FN(): WHAT 0x… (size class N, S bytes)", then on_error. */
-void _hak_check_report(const char *fn, const char *what, const void *b, const struct tiny_slab *s);
+/* "hakmem: FN(): WHAT 0x… (size class N, S bytes)", or for cls 0 (a large
+ * or huge block) "(large block, S bytes)"; then on_error. */
+void _hak_check_report(const char *fn, const char *what, const void *b, unsigned cls, size_t bytes);
 
 #if HAK_DEBUG
 /* Invariant checker: every slab record and list of h is consistent. */

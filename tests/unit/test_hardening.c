@@ -13,9 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-/* text holds check mode's report of b, naming b's size class, and this
- * thread's heap_corruption counter has counted it. */
-static void expect_report(const char *text, const char *fn, const char *what, const void *b)
+/* This thread's heap_corruption counter has counted a report since the
+ * last call. */
+static void expect_counted(void)
 {
 #if HAK_COUNTERS
     static uint64_t counted;
@@ -23,6 +23,13 @@ static void expect_report(const char *text, const char *fn, const char *what, co
     assert_true(now > counted);
     counted = now;
 #endif
+}
+
+/* text holds check mode's report of b, naming b's size class, and it was
+ * counted. */
+static void expect_report(const char *text, const char *fn, const char *what, const void *b)
+{
+    expect_counted();
     const struct tiny_slab *s = tiny_slab_of((uintptr_t)b);
     assert_non_null(s);
     char want[256];
@@ -107,6 +114,81 @@ static void overflow_is_reported(void **state)
     assert_int_equal(hak_malloc_usable_size(p), 0);
     const char *w = release_stderr();
     expect_report(w, "hak_malloc_usable_size", "buffer overflow", p);
+}
+
+/* text holds check mode's report of an overflow past the large or huge
+ * block b, and it was counted. */
+static void expect_large_report(const char *text, const char *fn, const void *b)
+{
+    expect_counted();
+    char want[256];
+    snprintf(want, sizeof want, "hakmem: %s(): buffer overflow %p (large block, ", fn, b);
+    if (!strstr(text, want))
+        fail_msg("expected \"%s\" in \"%s\"", want, text);
+}
+
+/* A block of n bytes outside the slabs: n above them, or 1,000 bytes
+ * aligned to 1 MiB (a huge block); zeroed by calloc when asked. */
+static char *large_block(size_t n, bool zero)
+{
+    if (n > 1000)
+        return zero ? hak_calloc(1, n) : hak_malloc(n);
+    char *p = hak_aligned_alloc((size_t)1 << 20, n);
+    if (p && zero)
+        memset(p, 0, n);
+    return p;
+}
+
+/* Blocks of the arena (300,000 B) and huge blocks (5 MiB, and 1,000 B
+ * aligned to 1 MiB) have the same tail: the usable size is the request, a
+ * realloc keeps the contents, a clean free says nothing, and one byte past
+ * the end is reported by usable_size and by free (the block is leaked). */
+static void large_blocks_are_checked(void **state)
+{
+    (void)state;
+    static const size_t sizes[] = { 300000, (size_t)5 << 20, 1000 };
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        size_t n = sizes[i];
+        char *p = large_block(n, false);
+        assert_non_null(p);
+        assert_null(tiny_slab_of((uintptr_t)p));
+        assert_int_equal(hak_malloc_usable_size(p), n);
+        memset(p, 0x5c, n);
+        capture_stderr();
+        char *q = hak_realloc(p, n + 1000);
+        const char *w = release_stderr();
+        assert_string_equal(w, "");
+        assert_non_null(q);
+        assert_int_equal(hak_malloc_usable_size(q), n + 1000);
+        assert_int_equal((unsigned char)q[n - 1], 0x5c);
+        capture_stderr();
+        hak_free(q);
+        w = release_stderr();
+        assert_string_equal(w, "");
+        char *z = large_block(n, true);
+        assert_non_null(z);
+        assert_null(tiny_slab_of((uintptr_t)z));
+        assert_int_equal(hak_malloc_usable_size(z), n);
+        for (size_t k = 0; k < n; k += 4096)
+            assert_int_equal(z[k], 0);
+        assert_int_equal(z[n - 1], 0);
+        z[n] = 1;
+        capture_stderr();
+        assert_int_equal(hak_malloc_usable_size(z), 0);
+        w = release_stderr();
+        expect_large_report(w, "hak_malloc_usable_size", z);
+        capture_stderr();
+        hak_free(z);
+        w = release_stderr();
+        expect_large_report(w, "hak_free", z);
+    }
+    /* Zero bytes (as malloc(0)): one usable byte, not "not ours". */
+    char *e = hak_memalign((size_t)1 << 20, 0);
+    assert_non_null(e);
+    capture_stderr();
+    assert_int_equal(hak_malloc_usable_size(e), 1);
+    hak_free(e);
+    assert_string_equal(release_stderr(), "");
 }
 
 /* Class 320 (n = 300). */
@@ -346,6 +428,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(usable_is_the_request),
         cmocka_unit_test(overflow_is_reported),
+        cmocka_unit_test(large_blocks_are_checked),
         cmocka_unit_test(write_after_free_is_reported),
         cmocka_unit_test(corrupted_local_list_is_reported),
         cmocka_unit_test(corrupted_remote_list_is_reported),
