@@ -184,7 +184,7 @@ int main(void)
      * slabs never released), and only a leak grows with the number of
      * threads. RSS without a trim is not compared: it follows how far the
      * caches filled, which depends on thread timing (measured up to 64,000
-     * threads: hakmem 33-47 MiB, mimalloc 32-39 MiB), and is only shown. */
+     * threads: hakmem 31-47 MiB, mimalloc 32-39 MiB), and is only shown. */
     size_t kept0 = 0, kept1 = 0, cached = 0;
     for (unsigned r = 0; r < ROUNDS; r++) {
         run_wave(r);
