@@ -32,6 +32,22 @@ on_system() {
     env -u LD_PRELOAD timeout "$TIMEOUT" "$@"
 }
 
+# A run under hakmem against the reference run: both exit 0 and print the
+# same; otherwise says how they differ and returns 1. Usage:
+# same_output LABEL RC_WANT RC WANT GOT WANT_ERR GOT_ERR (files of output)
+same_output() {
+    if [ "$2" -ne 0 ]; then
+        fail "$1: the run without hakmem failed ($2): $(head -c 300 "$6")"
+    elif [ "$3" -ne 0 ]; then
+        fail "$1 under hakmem: exit status $3: $(head -c 300 "$7")"
+    elif ! cmp -s "$4" "$5"; then
+        fail "$1 under hakmem: output differs: $(diff "$4" "$5" | head -c 300)"
+    else
+        return 0
+    fi
+    return 1
+}
+
 # The most allocations (fast and slow path) one of NAME's processes counted
 # in its stats file (0 if none).
 allocs() {

@@ -39,6 +39,22 @@ static struct {
 } abandoned[HAK_NCLASS];
 
 
+/* The owner updates its lists between these two; a fork child leaves a
+ * heap caught in between alone (see _hak_tiny_fork_child). The fences keep
+ * the compiler from moving list updates across the flag, which a fork from
+ * a signal handler could observe. */
+static inline void slow_enter(struct tiny_heap *h)
+{
+    h->in_slow = 1;
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+}
+
+static inline void slow_leave(struct tiny_heap *h)
+{
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    h->in_slow = 0;
+}
+
 /* ------------------------------------------------------------------ setup */
 
 /* Slab span of a class, in 64 KiB units. Tiny classes: one unit. Mid
@@ -583,14 +599,12 @@ void *_hak_tiny_alloc_class(unsigned c)
             errno = ENOMEM;
             return NULL;
         }
-        h->in_slow = 1;
-        __atomic_signal_fence(__ATOMIC_SEQ_CST);
+        slow_enter(h);
         unsigned n = refill(h, t, c, batch_of(c));
 #if HAK_DEBUG
         _hak_tiny_validate_heap(h);
 #endif
-        __atomic_signal_fence(__ATOMIC_SEQ_CST);
-        h->in_slow = 0;
+        slow_leave(h);
         if (!n) {
             errno = ENOMEM;
             return NULL;
@@ -685,14 +699,12 @@ void *_hak_tiny_check_alloc(unsigned c, size_t n, size_t align)
         return NULL;
     }
     struct tiny_slab *s = NULL;
-    h->in_slow = 1;
-    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    slow_enter(h);
     void *b = check_take(h, t, c, &s);
 #if HAK_DEBUG
     _hak_tiny_validate_heap(h);
 #endif
-    __atomic_signal_fence(__ATOMIC_SEQ_CST);
-    h->in_slow = 0;
+    slow_leave(h);
     if (!b) {
         errno = ENOMEM;
         return NULL;
@@ -722,11 +734,9 @@ static void check_free(void *p, struct tiny_slab *s, struct tiny_heap *h, struct
         return;
     }
     ((uintptr_t *)p)[1] = tiny_mark(a);
-    h->in_slow = 1;
-    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    slow_enter(h);
     slab_return(h, p);
-    __atomic_signal_fence(__ATOMIC_SEQ_CST);
-    h->in_slow = 0;
+    slow_leave(h);
 }
 
 /* ------------------------------------------------------------------ free */
@@ -820,8 +830,7 @@ void _hak_tiny_free_slow(void *p, struct tiny_slab *s, const char *fn)
     t->ukey[TINY_UCACHE_SLOT(u)] = u + 1;
     t->uslab[TINY_UCACHE_SLOT(u)] = s;
     unsigned c = s->cls;
-    h->in_slow = 1;
-    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    slow_enter(h);
     if (t->room[c] == 0) { /* full: keep half */
         flush_list(h, t, c, t->bound[c] - t->bound[c] / 2);
         /* A thread fed by its own frees may not refill for a long time:
@@ -834,8 +843,7 @@ void _hak_tiny_free_slow(void *p, struct tiny_slab *s, const char *fn)
     t->head[c] = p;
     t->room[c]--;
     HAK_CTR_INC(free, tls_sll);
-    __atomic_signal_fence(__ATOMIC_SEQ_CST);
-    h->in_slow = 0;
+    slow_leave(h);
 }
 
 size_t _hak_tiny_usable(void *p, struct tiny_slab *s, const char *fn)
@@ -919,7 +927,7 @@ void _hak_tiny_thread_exit(void)
     if (!h)
         return;
     HAK_CTR_INC(tiny, thread_exit);
-    h->in_slow = 1;
+    slow_enter(h);
     heap_retire(h);
     /* From here a call to malloc or free (another key's destructor, glibc
      * itself) sets up a fresh heap, which re-arms this destructor. */
@@ -939,8 +947,7 @@ void _hak_tiny_flush_tls(void)
     struct tiny_heap *h = t->heap;
     if (!h)
         return;
-    h->in_slow = 1;
-    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    slow_enter(h);
     for (unsigned c = 1; c < HAK_NCLASS; c++)
         flush_list(h, t, c, UINT32_MAX);
     drain_notify(h);
@@ -952,8 +959,7 @@ void _hak_tiny_flush_tls(void)
                 slab_release(h, s);
         }
     }
-    __atomic_signal_fence(__ATOMIC_SEQ_CST);
-    h->in_slow = 0;
+    slow_leave(h);
 }
 
 size_t _hak_tiny_trim(void)

@@ -58,13 +58,7 @@ EOF
     rc_want=$?
     on_hakmem python3 env PYTHONMALLOC=malloc "$python" "$tmp/work.py" > "$tmp/py.got" 2> "$tmp/py.err"
     rc=$?
-    if [ $rc_want -ne 0 ]; then
-        fail "python3 ($python): the reference run failed ($rc_want): $(head -c 300 "$tmp/py.want.err")"
-    elif [ $rc -ne 0 ]; then
-        fail "python3 ($python) under hakmem: exit status $rc: $(head -c 300 "$tmp/py.err")"
-    elif ! cmp -s "$tmp/py.want" "$tmp/py.got"; then
-        fail "python3 under hakmem: output differs: $(diff "$tmp/py.want" "$tmp/py.got" | head -c 300)"
-    else
+    if same_output "python3 ($python)" $rc_want $rc "$tmp/py.want" "$tmp/py.got" "$tmp/py.want.err" "$tmp/py.err"; then
         pass "python3 ($python): same output as without hakmem"
     fi
     check_no_reports python3 "$tmp/py.err"

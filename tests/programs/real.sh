@@ -179,16 +179,14 @@ EOF
     rc=$?
     on_hakmem sqlite sqlite3 "$tmp/got.db" .dump >"$tmp/dump.got" 2>>"$tmp/sqlite.err"
     on_system sqlite3 "$tmp/want.db" .dump >"$tmp/dump.want"
-    if [ $rc_want -ne 0 ]; then
-        fail "sqlite3: the run without hakmem failed ($rc_want): $(head -c 300 "$tmp/sqlite.want")"
-    elif [ $rc -ne 0 ]; then
-        fail "sqlite3 under hakmem: exit status $rc: $(head -c 300 "$tmp/sqlite.err")"
-    elif ! cmp -s "$tmp/sqlite.want" "$tmp/sqlite.got" || ! grep -q '^ok$' "$tmp/sqlite.got"; then
-        fail "sqlite3 under hakmem: output differs: $(diff "$tmp/sqlite.want" "$tmp/sqlite.got" | head -c 300)"
-    elif ! cmp -s "$tmp/dump.want" "$tmp/dump.got"; then
-        fail "sqlite3 under hakmem: the database differs ($(wc -c <"$tmp/dump.got") vs $(wc -c <"$tmp/dump.want") bytes of dump)"
-    else
-        pass "sqlite3: 120,000-row database built, queried, vacuumed: same output and same dump as without hakmem"
+    if same_output sqlite3 $rc_want $rc "$tmp/sqlite.want" "$tmp/sqlite.got" "$tmp/sqlite.want" "$tmp/sqlite.err"; then
+        if ! grep -q '^ok$' "$tmp/sqlite.got"; then
+            fail "sqlite3 under hakmem: no final ok: $(tail -c 300 "$tmp/sqlite.got")"
+        elif ! cmp -s "$tmp/dump.want" "$tmp/dump.got"; then
+            fail "sqlite3 under hakmem: the database differs ($(wc -c <"$tmp/dump.got") vs $(wc -c <"$tmp/dump.want") bytes of dump)"
+        else
+            pass "sqlite3: 120,000-row database built, queried, vacuumed: same output and same dump as without hakmem"
+        fi
     fi
     check_no_reports sqlite3 "$tmp/sqlite.err"
     check_served sqlite

@@ -25,9 +25,9 @@ static int failures;
         }                                                                   \
     } while (0)
 
-/* Whether all of [p, p + n) is defined: memcheck's V bits, read without
- * reporting anything. */
-static int all_defined(const void *p, size_t n)
+/* Whether memcheck's V bits of every byte of [p, p + n) are `bits` (0:
+ * defined, 0xff: undefined), read without reporting anything. */
+static int all_vbits(const void *p, size_t n, unsigned char bits)
 {
     unsigned char v[256];
     while (n > 0) {
@@ -35,7 +35,7 @@ static int all_defined(const void *p, size_t n)
         if (VALGRIND_GET_VBITS(p, v, k) != 1)
             return 0;
         for (size_t i = 0; i < k; i++)
-            if (v[i] != 0)
+            if (v[i] != bits)
                 return 0;
         p = (const char *)p + k;
         n -= k;
@@ -43,21 +43,8 @@ static int all_defined(const void *p, size_t n)
     return 1;
 }
 
-static int all_undefined(const void *p, size_t n)
-{
-    unsigned char v[256];
-    while (n > 0) {
-        size_t k = n < sizeof v ? n : sizeof v;
-        if (VALGRIND_GET_VBITS(p, v, k) != 1)
-            return 0;
-        for (size_t i = 0; i < k; i++)
-            if (v[i] != 0xff)
-                return 0;
-        p = (const char *)p + k;
-        n -= k;
-    }
-    return 1;
-}
+static int all_defined(const void *p, size_t n) { return all_vbits(p, n, 0); }
+static int all_undefined(const void *p, size_t n) { return all_vbits(p, n, 0xff); }
 
 /* Each block's contents survive realloc across tiers, and so does what is
  * still undefined in it. */
