@@ -3,7 +3,7 @@
 # from Debian 12's packages (as root, or through sudo).
 set -eu
 packages="autoconf automake libtool pkg-config make gcc g++ libc6-dev
-libinih-dev libcmocka-dev
+libinih-dev libcmocka-dev dpkg-dev
 python3 git strace procps gnuplot-nox
 valgrind clang libclang-rt-14-dev
 libmimalloc2.0 libjemalloc2 libtcmalloc-minimal4

@@ -7,7 +7,9 @@
 # build; memcheck of the unit tests, memcheck with the client requests of a
 # --enable-valgrind build, and the libFuzzer harnesses; once, on the release
 # build, the long hard-condition tests and real programs under LD_PRELOAD
-# (redis, sqlite3, stress-ng, Python's tests). Exits non-zero on any failure.
+# (redis, sqlite3, stress-ng, Python's tests), and the peers' own test
+# suites against glibc (glibc 2.36's malloc tests, CPython's thread and fork
+# modules). Exits non-zero on any failure.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -54,6 +56,14 @@ heavy() {
     make -C "$dir" -j"$jobs" check-heavy
 }
 
+# A peer's suite (tests/peers/) against the release build's library.
+peer() { # script args...
+    dir=$(sh scripts/build.sh release) || return 1
+    script=$1
+    shift
+    HAKMEM_LIBRARY="$dir/.libs/libhakmem.so" sh "tests/peers/$script" "$@"
+}
+
 # The debug build's unit tests under memcheck (it has no client requests).
 memcheck() {
     dir=$(sh scripts/build.sh debug --enable-debug) || return 1
@@ -66,6 +76,9 @@ run "tsan: API stress test" check tsan --enable-sanitizer=thread
 run "debug: invariant checkers" check debug --enable-debug
 run "counters compiled out" check nocounters --disable-counters
 run "release: fork deadlock, thread exit, real programs (redis, sqlite3, stress-ng, Python tests)" heavy
+run "peers: glibc 2.36's malloc tests, hakmem against glibc" peer glibc-malloc.sh
+run "peers: CPython's thread, fork and exit test modules (quick list, 2 rounds), hakmem against glibc" \
+    peer cpython.sh --quick --rounds 2
 run "valgrind: unit and API stress tests under memcheck" memcheck
 run "valgrind: client requests (memcheck sees hakmem's blocks)" \
     check_only valgrind tests/valgrind/client.sh "" -- --enable-valgrind

@@ -291,12 +291,11 @@ int _hak_posix_memalign(void **out, size_t align, size_t n, uintptr_t site)
 {
     if (!hak_is_pow2(align) || align % sizeof(void *) != 0)
         return EINVAL;
-    int saved = errno;
+    /* On failure errno is ENOMEM too, as glibc leaves it (its tests, and
+     * programs, read either). */
     void *p = _hak_memalign(align, n, site);
-    if (!p) {
-        errno = saved;
+    if (!p)
         return ENOMEM;
-    }
     *out = p;
     return 0;
 }

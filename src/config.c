@@ -16,7 +16,7 @@ struct hak_config _hak_cfg;
 
 #define CONF_MAX (64 * 1024)
 static char conf_buf[CONF_MAX + 1];
-static hak_lock_t conf_lock = HAK_LOCK_INIT;
+static HAK_LOCK_DEFINE(conf_lock, HAK_RANK_CONFIG);
 
 extern char **environ;
 
@@ -439,9 +439,4 @@ void _hak_config_print(const struct hak_config *c, int fd, int format)
         break;
     }
     _hak_out_flush(&o);
-}
-
-void _hak_config_fork_child(void)
-{
-    hak_lock_reset_child(&conf_lock);
 }

@@ -19,8 +19,6 @@ void _hak_config_load(struct hak_config *c, const struct hak_load_args *a);
 /* Sets option id from text; on error warns (naming where) and keeps the value. */
 int _hak_config_set(struct hak_config *c, int id, const char *text, struct hak_src src, const char *where, int warn_fd);
 
-void _hak_config_fork_child(void);
-
 /* The ini text built in from conf/hakmem.ini, used when no file is installed. */
 extern const char _hak_builtin_ini[];
 

@@ -1,10 +1,20 @@
 /* init.c — start-up, the bootstrap area, the library constructor and
- * destructor, and the fork child handler. No lock is taken before fork:
- * the child resets every lock and retires the heaps of threads that did not
- * survive (see each module's *_fork_child). */
+ * destructor, and the fork handlers.
+ *
+ * Fork (SPEC §2): the prepare handler takes every lock of hakmem in rank
+ * order (lock.h), so that whatever a lock guards is whole in the child;
+ * the child re-initialises the locks and each module gives up what it
+ * cannot trust: the heaps of the threads that are gone (never read), and
+ * what a lock the fork cut short guarded. Invariants of the child handler:
+ * it runs on the one thread there is, which need not be the main thread;
+ * it takes no lock, allocates nothing and starts no thread. A fork from a
+ * signal handler that interrupted hakmem on this thread (glibc supports it
+ * in single-threaded processes, and a fork inside a fork, bug 24161) skips
+ * the locks this thread holds and waits only so long for the others. */
 #include "init.h"
 #include "config.h"
 #include "fmt.h"
+#include "lock.h"
 #include "meta.h"
 #include "options.h"
 #include "stats.h"
@@ -15,9 +25,9 @@
 #include "large/madvise.h"
 #include "policy/policy.h"
 #include "tiny/tiny.h"
-#include "vg.h"
 #include <pthread.h>
 #include <sched.h>
+#include <sys/single_threaded.h>
 #include <unistd.h>
 
 _Atomic int _hak_state;
@@ -83,6 +93,15 @@ static void init_once(void)
     _hak_thread_on_exit(_hak_policy_thread_exit);
 }
 
+/* At the end of initialisation, which the first allocation runs: prepare
+ * handlers run in the reverse order of registration, so one registered
+ * this early runs after those of libraries that may allocate in theirs.
+ * pthread_atfork allocates; by now malloc is ready. */
+static void fork_prepare(void);
+static void fork_parent(void);
+static void fork_child(void);
+static void register_fork_handlers(void) { pthread_atfork(fork_prepare, fork_parent, fork_child); }
+
 bool _hak_init_slow(void)
 {
     int s = atomic_load_explicit(&_hak_state, memory_order_acquire);
@@ -96,6 +115,7 @@ bool _hak_init_slow(void)
         init_once();
         atomic_store_explicit(&_hak_state, HAK_STATE_READY, memory_order_release);
         init_depth = 0;
+        register_fork_handlers();
         return true;
     }
     while (atomic_load_explicit(&_hak_state, memory_order_acquire) != HAK_STATE_READY)
@@ -103,30 +123,78 @@ bool _hak_init_slow(void)
     return true;
 }
 
+/* glibc's stdio list lock, which its fork takes after the prepare handlers
+ * (exported by libc.so.6 since 2.2.5; weak, so that a libc without it
+ * links). A thread holding it (fflush(NULL)) waits for a FILE lock whose
+ * holder may be inside getline's realloc: had the prepare handler taken
+ * hakmem's locks first, that realloc would wait for the forking thread,
+ * which would wait for the list lock — the deadlock of glibc's
+ * tst-malloc-fork-deadlock. So the list lock comes first: the order is the
+ * one glibc's own malloc uses (stdio before malloc). It is recursive, so
+ * glibc's own taking of it in fork nests inside ours. */
+extern void _IO_list_lock(void) __attribute__((weak));
+extern void _IO_list_unlock(void) __attribute__((weak));
+extern void _IO_list_resetlock(void) __attribute__((weak));
+
+/* With the stdio lock only in a process that has had threads (glibc's
+ * fork takes it only then, and without other threads there is no one to
+ * deadlock with), outside any other fork of this thread (a signal handler's
+ * fork that interrupted this very lock's taking would wait for itself), and
+ * when this thread holds no lock of ours: otherwise it forks from a signal
+ * handler that interrupted a critical section, and the prepare is bounded
+ * (a thread waiting for that lock while holding another would wait for
+ * ever). */
+static hak_tls uint32_t fork_took_stdio; /* a bit per nested fork */
+static hak_tls unsigned fork_nest;
+
+static void fork_prepare(void)
+{
+    bool bounded = _hak_lock_depth > 0 || _hak_tiny_busy();
+    bool stdio = !bounded && _IO_list_lock && !__libc_single_threaded && fork_nest == 0;
+    if (fork_nest < 32)
+        fork_took_stdio = (fork_took_stdio & ~(1u << fork_nest)) | ((uint32_t)stdio << fork_nest);
+    fork_nest++;
+    if (stdio)
+        _IO_list_lock();
+    _hak_lock_fork_prepare(bounded);
+}
+
+static bool fork_pop_stdio(void)
+{
+    unsigned n = --fork_nest;
+    return n < 32 && (fork_took_stdio >> n & 1);
+}
+
+static void fork_parent(void)
+{
+    _hak_lock_fork_parent();
+    if (fork_pop_stdio())
+        _IO_list_unlock();
+}
+
 static void fork_child(void)
 {
-    HAK_VG_QUIET_BEGIN(); /* retiring the heaps of lost threads walks their free lists */
+    /* glibc re-initialises the list lock in a multi-threaded child; in a
+     * single-threaded one it is ours to give back. */
+    if (fork_pop_stdio())
+        _IO_list_resetlock();
+    _hak_lock_fork_child();
     _hak_meta_fork_child();
-    _hak_config_fork_child();
-    _hak_stats_fork_child();
     _hak_madv_fork_child();
     _hak_arena_fork_child();
     _hak_bigcache_fork_child();
     _hak_tiny_fork_child();
     _hak_policy_fork_child();
-    _hak_madv_start_pending(); /* the child is consistent again */
-    HAK_VG_QUIET_END();
 }
 
 __attribute__((constructor)) static void hak_constructor(void)
 {
     hak_ready();
     _hak_thread_key_create();
-    /* pthread_atfork allocates; by now malloc is ours and ready. */
-    pthread_atfork(NULL, NULL, fork_child);
 }
 
 __attribute__((destructor)) static void hak_destructor(void)
 {
+    _hak_madv_at_exit();
     _hak_stats_at_exit();
 }

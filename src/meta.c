@@ -11,7 +11,7 @@
 #define META_REGION ((size_t)1 << 20)
 #define META_NCLASS (META_MAX / META_ALIGN)
 
-static hak_lock_t meta_lock = HAK_LOCK_INIT;
+static HAK_LOCK_DEFINE(meta_lock, HAK_RANK_META);
 static void *meta_free_list[META_NCLASS];
 static char *bump, *bump_end;
 
@@ -56,7 +56,10 @@ void _hak_meta_free(void *p, size_t size)
 
 void _hak_meta_fork_child(void)
 {
-    /* Pushes and pops are single stores, so the lists are whole even if a
-     * thread held the lock at fork time; only the lock needs resetting. */
-    hak_lock_reset_child(&meta_lock);
+    /* Cut short mid-update (a signal handler forked): the lists and the
+     * region left are dropped, leaked in the child, never handed out twice. */
+    if (hak_lock_torn(&meta_lock)) {
+        memset(meta_free_list, 0, sizeof meta_free_list);
+        bump = bump_end = NULL;
+    }
 }

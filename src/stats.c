@@ -16,7 +16,9 @@
 
 struct hak_gcounters _hak_gctr;
 
-static hak_lock_t stats_lock = HAK_LOCK_INIT;
+static HAK_LOCK_DEFINE(stats_lock, HAK_RANK_STATS);
+/* One printer at a time: the snapshot and the output buffer are static. */
+static HAK_LOCK_DEFINE(print_lock, HAK_RANK_STATS_PRINT);
 static struct hak_counters retired;
 
 struct ctr_desc {
@@ -63,11 +65,6 @@ void _hak_stats_snapshot(struct hak_counters *out)
     _hak_tiny_foreach_counters(merge_cb, out);
     if (!_hak_thread.tiny.heap) /* this thread has no heap, so it is not registered */
         _hak_counters_merge(out, &_hak_thread.ctr);
-}
-
-void _hak_stats_fork_child(void)
-{
-    hak_lock_reset_child(&stats_lock);
 }
 
 static uint64_t value_of(const struct ctr_desc *d, const struct hak_counters *c, unsigned i)
@@ -234,7 +231,6 @@ static void print_json(struct hak_out *o, const struct hak_counters *c)
 void _hak_stats_print(int fd, bool json)
 {
     static struct hak_counters snap; /* too big for some thread stacks at exit */
-    static hak_lock_t print_lock = HAK_LOCK_INIT;
     static struct hak_out out;
     hak_lock(&print_lock);
     _hak_stats_snapshot(&snap);

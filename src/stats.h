@@ -13,6 +13,5 @@ void _hak_stats_snapshot(struct hak_counters *out);
 void _hak_stats_print(int fd, bool json);
 /* The library destructor's part: print as configured. */
 void _hak_stats_at_exit(void);
-void _hak_stats_fork_child(void);
 
 #endif

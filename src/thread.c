@@ -2,7 +2,14 @@
  * slow-path call of a thread that leaves state behind (a heap, queued
  * purges), whose destructor runs the exit functions registered at start-up.
  * A call after the destructor (another key's destructor allocating) arms it
- * again, and glibc then runs it once more. */
+ * again, and glibc then runs it once more (within its rounds of key
+ * destructors; see `gone`).
+ *
+ * What runs at thread exit, from this destructor (SPEC §2): the exit
+ * functions touch only this thread's own state and locked global lists,
+ * start no thread (a thread started from an exiting one — say, a Python
+ * daemon thread ending while the interpreter shuts down — is what crashed
+ * before), and may run again on the same thread. */
 #include "thread.h"
 #include "vg.h"
 #include <pthread.h>
@@ -20,6 +27,7 @@ static void on_exit_destructor(void *arg)
 {
     (void)arg;
     _hak_thread.armed = false;
+    _hak_thread.gone = true;
     HAK_VG_QUIET_BEGIN(); /* the exit functions walk the free lists in freed blocks */
     for (unsigned i = 0; i < nexit; i++)
         exit_fns[i]();

@@ -12,6 +12,7 @@ struct hak_thread {
     struct hak_counters ctr;              /* written by this thread only */
     struct policy_tls pol;                /* samples not yet in the window */
     bool armed;                           /* the exit destructor will run */
+    bool gone;                            /* the exit functions have run: the thread is exiting */
 };
 
 extern hak_tls struct hak_thread _hak_thread;

@@ -37,10 +37,15 @@ struct arena_region {
     struct arena_region *next;
 };
 
-static hak_lock_t arena_lock = HAK_LOCK_INIT;
+static HAK_LOCK_DEFINE(arena_lock, HAK_RANK_ARENA);
 static struct arena_region *regions;
 static size_t reserved_units, used_units, dirty_units;
-static bool arena_broken; /* a fork child that inherited a torn arena: bypass it */
+/* A fork child that inherited a torn arena (a signal handler forked in the
+ * middle of an arena operation): nothing walks its run tags again — a torn
+ * tag may have length 0 — so new requests bypass it, blocks freed into it
+ * and purges coming back to it are leaked, nothing of it decays, and a
+ * block's usable size is only clamped to its region. */
+static bool arena_broken;
 
 #define PURGE_BATCH 64 /* runs queued per pass; the rest next pass */
 struct purge_list {
@@ -183,6 +188,8 @@ static void region_release_if_empty(struct arena_region *r)
 static void purge_done(void *addr, size_t len, void *arg)
 {
     struct arena_region *r = arg;
+    if (arena_broken)
+        return;
     hak_lock(&arena_lock);
     uint32_t u = (uint32_t)(((uintptr_t)addr - r->base) >> AU_SHIFT);
     hak_assert(TAG_STATE(r->start[u]) == RUN_PURGING && TAG_LEN(r->start[u]) * AU == len);
@@ -219,6 +226,8 @@ static uint64_t collect(struct purge_list *l, uint64_t now, bool all)
 {
     uint64_t delay = _hak_madv_delay_ns(), next = 0;
     l->n = 0;
+    if (arena_broken)
+        return 0;
     hak_lock(&arena_lock);
     for (struct arena_region *r = regions; r; r = r->next) {
         for (uint32_t u = 0; u < r->units; u += TAG_LEN(r->start[u])) {
@@ -387,7 +396,7 @@ static bool check_block(struct arena_region *r, void *p, uint32_t *u, const char
 void _hak_arena_free(struct arena_region *r, void *p, const char *fn)
 {
     uint32_t u;
-    if (!check_block(r, p, &u, fn))
+    if (arena_broken || !check_block(r, p, &u, fn))
         return;
     uint64_t now = _hak_os_now_ns();
     uint32_t len = TAG_LEN(r->start[u]);
@@ -409,6 +418,8 @@ void _hak_arena_free(struct arena_region *r, void *p, const char *fn)
 size_t _hak_arena_usable(struct arena_region *r, void *p, const char *fn)
 {
     uint32_t u;
+    if (arena_broken) /* what realloc may copy: no further than the region */
+        return (size_t)(r->base + (uintptr_t)r->units * AU - (uintptr_t)p);
     if (!check_block(r, p, &u, fn))
         return 0;
     size_t n = (size_t)TAG_LEN(r->start[u]) * AU;
@@ -419,7 +430,7 @@ size_t _hak_arena_usable(struct arena_region *r, void *p, const char *fn)
 bool _hak_arena_resize(struct arena_region *r, void *p, size_t n)
 {
     uint32_t u;
-    if (!check_block(r, p, &u, "realloc"))
+    if (arena_broken || !check_block(r, p, &u, "realloc"))
         return false;
     uint32_t want = (uint32_t)((n + AU - 1) >> AU_SHIFT), len = TAG_LEN(r->start[u]);
     bool ok = true;
@@ -464,6 +475,6 @@ void _hak_arena_fork_child(void)
 {
     /* A run split or merge cut in half cannot be repaired: stop using the
      * arena (large requests then get mappings of their own). */
-    if (hak_lock_reset_child(&arena_lock))
+    if (hak_lock_torn(&arena_lock))
         arena_broken = true;
 }

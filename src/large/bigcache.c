@@ -18,7 +18,7 @@ struct slot {
     uint64_t at;              /* when it was cached (ns) */
 };
 
-static hak_lock_t bc_lock = HAK_LOCK_INIT;
+static HAK_LOCK_DEFINE(bc_lock, HAK_RANK_BIGCACHE);
 static struct site *sites;    /* [nsites] */
 static struct slot *slots;    /* [nsites * nslots] */
 static unsigned nsites, nslots;
@@ -216,6 +216,12 @@ unsigned _hak_bigcache_top(unsigned n, uintptr_t *site, uint64_t *hits, uint64_t
 
 void _hak_bigcache_fork_child(void)
 {
-    /* A torn slot update loses at most one block (a leak in the child). */
-    hak_lock_reset_child(&bc_lock);
+    /* Slots cut short mid-update (a signal handler forked) cannot be
+     * trusted: the table is dropped, its blocks leaked in the child, and a
+     * fresh one is mapped on next use. */
+    if (hak_lock_torn(&bc_lock)) {
+        sites = NULL;
+        slots = NULL;
+        held = 0;
+    }
 }

@@ -13,6 +13,14 @@
 #include <errno.h>
 
 static _Atomic size_t live_count, live_bytes;
+static _Atomic size_t peak_count, peak_bytes; /* high-water marks (malloc_stats) */
+
+static void raise_peak(_Atomic size_t *peak, size_t now)
+{
+    size_t p = atomic_load_explicit(peak, memory_order_relaxed);
+    while (now > p && !atomic_compare_exchange_weak_explicit(peak, &p, now, memory_order_relaxed, memory_order_relaxed))
+        ;
+}
 
 /* The block goes back to the OS: its chunks are marked freed first (a new
  * mapping landing there later registers itself), then the unmap is queued. */
@@ -34,8 +42,8 @@ static void *reuse(struct huge_hdr *h, size_t n, uintptr_t site)
     h->size = n;
     h->site = site;
     atomic_store_explicit(&h->state, HUGE_LIVE, memory_order_release);
-    atomic_fetch_add_explicit(&live_count, 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&live_bytes, h->map_size, memory_order_relaxed);
+    raise_peak(&peak_count, atomic_fetch_add_explicit(&live_count, 1, memory_order_relaxed) + 1);
+    raise_peak(&peak_bytes, atomic_fetch_add_explicit(&live_bytes, h->map_size, memory_order_relaxed) + h->map_size);
     HAK_CTR_INC(huge, alloc);
     HAK_CTR_ADD(huge, alloc_bytes, n);
     return h->user;
@@ -145,4 +153,10 @@ void _hak_huge_totals(size_t *count, size_t *bytes)
 {
     *count = atomic_load_explicit(&live_count, memory_order_relaxed);
     *bytes = atomic_load_explicit(&live_bytes, memory_order_relaxed);
+}
+
+void _hak_huge_peaks(size_t *count, size_t *bytes)
+{
+    *count = atomic_load_explicit(&peak_count, memory_order_relaxed);
+    *bytes = atomic_load_explicit(&peak_bytes, memory_order_relaxed);
 }

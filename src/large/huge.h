@@ -35,5 +35,7 @@ bool _hak_huge_resize(struct huge_hdr *h, size_t n);
 size_t _hak_huge_usable(struct huge_hdr *h, void *p, const char *fn);
 /* Live huge blocks and their mapped bytes (cached ones not counted). */
 void _hak_huge_totals(size_t *count, size_t *bytes);
+/* The most huge blocks, and bytes mapped for them, live at once so far. */
+void _hak_huge_peaks(size_t *count, size_t *bytes);
 
 #endif

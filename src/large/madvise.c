@@ -4,10 +4,12 @@
 #include "../lock.h"
 #include "../options.h"
 #include "../os.h"
+#include "../thread.h"
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <sys/mman.h>
+#include <sys/single_threaded.h>
 #include <time.h>
 
 struct range {
@@ -21,7 +23,8 @@ struct range {
 /* The queue (q_lock), and the copy a flush works on (flush_lock: flushes
  * run one at a time, so done callbacks never race each other here). */
 #define QMAX 4096 /* the largest madvise.max_ranges */
-static hak_lock_t q_lock = HAK_LOCK_INIT, flush_lock = HAK_LOCK_INIT;
+static HAK_LOCK_DEFINE(q_lock, HAK_RANK_PURGE_QUEUE);
+static HAK_LOCK_DEFINE(flush_lock, HAK_RANK_PURGE_FLUSH);
 static struct range queue[QMAX], work[QMAX];
 static unsigned q_count;
 static size_t q_bytes;
@@ -31,7 +34,7 @@ static hak_decay_fn decays[4];
 static unsigned ndecays;
 
 static _Atomic bool running, kicked, wanted;
-static bool no_thread;
+static bool no_thread; /* tests drive the passes themselves */
 
 uint64_t _hak_madv_delay_ns(void) { return (uint64_t)HAK_OPT(madvise_delay) * 1000000u; }
 
@@ -137,7 +140,6 @@ void _hak_madv_flush(void)
 void _hak_madv_thread_exit(void)
 {
     _hak_madv_flush();
-    _hak_madv_start_pending();
 }
 
 /* ------------------------------------------------------------------ purger */
@@ -165,6 +167,38 @@ uint64_t _hak_madv_tick(uint64_t now)
     return earliest(next, due);
 }
 
+/* The purger thread, and what keeps it safe (SPEC §2, §5.5):
+ * - it never makes a single-threaded process multi-threaded (madvise.thread
+ *   = auto): glibc then takes locks in fork and stdio that it skips
+ *   otherwise, and a fork from a signal handler that interrupts a fork
+ *   deadlocks in glibc itself; such a process purges inline instead;
+ * - it is started only by _hak_madv_start_pending, at the end of the
+ *   out-of-line malloc and free paths, where no allocator operation is half
+ *   done and no lock of ours is held; never from a thread's exit functions,
+ *   a fork handler, or once the library destructor ran (process exit);
+ * - it is created with every signal blocked and detached, names itself,
+ *   and its handle is never used (a detached thread's descriptor may be
+ *   freed as soon as it exits);
+ * - it touches only hakmem's own state, none of which exit tears down, and
+ *   each step is one system call or a critical section, so the exit_group
+ *   of a process exit may end it anywhere;
+ * - its own exit starts nothing: the thread-exit functions only flush;
+ * - a fork child has no purger, and starts none with madvise.thread = auto
+ *   (it purges inline): threads created after a fork of a multi-threaded
+ *   process are what POSIX leaves undefined and TSan refuses;
+ * - when no thread can be created (RLIMIT_NPROC, no memory) the passes run
+ *   inline on allocating threads until a retry is due.
+ *
+ * Lives while something waits for its delay; leaves when nothing does,
+ * unless a kick came in meanwhile (then it carries on, or a thread the
+ * kicker started does). Kickers store `kicked` then read `running`; the
+ * thread stores `running` then reads `kicked`: one of them sees the other. */
+static _Atomic bool exiting;       /* the library destructor ran */
+static bool forked;                /* this process is a fork child */
+static _Atomic uint64_t retry_at;  /* after a failed start: no thread before this (ns) */
+static _Atomic uint64_t inline_due; /* inline passes: not before this (ns) */
+static _Atomic bool inline_busy;   /* an inline pass is running */
+
 static void sleep_until(uint64_t deadline)
 {
     struct timespec ts = { (time_t)(deadline / 1000000000u), (long)(deadline % 1000000000u) };
@@ -172,13 +206,10 @@ static void sleep_until(uint64_t deadline)
         ;
 }
 
-/* Lives while something waits for its delay; leaves when nothing does,
- * unless a kick came in meanwhile (then it carries on, or a thread the
- * kicker started does). Kickers store `kicked` then read `running`; the
- * thread stores `running` then reads `kicked`: one of them sees the other. */
 static void *purger(void *arg)
 {
     (void)arg;
+    pthread_setname_np(pthread_self(), "hakmem-purge");
     for (;;) {
         atomic_store(&kicked, false);
         uint64_t next = _hak_madv_tick(_hak_os_now_ns());
@@ -208,10 +239,8 @@ static bool start_thread(void)
     bool ok = pthread_create(&t, &attr, purger, NULL) == 0;
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     pthread_attr_destroy(&attr);
-    if (ok) {
-        pthread_setname_np(t, "hakmem-purge");
-        HAK_GCTR_ADD(madvise, threads, 1);
-    }
+    HAK_GCTR_ADD(madvise, threads, ok);
+    HAK_GCTR_ADD(madvise, thread_fails, !ok);
     return ok;
 }
 
@@ -224,24 +253,69 @@ void _hak_madv_kick(void)
         atomic_store(&wanted, true);
 }
 
-void _hak_madv_start_pending(void)
+/* One purger pass on this thread, if one is due and none is running. */
+static void tick_inline(uint64_t now)
 {
-    if (hak_likely(!atomic_load_explicit(&wanted, memory_order_relaxed)) || !atomic_exchange(&wanted, false))
+    if (now < atomic_load_explicit(&inline_due, memory_order_relaxed) || atomic_exchange(&inline_busy, true))
+        return;
+    atomic_store(&wanted, false);
+    uint64_t next = _hak_madv_tick(now);
+    HAK_GCTR_ADD(madvise, inline_ticks, 1);
+    /* At most a pass per eighth of the delay: a kick wants one only after
+     * the delay, and a pass walks every decaying list. */
+    uint64_t gap = now + _hak_madv_delay_ns() / 8;
+    atomic_store_explicit(&inline_due, next > gap ? next : gap, memory_order_relaxed);
+    if (next)
+        atomic_store(&wanted, true);
+    atomic_store(&inline_busy, false);
+}
+
+static hak_noinline void start_pending_slow(void)
+{
+    if (no_thread || _hak_thread.gone || atomic_load(&exiting))
+        return;
+    uint64_t now = _hak_os_now_ns();
+    int64_t mode = HAK_OPT(madvise_thread);
+    if (mode == HAK_PURGER_OFF || (mode == HAK_PURGER_AUTO && (__libc_single_threaded || forked)) ||
+        now < atomic_load_explicit(&retry_at, memory_order_relaxed)) {
+        tick_inline(now);
+        return;
+    }
+    if (!atomic_exchange(&wanted, false))
         return;
     bool expected = false;
-    if (atomic_compare_exchange_strong(&running, &expected, true) && !start_thread())
+    if (atomic_compare_exchange_strong(&running, &expected, true) && !start_thread()) {
         atomic_store(&running, false);
+        atomic_store_explicit(&retry_at, now + _hak_madv_delay_ns(), memory_order_relaxed);
+        atomic_store(&wanted, true);
+    }
+}
+
+void _hak_madv_start_pending(void)
+{
+    if (hak_likely(!atomic_load_explicit(&wanted, memory_order_relaxed)))
+        return;
+    start_pending_slow();
 }
 
 void _hak_madv_no_thread(void) { no_thread = true; }
 
+void _hak_madv_at_exit(void) { atomic_store(&exiting, true); }
+
 void _hak_madv_fork_child(void)
 {
-    /* The purger did not survive the fork; the next kick starts another. */
+    /* The purger did not survive the fork; a later call in the child
+     * starts another (never this handler). */
     atomic_store(&running, false);
     atomic_store(&kicked, false);
+    atomic_store(&inline_busy, false);
+    forked = true;
+    atomic_store_explicit(&retry_at, 0, memory_order_relaxed);
+    /* Cut short mid-update (a signal handler forked): the queue, or the
+     * flush's copy of it, is dropped; those ranges stay resident (and
+     * their owners' runs unusable) in the child. */
+    if (hak_lock_torn(&q_lock))
+        q_count = 0, q_bytes = 0, q_oldest = 0;
+    (void)hak_lock_torn(&flush_lock);
     atomic_store(&wanted, q_count != 0);
-    hak_lock_reset_child(&flush_lock);
-    if (hak_lock_reset_child(&q_lock))
-        q_count = 0, q_bytes = 0, q_oldest = 0; /* torn: those ranges stay resident in the child */
 }

@@ -23,7 +23,8 @@ void _hak_madv_queue(void *addr, size_t len, bool unmap, hak_purge_done_fn done,
 
 /* Gives back everything queued now (thread exit, malloc_trim). */
 void _hak_madv_flush(void);
-/* The thread-exit function: flush, and start a wanted purger. */
+/* The thread-exit function: flush (and nothing else: no thread starts at
+ * thread exit). */
 void _hak_madv_thread_exit(void);
 
 /* Asks for transparent huge pages on [addr, addr + len) (chunk-aligned),
@@ -49,9 +50,11 @@ void _hak_madv_register_decay(hak_decay_fn fn);
  * allocator operation. */
 void _hak_madv_kick(void);
 
-/* Starts the purger thread if a kick wanted one. Called where no allocator
- * operation is half done: at the end of the out-of-line malloc and free
- * paths, of thread exit and of the fork child handler. */
+/* Starts the purger thread if a kick wanted one (or, with madvise.thread
+ * off or no thread to be had, runs a due pass here). Called only where no
+ * allocator operation is half done and no lock is held: at the end of the
+ * out-of-line malloc and free paths. Does nothing on a thread whose exit
+ * functions ran, or once the process exits. */
 void _hak_madv_start_pending(void);
 
 /* One pass of the purger: every decay function, and the queue if its oldest
@@ -60,6 +63,9 @@ uint64_t _hak_madv_tick(uint64_t now_ns);
 
 /* Tests drive _hak_madv_tick themselves: no thread is started after this. */
 void _hak_madv_no_thread(void);
+
+/* The library destructor: the process is exiting, no purger starts now. */
+void _hak_madv_at_exit(void);
 
 void _hak_madv_fork_child(void);
 

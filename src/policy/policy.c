@@ -28,6 +28,7 @@ static struct {
     uint64_t start_cpu;
     long start_flt;
 } P = { .lock = HAK_LOCK_INIT };
+HAK_LOCK_LIST(&P.lock, 1, 0, HAK_RANK_POLICY);
 
 static double pct(int64_t v) { return (double)v / 100.0; }
 
@@ -125,7 +126,7 @@ static void close_window(void)
     if (!hak_trylock(&P.lock))
         return;
     uint64_t now = _hak_os_now_ns();
-    if (!window_full(atomic_load_explicit(&P.count, memory_order_relaxed), now)) {
+    if (!P.learning || !window_full(atomic_load_explicit(&P.count, memory_order_relaxed), now)) {
         hak_unlock(&P.lock);
         return;
     }
@@ -187,10 +188,25 @@ bool _hak_policy_snapshot(struct elo *e, struct evo *v)
     return learning;
 }
 
+void _hak_policy_pin_threshold(size_t n)
+{
+    hak_lock(&P.lock);
+    P.enabled = false;
+    P.learning = false;
+    HAK_POKE(_hak_policy_min_size, SIZE_MAX);
+    HAK_POKE(_hak_mmap_threshold, n);
+    hak_unlock(&P.lock);
+}
+
 void _hak_policy_fork_child(void)
 {
-    hak_lock_reset_child(&P.lock);
     _hak_thread.pol = (struct policy_tls){ 0 }; /* the parent's, not this process's */
+    /* A window cut short mid-update (a signal handler forked): the child
+     * keeps the threshold it has and stops sampling. */
+    if (hak_lock_torn(&P.lock)) {
+        P.learning = false;
+        _hak_policy_min_size = SIZE_MAX;
+    }
 }
 
 static void print_size(char *buf, size_t len, size_t n)

@@ -15,7 +15,8 @@ struct policy_tls {
  * boundaries while other threads read it, hence the relaxed atomic access. */
 extern size_t _hak_mmap_threshold;
 /* Allocations this large or larger are sampled; SIZE_MAX when nothing
- * learns (ELO off, or evo.policy = frozen). Set once at start-up. */
+ * learns (ELO off, or evo.policy = frozen). Set at start-up, and to
+ * SIZE_MAX by mallopt(M_MMAP_THRESHOLD). */
 extern size_t _hak_policy_min_size;
 /* Samples a thread gathers before handing them to the window. */
 extern uint32_t _hak_policy_batch;
@@ -43,6 +44,9 @@ hak_inline void hak_policy_sample(struct policy_tls *t, size_t n)
 void _hak_policy_init(void);
 /* Hands the exiting thread's samples to the window. */
 void _hak_policy_thread_exit(void);
+/* Fixes the mmap threshold at n bytes and stops learning, as elo.enabled =
+ * false does (mallopt M_MMAP_THRESHOLD). */
+void _hak_policy_pin_threshold(size_t n);
 void _hak_policy_fork_child(void);
 
 /* A consistent copy of the learning state (for tests and tools); returns

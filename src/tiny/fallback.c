@@ -21,7 +21,7 @@ struct fb_span {
     uint64_t cached_at;
 };
 
-static hak_lock_t cache_lock = HAK_LOCK_INIT;
+static HAK_LOCK_DEFINE(cache_lock, HAK_RANK_FB_CACHE);
 static struct fb_span *cache_head;
 static size_t cache_bytes;
 
@@ -164,9 +164,9 @@ size_t _hak_fb_cached_bytes(void) { return HAK_PEEK(cache_bytes); }
 
 void _hak_fb_fork_child(void)
 {
-    /* A list torn by a thread that did not survive is dropped: its spans
-     * are leaked in the child, never handed out twice. */
-    if (hak_lock_reset_child(&cache_lock)) {
+    /* A list torn by a critical section the fork cut short is dropped: its
+     * spans are leaked in the child, never handed out twice. */
+    if (hak_lock_torn(&cache_lock)) {
         cache_head = NULL;
         cache_bytes = 0;
     }

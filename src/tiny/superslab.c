@@ -27,13 +27,13 @@ _Static_assert(SS_HDR_OFF + sizeof(struct tiny_ss) + HAK_PAGE_SIZE <= HAK_UNIT_S
 
 static uintptr_t ss_base(const struct tiny_ss *ss) { return (uintptr_t)ss - SS_HDR_OFF; }
 
-static hak_lock_t cache_lock = HAK_LOCK_INIT;
+static HAK_LOCK_DEFINE(cache_lock, HAK_RANK_SS_CACHE);
 static struct tiny_ss *cache_head;
 static unsigned cache_count;
 
 /* Every SuperSlab in use (owned or orphaned): their free units are purged
  * once unused for madvise.delay (see units_decay). */
-static hak_lock_t live_lock = HAK_LOCK_INIT;
+static HAK_LOCK_DEFINE(live_lock, HAK_RANK_SS_LIVE);
 static struct tiny_ss *live_head;
 
 static void live_add(struct tiny_ss *ss)
@@ -67,7 +67,7 @@ static void units_claimed(struct tiny_ss *ss, uint64_t mask)
 }
 
 /* SuperSlabs whose owner exited while slabs were still in them. */
-static hak_lock_t orphan_lock = HAK_LOCK_INIT;
+static HAK_LOCK_DEFINE(orphan_lock, HAK_RANK_SS_ORPHANS);
 static struct tiny_ss *orphan_head;
 #define ORPHAN_SCAN 16 /* orphans looked at per adoption attempt */
 
@@ -488,17 +488,18 @@ size_t _hak_ss_trim(void)
 
 size_t _hak_ss_cached_bytes(void) { return (size_t)HAK_PEEK(cache_count) * HAK_CHUNK_SIZE; }
 
+/* A list torn by a critical section the fork cut short is dropped: its
+ * SuperSlabs are leaked in the child (slabs in them still work), never
+ * handed out twice. Dropped from the live list, they only keep their idle
+ * units resident. */
 void _hak_ss_fork_child(void)
 {
-    /* Push and pop are a store of the head each; the count may be off by
-     * one after a torn update, which only shifts the cache bound. */
-    hak_lock_reset_child(&cache_lock);
-    /* A torn doubly linked list is dropped: its SuperSlabs are leaked in the
-     * child (their slabs still work), never corrupted. */
-    if (hak_lock_reset_child(&orphan_lock))
+    if (hak_lock_torn(&cache_lock)) {
+        cache_head = NULL;
+        cache_count = 0;
+    }
+    if (hak_lock_torn(&orphan_lock))
         orphan_head = NULL;
-    /* A torn registry is dropped the same way: those SuperSlabs keep their
-     * idle units resident in the child. */
-    if (hak_lock_reset_child(&live_lock))
+    if (hak_lock_torn(&live_lock))
         live_head = NULL;
 }

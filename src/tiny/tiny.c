@@ -28,7 +28,7 @@ static bool validate_links;
 /* Live heaps (for stats and the fork child) and heaps of exited threads
  * waiting for reuse. Heaps are only ever reused as heaps: a remote freer may
  * still push on a retired heap's notify stack. */
-static hak_lock_t reg_lock = HAK_LOCK_INIT;
+static HAK_LOCK_DEFINE(reg_lock, HAK_RANK_TINY_REGISTRY);
 static struct tiny_heap *reg_head;
 static struct tiny_heap *heap_pool;
 
@@ -37,12 +37,39 @@ static struct {
     hak_lock_t lock;
     struct tiny_slab *head;
 } abandoned[HAK_NCLASS];
+HAK_LOCK_LIST(&abandoned[0].lock, HAK_NCLASS, sizeof abandoned[0], HAK_RANK_TINY_ABANDONED);
+
+/* Bytes of blocks out of slabs (with their users, in TLS lists, or freed
+ * remotely and not yet drained), for mallinfo: each heap counts what its
+ * thread takes out and puts back; a heap that is retired or lost hands its
+ * figure over to retired_out (its blocks are still out). */
+static _Atomic int64_t retired_out;
+
+/* n blocks of s went out (n > 0) or came back (n < 0), by this thread,
+ * which owns s (or, with no heap of its own, hands the bytes over). */
+static inline void slab_used(struct tiny_slab *s, int32_t n)
+{
+    s->used += (uint32_t)n;
+    int64_t d = (int64_t)n * s->size;
+    struct tiny_heap *h = _hak_thread.tiny.heap;
+    if (hak_likely(h != NULL))
+        atomic_store_explicit(&h->out_bytes, atomic_load_explicit(&h->out_bytes, memory_order_relaxed) + d,
+                              memory_order_relaxed);
+    else
+        atomic_fetch_add_explicit(&retired_out, d, memory_order_relaxed);
+}
+
+static void retire_out(struct tiny_heap *h)
+{
+    atomic_fetch_add_explicit(&retired_out, atomic_exchange_explicit(&h->out_bytes, 0, memory_order_relaxed),
+                              memory_order_relaxed);
+}
 
 
-/* The owner updates its lists between these two; a fork child leaves a
- * heap caught in between alone (see _hak_tiny_fork_child). The fences keep
- * the compiler from moving list updates across the flag, which a fork from
- * a signal handler could observe. */
+/* The owner updates its lists between these two. A fork from a signal
+ * handler that interrupted this thread in between finds the flag set, and
+ * the child gives the heap up (see _hak_tiny_fork_child). The fences keep
+ * the compiler from moving list updates across the flag. */
 static inline void slow_enter(struct tiny_heap *h)
 {
     h->in_slow = 1;
@@ -201,11 +228,17 @@ struct tiny_heap *_hak_tiny_heap(void)
     }
     h->tls = t;
     h->ctr = &_hak_thread.ctr;
-    h->reg_next = reg_head;
-    h->reg_prev = NULL;
-    if (reg_head)
-        reg_head->reg_prev = h;
-    reg_head = h;
+    /* A thread allocating after its exit functions ran may be past the last
+     * round of key destructors, and then its TLS goes away under the heap:
+     * such a heap stays off the registry, whose readers follow h->ctr. */
+    h->listed = !_hak_thread.gone;
+    if (h->listed) {
+        h->reg_next = reg_head;
+        h->reg_prev = NULL;
+        if (reg_head)
+            reg_head->reg_prev = h;
+        reg_head = h;
+    }
     hak_unlock(&reg_lock);
 
     for (unsigned c = 0; c < HAK_NCLASS; c++) {
@@ -294,7 +327,7 @@ static hak_cold void bad_link(const char *fn, const struct tiny_slab *s, void *b
 static void drop_free_list(struct tiny_slab *s)
 {
     s->free = NULL;
-    s->used = s->carved;
+    slab_used(s, (int32_t)(s->carved - s->used));
 }
 
 /* Moves the slab's remote frees to its local list (owner only). */
@@ -317,7 +350,7 @@ static unsigned drain_remote(struct tiny_slab *s)
     }
     tiny_link_set(tail, s->free, _hak_list_key);
     s->free = r;
-    s->used -= n;
+    slab_used(s, -(int32_t)n);
     HAK_CTR_INC(free, remote_drain);
     HAK_CTR_ADD(free, remote_blocks, n);
     return n;
@@ -458,7 +491,7 @@ static unsigned take_free(struct tiny_tls *t, unsigned c, struct tiny_slab *s, u
     }
     t->head[c] = head;
     s->free = b;
-    s->used += n;
+    slab_used(s, (int32_t)n);
     if (hak_unlikely(dropped))
         drop_free_list(s);
     t->room[c] -= n;
@@ -511,7 +544,7 @@ static unsigned take_carve(struct tiny_tls *t, unsigned c, struct tiny_slab *s, 
     unsigned n = want < left ? want : left;
     t->head[c] = carve_link(t, s, n, t->head[c]);
     s->carved += n;
-    s->used += n;
+    slab_used(s, (int32_t)n);
     t->room[c] -= n;
     return n;
 }
@@ -642,7 +675,7 @@ static void *check_pop(struct tiny_slab *s)
     if (((uintptr_t *)b)[1] != tiny_mark((uintptr_t)b) || !_hak_check_filled(b, s))
         _hak_check_report("malloc", "write after free", b, s->cls, s->size); /* survived: the block is usable */
     s->free = next;
-    s->used++;
+    slab_used(s, 1);
     ((uintptr_t *)b)[1] = 0;
     return b;
 }
@@ -748,7 +781,7 @@ static void slab_return(struct tiny_heap *h, void *b)
     hak_assert(s && atomic_load(&s->owner) == h);
     tiny_link_set(b, s->free, _hak_list_key);
     s->free = b;
-    s->used--;
+    slab_used(s, -1);
     HAK_CTR_INC(free, ss_local);
     if (s->list == TINY_LIST_FULL)
         slab_move(h, s, TINY_LIST_PARTIAL);
@@ -904,17 +937,20 @@ static void heap_retire(struct tiny_heap *h)
     drain_notify(h);
     if (_hak_tiny_use_ss)
         _hak_ss_heap_exit(h);
+    retire_out(h);
 }
 
 static void heap_unregister(struct tiny_heap *h)
 {
     hak_lock(&reg_lock);
-    if (h->reg_prev)
-        h->reg_prev->reg_next = h->reg_next;
-    else
-        reg_head = h->reg_next;
-    if (h->reg_next)
-        h->reg_next->reg_prev = h->reg_prev;
+    if (h->listed) {
+        if (h->reg_prev)
+            h->reg_prev->reg_next = h->reg_next;
+        else
+            reg_head = h->reg_next;
+        if (h->reg_next)
+            h->reg_next->reg_prev = h->reg_prev;
+    }
     h->reg_next = heap_pool;
     heap_pool = h;
     hak_unlock(&reg_lock);
@@ -972,6 +1008,16 @@ size_t _hak_tiny_cached_bytes(void) { return _hak_tiny_use_ss ? _hak_ss_cached_b
 
 uint64_t _hak_tiny_decay(uint64_t now) { return _hak_tiny_use_ss ? _hak_ss_decay(now) : _hak_fb_decay(now); }
 
+size_t _hak_tiny_live_bytes(void)
+{
+    int64_t sum = atomic_load_explicit(&retired_out, memory_order_relaxed);
+    hak_lock(&reg_lock);
+    for (struct tiny_heap *h = reg_head; h; h = h->reg_next)
+        sum += atomic_load_explicit(&h->out_bytes, memory_order_relaxed);
+    hak_unlock(&reg_lock);
+    return sum > 0 ? (size_t)sum : 0;
+}
+
 void _hak_tiny_foreach_counters(void (*fn)(const struct hak_counters *, void *), void *arg)
 {
     hak_lock(&reg_lock);
@@ -982,35 +1028,60 @@ void _hak_tiny_foreach_counters(void (*fn)(const struct hak_counters *, void *),
 
 /* ------------------------------------------------------------------ fork */
 
-/* In the child only the forking thread exists. Heaps of the others are
- * retired as if their threads had exited, unless they were mid-update (then
- * their slabs are left alone: a leak in the child, never a corruption). */
+bool _hak_tiny_busy(void)
+{
+    struct tiny_heap *h = _hak_thread.tiny.heap;
+    return h && h->in_slow;
+}
+
+/* The heap this thread had is given up in the child: its lists stay as
+ * they are (leaked) and the next allocation sets up a fresh heap. */
+static void lose_own_heap(struct tiny_tls *t)
+{
+    retire_out(t->heap);
+    memset(t->head, 0, sizeof t->head);
+    memset(t->room, 0, sizeof t->room);
+    memset(t->bound, 0, sizeof t->bound);
+    t->heap = NULL;
+    t->state = TINY_THREAD_NEW;
+}
+
+/* In the child only the forking thread exists. The other threads changed
+ * their heaps without a lock — their TLS lists in the inline fast paths,
+ * their slab lists in their slow paths — so nothing of those heaps is read
+ * here: they leave the registry and are never reused, and their slabs stay
+ * theirs. That is a leak in the child (frees into those slabs go to their
+ * remote lists, which nobody drains), never a corruption; glibc, jemalloc
+ * and tcmalloc leak other threads' caches the same way. The registry and
+ * the abandoned lists were under locks the prepare handler held, so they
+ * are whole unless the lock says torn. This thread's own heap is whole
+ * unless fork was called from a signal handler that interrupted its slow
+ * path (in_slow); the inline fast paths publish with one store. */
 void _hak_tiny_fork_child(void)
 {
-    bool reg_torn = hak_lock_reset_child(&reg_lock);
+    struct tiny_tls *t = &_hak_thread.tiny;
+    if (t->heap && t->heap->in_slow)
+        lose_own_heap(t);
+    memset(t->ukey, 0, sizeof t->ukey); /* a cache: refilled on use */
+    struct tiny_heap *self = t->heap;
+    if (hak_lock_torn(&reg_lock)) {
+        heap_pool = NULL; /* pooled heaps leak with the registry */
+    } else {
+        /* Their counters are plain words in the copied TLS: read as stats. */
+        for (struct tiny_heap *h = reg_head; h; h = h->reg_next)
+            if (h != self) {
+                _hak_stats_retire(h->ctr);
+                retire_out(h);
+            }
+    }
+    reg_head = NULL;
+    if (self && self->listed) {
+        self->reg_next = self->reg_prev = NULL;
+        reg_head = self;
+    }
     for (unsigned c = 0; c < HAK_NCLASS; c++)
-        if (hak_lock_reset_child(&abandoned[c].lock))
+        if (hak_lock_torn(&abandoned[c].lock))
             abandoned[c].head = NULL;
     _hak_ss_fork_child();
     _hak_fb_fork_child();
-    struct tiny_heap *self = _hak_thread.tiny.heap;
-    if (reg_torn) {
-        reg_head = self;
-        heap_pool = NULL;
-        if (self)
-            self->reg_next = self->reg_prev = NULL;
-        return;
-    }
-    struct tiny_heap *h = reg_head;
-    while (h) {
-        struct tiny_heap *next = h->reg_next;
-        if (h != self) {
-            if (!h->in_slow) {
-                heap_retire(h);
-                _hak_stats_retire(h->ctr);
-            }
-            heap_unregister(h);
-        }
-        h = next;
-    }
 }

@@ -92,8 +92,10 @@ struct tiny_heap {
     struct tiny_ss *ss_list;              /* SuperSlabs this heap carves from */
     struct tiny_tls *tls;                 /* the owner thread's TLS lists */
     struct hak_counters *ctr;             /* the owner thread's counters */
-    struct tiny_heap *reg_next, *reg_prev;/* registry of live heaps */
-    volatile int in_slow;                 /* owner is updating its lists (fork child skips it) */
+    struct tiny_heap *reg_next, *reg_prev;/* registry of live heaps (when listed), or the pool */
+    bool listed;                          /* on the registry (see _hak_tiny_heap) */
+    _Atomic int64_t out_bytes;            /* written by the owner only: see slab_used in tiny.c */
+    volatile int in_slow;                 /* owner is updating its lists (a fork child gives the heap up) */
 };
 
 /* Process-wide state set at start-up. */
@@ -191,6 +193,9 @@ hak_inline bool tiny_free_fast(void *p)
         return false;
     tiny_link_set(p, t->head[c], t->lkey);
     ((uintptr_t *)p)[1] = mark;
+    /* The head's store publishes p: a fork from a signal handler that
+     * interrupts this finds a whole list either way (no instruction). */
+    __atomic_signal_fence(__ATOMIC_RELEASE);
     t->head[c] = p;
     t->room[c]--;
     HAK_CTR_INC(free, tls_sll);
@@ -231,11 +236,17 @@ struct tiny_heap *_hak_tiny_heap(void);
 /* Thread exit (run by thread.c's destructor) and explicit flush (trim). */
 void _hak_tiny_thread_exit(void);
 void _hak_tiny_flush_tls(void);
+/* Whether this thread is in the middle of updating its heap (fork's
+ * prepare handler asks, from a signal handler that may have interrupted). */
+bool _hak_tiny_busy(void);
 void _hak_tiny_fork_child(void);
 /* Calls fn for every live heap's counters, under the registry lock. */
 void _hak_tiny_foreach_counters(void (*fn)(const struct hak_counters *, void *), void *arg);
 /* Releases cached empty SuperSlabs; returns bytes given back. */
 size_t _hak_tiny_trim(void);
+/* Bytes of blocks out of slabs: in use, or cached in threads' TLS lists
+ * (bounded per thread) or freed remotely and not yet drained. */
+size_t _hak_tiny_live_bytes(void);
 /* Bytes held in cached empty SuperSlabs (or fallback slabs). */
 size_t _hak_tiny_cached_bytes(void);
 

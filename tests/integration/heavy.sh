@@ -1,5 +1,5 @@
 #!/bin/sh
-# heavy.sh — the long hard-condition tests, run once under the baseline profile (scripts/test.sh) rather than under every profile: fork against stdio and malloc locks for 20 rounds of 5 s (fork_deadlock, with its own watchdog) and 12,000 short-lived threads (thread_exit).
+# heavy.sh — the long hard-condition tests, run once under the baseline profile (scripts/test.sh) rather than under every profile: fork against stdio and malloc locks for 20 rounds of 5 s (fork_deadlock, with its own watchdog), fork storms and signal-handler forks at length (fork_storm), 500 exits racing the purger (exit_race), and 12,000 short-lived threads (thread_exit).
 #
 # Needs builddir and HAKMEM_LIBRARY (set by the make check harness).
 set -u
@@ -27,6 +27,13 @@ run() {
 }
 
 run fork_deadlock 20 5
+
+# Issue 10's targets: 200 rounds of 16 threads forking at once, thousands of
+# forks from a signal handler (single-threaded first: see fork_storm.c), and
+# 500 runs of exit racing exiting threads and the purger.
+run fork_storm signal 3000
+run fork_storm storm 200 signal-mt 3000
+run exit_race 500
 
 run thread_exit
 exit $status

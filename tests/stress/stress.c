@@ -2,6 +2,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -9,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #ifdef STRESS_HAK_API
@@ -271,6 +273,33 @@ static void *worker(void *v)
     return NULL;
 }
 
+/* Forks while the workers run (so their heaps are mid-update in the
+ * child, which must never read them): the child allocates and frees in
+ * every tier and exits 0. Under TSan this puts fork's handlers in view. */
+static void fork_during_round(void)
+{
+    static const size_t sizes[] = { 16, 700, 20 * KiB, 300 * KiB, 3 * MiB };
+    pid_t pid = fork();
+    if (pid == 0) {
+        for (unsigned i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+            char *p = ALLOC(sizes[i]);
+            if (!p)
+                _exit(1);
+            memset(p, 1, sizes[i]);
+            FREE(p);
+        }
+        _exit(0);
+    }
+    if (pid < 0)
+        fail("fork failed");
+    int st;
+    while (waitpid(pid, &st, 0) < 0)
+        if (errno != EINTR)
+            fail("waitpid failed");
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+        fail("a child forked during a round crashed or failed");
+}
+
 int main(int argc, char **argv)
 {
     for (int i = 1; i < argc; i++) {
@@ -295,6 +324,7 @@ int main(int argc, char **argv)
             if (pthread_create(&t[i], NULL, worker, &args[i]) != 0)
                 fail("pthread_create failed");
         }
+        fork_during_round();
         for (unsigned i = 0; i < NTHREADS; i++)
             pthread_join(t[i], NULL);
     }
