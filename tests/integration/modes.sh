@@ -33,4 +33,9 @@ done
 # Thread exit and fork flush the thread caches, whose links secure mode
 # encodes (check mode keeps none).
 run HAKMEM_SECURE=1 "$builddir/tests/integration/threads_fork"
+# Fork from many threads and from signal handlers: the child gives up
+# other threads' encoded lists and check mode's slabs alike.
+for m in HAKMEM_CHECK=1 HAKMEM_SECURE=1; do
+    run "$m" "$builddir/tests/integration/fork_storm"
+done
 exit $status
