@@ -1046,6 +1046,24 @@ static void lose_own_heap(struct tiny_tls *t)
     t->state = TINY_THREAD_NEW;
 }
 
+/* A fork from a signal handler may have cut an inline push or pop short
+ * between its list store and its room update: the lists are whole, their
+ * counts may be one off. They are counted again, and a block past the
+ * bound goes back to its slab. */
+static void recount_own_lists(struct tiny_heap *h, struct tiny_tls *t)
+{
+    for (unsigned c = 1; c < HAK_NCLASS; c++) {
+        uint32_t n = 0;
+        for (void *b = t->head[c]; b && n <= t->bound[c]; b = tiny_link_get(b, t->lkey))
+            n++;
+        if (n > t->bound[c]) {
+            flush_list(h, t, c, 1);
+            n--;
+        }
+        t->room[c] = t->bound[c] - n;
+    }
+}
+
 /* In the child only the forking thread exists. The other threads changed
  * their heaps without a lock — their TLS lists in the inline fast paths,
  * their slab lists in their slow paths — so nothing of those heaps is read
@@ -1062,6 +1080,8 @@ void _hak_tiny_fork_child(void)
     struct tiny_tls *t = &_hak_thread.tiny;
     if (t->heap && t->heap->in_slow)
         lose_own_heap(t);
+    else if (t->heap)
+        recount_own_lists(t->heap, t);
     memset(t->ukey, 0, sizeof t->ukey); /* a cache: refilled on use */
     struct tiny_heap *self = t->heap;
     if (hak_lock_torn(&reg_lock)) {
