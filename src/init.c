@@ -25,6 +25,7 @@
 #include "large/madvise.h"
 #include "policy/policy.h"
 #include "tiny/tiny.h"
+#include "vg.h"
 #include <pthread.h>
 #include <sched.h>
 #include <sys/single_threaded.h>
@@ -183,7 +184,9 @@ static void fork_child(void)
     _hak_madv_fork_child();
     _hak_arena_fork_child();
     _hak_bigcache_fork_child();
+    HAK_VG_QUIET_BEGIN(); /* recounting this thread's lists reads its freed blocks */
     _hak_tiny_fork_child();
+    HAK_VG_QUIET_END();
     _hak_policy_fork_child();
 }
 
