@@ -145,26 +145,22 @@ extern void _IO_list_resetlock(void) __attribute__((weak));
  * handler that interrupted a critical section, and the prepare is bounded
  * (a thread waiting for that lock while holding another would wait for
  * ever). */
-static hak_tls uint32_t fork_took_stdio; /* a bit per nested fork */
+static hak_tls bool fork_stdio; /* the outermost prepare took it */
 static hak_tls unsigned fork_nest;
 
 static void fork_prepare(void)
 {
     bool bounded = _hak_lock_depth > 0 || _hak_tiny_busy();
-    bool stdio = !bounded && _IO_list_lock && !__libc_single_threaded && fork_nest == 0;
-    if (fork_nest < 32)
-        fork_took_stdio = (fork_took_stdio & ~(1u << fork_nest)) | ((uint32_t)stdio << fork_nest);
-    fork_nest++;
-    if (stdio)
-        _IO_list_lock();
+    if (fork_nest++ == 0) {
+        fork_stdio = !bounded && _IO_list_lock && !__libc_single_threaded;
+        if (fork_stdio)
+            _IO_list_lock();
+    }
     _hak_lock_fork_prepare(bounded);
 }
 
-static bool fork_pop_stdio(void)
-{
-    unsigned n = --fork_nest;
-    return n < 32 && (fork_took_stdio >> n & 1);
-}
+/* Whether the prepare this parent or child handler matches took it. */
+static bool fork_pop_stdio(void) { return --fork_nest == 0 && fork_stdio; }
 
 static void fork_parent(void)
 {
@@ -175,8 +171,9 @@ static void fork_parent(void)
 
 static void fork_child(void)
 {
-    /* glibc re-initialises the list lock in a multi-threaded child; in a
-     * single-threaded one it is ours to give back. */
+    /* glibc re-initialises the list lock in the child of a multi-threaded
+     * process, the only kind where it is taken; so does this, whatever
+     * glibc's own view of the process. */
     if (fork_pop_stdio())
         _IO_list_resetlock();
     _hak_lock_fork_child();
