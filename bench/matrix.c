@@ -1,6 +1,7 @@
 /* matrix.c — `hakmem matrix`: runs every matrix profile of hakmem.ini and every installed peer allocator over the benchmark workloads, each run a process of its own, interleaved, and reports medians, spreads and deltas against baseline. */
 #include "matrix.h"
 #include "hakmem.h"
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -22,20 +23,25 @@ extern const char _hak_builtin_ini[];
 
 static const char usage_text[] =
     "usage: hakmem matrix [--quick] [--profiles A,B,...] [--workloads X,Y,...] [--peers P,Q,...|none]\n"
-    "                     [--runs N] [--iterations N] [--larson \"ARGS\"] [--out DIR] [--config FILE]\n"
-    "                     [--bench-dir DIR]\n"
-    "  --quick        3 runs, 20 iterations (+3 warm-up) per scenario, larson for 1 s: a few minutes\n"
+    "                     [--runs N|auto] [--iterations N] [--larson \"ARGS\"] [--out DIR] [--config FILE]\n"
+    "                     [--bench-dir DIR] [--seed N] [--width PCT] [--max-runs N]\n"
+    "  --quick        6 rounds, 20 iterations (+3 warm-up) per scenario, larson for 1 s\n"
     "  --profiles     hakmem profiles (default: every [profile] of the configuration file except\n"
     "                 the usage modes balanced, fast, learning, research; baseline is always added)\n"
     "  --workloads    of json, mir, vm, mixed, tiny, random-mixed, larson (default: all)\n"
     "  --peers        of glibc (or system), mimalloc, jemalloc, tcmalloc (default: all installed)\n"
-    "  --runs         runs of every configuration on every workload (default 5)\n"
+    "  --runs         rounds: runs of every configuration on every workload (default 10; 6 or more give\n"
+    "                 each configuration a 95% interval of its time against baseline's); auto: 10, then\n"
+    "                 more rounds of each workload until every interval of it is within +/- --width\n"
+    "                 (default 5%), at most --max-runs (default 30)\n"
     "  --iterations   bench_allocators iterations per run (default 100, with 10 warm-up)\n"
     "  --larson       larson SECONDS MIN MAX BLOCKS ROUNDS SEED THREADS (default \"5 8 1000 5000 100 4141 2\")\n"
     "  --out          directory for matrix.txt, matrix.csv, matrix.json, matrix.svg (default hakmem-matrix)\n"
     "  --config       the hakmem.ini to read the profiles from (default: the one hakmem reads)\n"
     "  --bench-dir    where bench_allocators and larson are (default: the build tree's bench/, else the\n"
-    "                 installed ones)\n";
+    "                 installed ones)\n"
+    "  --seed         the 64-bit seed of the run order and of every hakmem run's policy.seed (default:\n"
+    "                 from the clock; matrix.json records it)\n";
 
 static int usage(const char *msg, const char *arg)
 {
@@ -48,7 +54,7 @@ static int usage(const char *msg, const char *arg)
 static const struct workload {
     const char *name;
     const char *what; /* one op */
-} workloads[] = {
+} builtin[] = {
     { "json", "one iteration: 1000 blocks of 64 KiB allocated, written, freed" },
     { "mir", "one iteration: 100 blocks of 256 KiB allocated, written, freed" },
     { "vm", "one iteration: 10 blocks of 2 MiB allocated, written, freed" },
@@ -57,12 +63,40 @@ static const struct workload {
     { "random-mixed", "one iteration: 10,000 random replacements in a live set of 1000 blocks of 8 B-1 KiB" },
     { "larson", "one replacement (free + malloc) in larson, all threads together" },
 };
-enum { NWORKLOADS = sizeof workloads / sizeof workloads[0] };
+enum { NBUILTIN = sizeof builtin / sizeof builtin[0] };
 
-/* larson reports a throughput; the others are bench_allocators scenarios. */
-static bool is_larson(int w)
+/* Command workloads: [workload NAME] sections of the configuration file,
+ * then --command NAME='CMD' arguments (a later one replaces an earlier one
+ * of the same name). */
+static struct {
+    int n;
+    char name[MX_MAX_WORKLOADS][MX_NAME];
+    char command[MX_MAX_WORKLOADS][MX_CMD];
+} commands;
+
+static int add_command(const char *name, const char *command)
 {
-    return strcmp(workloads[w].name, "larson") == 0;
+    int i = 0;
+    while (i < commands.n && strcmp(commands.name[i], name) != 0)
+        i++;
+    for (int b = 0; b < NBUILTIN; b++)
+        if (strcmp(builtin[b].name, name) == 0)
+            return -1;
+    if (i == MX_MAX_WORKLOADS || !*name || strlen(name) >= MX_NAME || strchr(name, '/') || !*command ||
+        strlen(command) >= MX_CMD)
+        return -1;
+    snprintf(commands.name[i], MX_NAME, "%s", name);
+    snprintf(commands.command[i], MX_CMD, "%s", command);
+    commands.n += i == commands.n;
+    return 0;
+}
+
+static void add_file_workload(const char *name, const char *label, void *arg)
+{
+    (void)arg;
+    if (strncmp(label, "command = ", 10) != 0 || add_command(name, label + 10) != 0)
+        fprintf(stderr, "hakmem matrix: [workload %s] needs one line \"command = ...\" and a name of its own; "
+                        "ignored\n", name);
 }
 
 /* The peers, preloaded from their Debian packages ("glibc" preloads nothing). */
@@ -87,11 +121,25 @@ static char bench_dir[4096];
 static char tmp[4096];                  /* scratch directory, removed at exit */
 static char config_file[4096];          /* --config, passed on as HAKMEM_CONFIG */
 static int peer_of[MX_MAX_CONFIGS];     /* index into peers[] of a peer configuration */
-static int workload_of[MX_MAX_WORKLOADS];
 static long iterations = 100, warmup = 10;
 static char larson_args[7][32] = { "5", "8", "1000", "5000", "100", "4141", "2" };
 static bool have_strace;
-static int failures;
+static int failures, runs_done;
+static bool check_output;              /* --check-output: commands must print the same everywhere */
+static double auto_width;               /* --runs auto: the target half-width, a fraction; 0 without */
+static char out_dir[4096] = "hakmem-matrix";
+/* The matrix's seed: the order within each round and every hakmem run's
+ * policy.seed come from it, so --seed replays the same schedule. */
+static unsigned long long seed_state;
+
+/* splitmix64: a seeded sequence, whatever the seed (0 included). */
+static unsigned long long next_seed(void)
+{
+    unsigned long long z = (seed_state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
 
 /* Every profile of the configuration file: its name and overrides. */
 static struct {
@@ -278,10 +326,13 @@ struct outcome {
     int status;         /* exit status; 124 after a time-out; 127 could not run */
     struct rusage ru;
     pid_t pid;
+    double wall_ns;     /* from fork to its end */
     char *out, *err;    /* what it printed, to free */
 };
 
-/* Runs argv with env for at most limit seconds, stdout and stderr to files. */
+/* Runs argv with env for at most limit seconds, stdout and stderr to files.
+ * The run is a process group of its own, so that a time-out also ends what
+ * a command started. */
 static void spawn(char **argv, char **env, double limit, struct outcome *o)
 {
     char out_path[4200], err_path[4200];
@@ -289,8 +340,16 @@ static void spawn(char **argv, char **env, double limit, struct outcome *o)
     snprintf(err_path, sizeof err_path, "%s/err", tmp);
     memset(o, 0, sizeof *o);
     fflush(NULL);
+    sigset_t chld, old;
+    sigemptyset(&chld);
+    sigaddset(&chld, SIGCHLD);
+    sigprocmask(SIG_BLOCK, &chld, &old); /* its end is awaited with sigtimedwait */
+    struct timespec start, now;
+    clock_gettime(CLOCK_MONOTONIC, &start);
     pid_t pid = fork();
     if (pid == 0) {
+        sigprocmask(SIG_SETMASK, &old, NULL);
+        setpgid(0, 0);
         int fo = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0666);
         int fe = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0666);
         if (fo < 0 || fe < 0 || dup2(fo, 1) < 0 || dup2(fe, 2) < 0)
@@ -301,28 +360,32 @@ static void spawn(char **argv, char **env, double limit, struct outcome *o)
     }
     o->pid = pid;
     if (pid < 0) {
+        sigprocmask(SIG_SETMASK, &old, NULL);
         o->status = 127;
         o->out = strdup("");
         o->err = strdup("cannot fork\n");
         return;
     }
-    /* A wake-up every 5 ms takes a negligible share of a CPU, and the run's
-     * figures are measured inside it. */
-    struct timespec start, now, nap = { 0, 5000000 };
-    clock_gettime(CLOCK_MONOTONIC, &start);
     int st = 0;
     bool killed = false;
     for (;;) {
         pid_t r = wait4(pid, &st, WNOHANG, &o->ru);
+        clock_gettime(CLOCK_MONOTONIC, &now);
         if (r == pid || (r < 0 && errno != EINTR))
             break;
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        if (!killed && (double)(now.tv_sec - start.tv_sec) + (double)(now.tv_nsec - start.tv_nsec) * 1e-9 > limit) {
+        double left = limit - ((double)(now.tv_sec - start.tv_sec) + (double)(now.tv_nsec - start.tv_nsec) * 1e-9);
+        if (left <= 0 && !killed) {
+            kill(-pid, SIGKILL);
             kill(pid, SIGKILL);
             killed = true;
         }
-        nanosleep(&nap, NULL);
+        struct timespec nap = { 1, 0 };
+        if (left > 0 && left < 1)
+            nap = (struct timespec){ 0, (long)(left * 1e9) };
+        sigtimedwait(&chld, NULL, &nap);
     }
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    o->wall_ns = (double)(now.tv_sec - start.tv_sec) * 1e9 + (double)(now.tv_nsec - start.tv_nsec);
     o->status = killed ? 124 : WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
     o->out = slurp(out_path);
     o->err = slurp(err_path);
@@ -330,6 +393,62 @@ static void spawn(char **argv, char **env, double limit, struct outcome *o)
         o->out = strdup("");
     if (!o->err)
         o->err = strdup("");
+}
+
+/* Reads and removes the statistics files the processes of a run left in
+ * tmp: their activity summed into act (the threshold and mode of the one
+ * that closed the most learning windows), each file kept as keep, keep-2,
+ * … unless keep is NULL (act NULL: just removed). Returns how many. */
+static int collect_stats(const char *keep, double act[MX_NACT], double *mode)
+{
+    DIR *d = opendir(tmp);
+    if (!d)
+        return 0;
+    int n = 0, parsed = 0;
+    double most = -1;
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
+        if (strncmp(e->d_name, "stats-", 6) != 0)
+            continue;
+        char path[4400], kept[4400];
+        snprintf(path, sizeof path, "%s/%s", tmp, e->d_name);
+        char *json = act ? slurp(path) : NULL;
+        double one[MX_NACT], m;
+        if (json && _hak_matrix_parse_activity(json, one, &m) == 0) {
+            for (int k = 0; k < MX_NACT; k++)
+                if (k != MX_A_elo_threshold)
+                    act[k] = parsed ? act[k] + one[k] : one[k];
+            double windows = isnan(one[MX_A_elo_windows]) ? 0 : one[MX_A_elo_windows];
+            if (windows > most) {
+                most = windows;
+                act[MX_A_elo_threshold] = one[MX_A_elo_threshold];
+                *mode = m;
+            }
+            parsed++;
+        }
+        if (json && keep) {
+            size_t dot = strlen(keep) - (strlen(keep) > 5 && strcmp(keep + strlen(keep) - 5, ".json") == 0 ? 5 : 0);
+            if (n)
+                snprintf(kept, sizeof kept, "%.*s-%d%s", (int)dot, keep, n + 1, keep + dot);
+            else
+                snprintf(kept, sizeof kept, "%s", keep);
+            if (rename(path, kept) != 0)
+                fprintf(stderr, "\nhakmem matrix: cannot keep %s: %s\n", kept, strerror(errno));
+        }
+        n += json != NULL;
+        free(json);
+        unlink(path);
+    }
+    closedir(d);
+    return n;
+}
+
+/* FNV-1a of a command's output, to tell whether two runs printed the same. */
+static unsigned long long hash_text(const char *text)
+{
+    unsigned long long h = 0xcbf29ce484222325ull;
+    for (const unsigned char *p = (const unsigned char *)text; *p; p++)
+        h = (h ^ *p) * 0x100000001b3ull;
+    return h;
 }
 
 static void release(struct outcome *o)
@@ -344,7 +463,11 @@ static void workload_argv(int w, bool base, char **argv, int *argc)
 {
     static char path[4200], it[32], wu[32], secs[32];
     int n = *argc;
-    if (is_larson(w)) {
+    if (mx->wkind[w] == MX_W_COMMAND) {
+        argv[n++] = "/bin/sh";
+        argv[n++] = "-c";
+        argv[n++] = mx->command[w];
+    } else if (mx->wkind[w] == MX_W_LARSON) {
         snprintf(path, sizeof path, "%s/larson", bench_dir);
         argv[n++] = path;
         double s = atof(larson_args[0]);
@@ -358,7 +481,7 @@ static void workload_argv(int w, bool base, char **argv, int *argc)
         snprintf(wu, sizeof wu, "%ld", base ? 0 : warmup);
         argv[n++] = path;
         argv[n++] = "--scenario";
-        argv[n++] = (char *)workloads[w].name;
+        argv[n++] = mx->workload[w];
         argv[n++] = "--iterations";
         argv[n++] = it;
         argv[n++] = "--warmup";
@@ -372,11 +495,12 @@ static void workload_argv(int w, bool base, char **argv, int *argc)
  * syscall counts). Fills s (the figures) and sys (syscall counts) as far
  * as the run gives them; returns 0 on success. A run on another allocator
  * than intended ends the program. */
-static int run_one(int wi, int c, bool base, bool strace, struct mx_sample *s, double sys[MX_NSYS])
+static int run_one(int wi, int c, bool base, bool strace, struct mx_sample *s, double sys[MX_NSYS], const char *keep)
 {
     const struct mx_config *cf = &mx->config[c];
-    int w = workload_of[wi];
-    char *argv[32], *set[4], preload[4200], profile[MX_NAME + 32], stats[4200], cfg[4200], strace_out[4200];
+    int w = wi;
+    char *argv[32], *set[5], preload[4200], profile[MX_NAME + 32], stats[4200], cfg[4200], strace_out[4200],
+        seed[64];
     int argc = 0, nset = 0;
     snprintf(stats, sizeof stats, "HAKMEM_STATS_FILE=%s/stats-%%p.json", tmp);
     snprintf(strace_out, sizeof strace_out, "%s/strace", tmp);
@@ -406,6 +530,9 @@ static int run_one(int wi, int c, bool base, bool strace, struct mx_sample *s, d
         snprintf(profile, sizeof profile, "HAKMEM_PROFILE=%s", cf->name);
         set[nset++] = profile;
         set[nset++] = stats;
+        s->seed = next_seed();
+        snprintf(seed, sizeof seed, "HAKMEM_POLICY_SEED=%llu", s->seed);
+        set[nset++] = seed;
     }
     workload_argv(w, base, argv, &argc);
     char **env = make_env(set, nset);
@@ -413,8 +540,9 @@ static int run_one(int wi, int c, bool base, bool strace, struct mx_sample *s, d
         fprintf(stderr, "hakmem matrix: out of memory\n");
         exit(1);
     }
-    double limit = is_larson(w) ? atof(larson_args[0]) * 3 + 60 : 900;
+    double limit = mx->wkind[w] == MX_W_LARSON ? atof(larson_args[0]) * 3 + 60 : 900;
     struct outcome o;
+    collect_stats(NULL, NULL, NULL); /* what a failed run before this one left */
     spawn(argv, env, limit, &o);
     free(env);
 
@@ -425,44 +553,62 @@ static int run_one(int wi, int c, bool base, bool strace, struct mx_sample *s, d
     const char *what = strace ? "strace run" : base ? "short run" : "run";
     if (o.status != 0) {
         fprintf(stderr, "\nhakmem matrix: FAILED: %s of %s under %s exited with status %d%s\n", what,
-                workloads[w].name, cf->name, o.status, o.status == 124 ? " (timed out)" : "");
+                mx->workload[w], cf->name, o.status, o.status == 124 ? " (timed out)" : "");
         const char *tail = o.err + strlen(o.err);
         for (int lines = 0; tail > o.err && lines < 6; tail--)
             lines += tail[-1] == '\n';
         fprintf(stderr, "%s", tail);
         goto done;
     }
-    if (strcmp(got, want) != 0) {
-        fprintf(stderr, "\nhakmem matrix: %s of %s meant for %s ran on '%s'\n", what, workloads[w].name, cf->name,
+    /* A benchmark says which allocator it ran on; a command cannot, but
+     * the loader says when a preload failed (and hakmem's statistics file,
+     * below, proves that hakmem ran). */
+    if (mx->wkind[w] == MX_W_COMMAND ? strstr(o.err, "cannot be preloaded") != NULL : strcmp(got, want) != 0) {
+        fprintf(stderr, "\nhakmem matrix: %s of %s meant for %s ran on '%s'\n", what, mx->workload[w], cf->name,
                 got[0] ? got : "unknown");
         exit(1);
     }
-    int perr = is_larson(w) ? _hak_matrix_parse_larson(o.out, o.err, s)
-                            : _hak_matrix_parse_scenario(o.out, workloads[w].name, s);
+    int perr = 0;
+    if (mx->wkind[w] == MX_W_COMMAND) {
+        /* One op is one run of the command. */
+        s->ns = o.wall_ns;
+        s->p95 = s->p99 = NAN;
+        s->ops_per_s = 1e9 / o.wall_ns;
+        s->ops = 1;
+        s->out_hash = hash_text(o.out);
+    } else if (mx->wkind[w] == MX_W_LARSON) {
+        perr = _hak_matrix_parse_larson(o.out, o.err, s);
+    } else {
+        perr = _hak_matrix_parse_scenario(o.out, mx->workload[w], s);
+    }
     if (perr) {
-        fprintf(stderr, "\nhakmem matrix: FAILED: %s of %s under %s printed no results\n", what, workloads[w].name,
+        fprintf(stderr, "\nhakmem matrix: FAILED: %s of %s under %s printed no results\n", what, mx->workload[w],
                 cf->name);
         goto done;
     }
     s->rss_kib = (double)o.ru.ru_maxrss;
-    if (is_larson(w))
+    s->cpu_ns = s->ops > 0 ? ((double)o.ru.ru_utime.tv_sec + (double)o.ru.ru_stime.tv_sec) * 1e9 / s->ops +
+                                 ((double)o.ru.ru_utime.tv_usec + (double)o.ru.ru_stime.tv_usec) * 1e3 / s->ops
+                           : NAN;
+    if (mx->wkind[w] != MX_W_SCENARIO)
         s->faults = s->ops > 0 ? (double)o.ru.ru_minflt / s->ops : NAN;
     for (int k = 0; k < MX_NSYS; k++)
         sys[k] = NAN;
+    for (int k = 0; k < MX_NACT; k++)
+        s->act[k] = NAN;
+    s->mode = NAN;
     if (cf->kind == MX_HAKMEM) {
-        /* The statistics file is also the proof that hakmem served the run. */
-        char path[4300];
-        snprintf(path, sizeof path, "%s/stats-%d.json", tmp, (int)o.pid);
-        char *json = slurp(path);
-        unlink(path);
-        if (!json) {
+        /* The statistics files are also the proof that hakmem served the
+         * run; a command may run nothing that allocates (a shell builtin),
+         * and then nothing is known of it. */
+        if (collect_stats(keep, s->act, &s->mode) == 0 && mx->wkind[w] != MX_W_COMMAND) {
             fprintf(stderr, "\nhakmem matrix: %s of %s under %s left no statistics file: hakmem did not run it\n",
-                    what, workloads[w].name, cf->name);
+                    what, mx->workload[w], cf->name);
             exit(1);
         }
-        if (_hak_matrix_parse_hakmem_stats(json, sys) != 0 && !strstr(json, "\"counters\": false"))
-            fprintf(stderr, "\nhakmem matrix: warning: no os counters in %s's statistics\n", cf->name);
-        free(json);
+        sys[MX_MMAP] = s->act[MX_A_os_mmap];
+        sys[MX_MUNMAP] = s->act[MX_A_os_munmap];
+        sys[MX_MADVISE] = s->act[MX_A_os_madvise];
     } else if (strace) {
         char *text = slurp(strace_out);
         if (!text || _hak_matrix_parse_strace(text, sys) != 0)
@@ -580,31 +726,139 @@ static int choose_peers(char *list, char *skipped, size_t len)
     return 0;
 }
 
-static int choose_workloads(char *list)
+/* The workloads: those listed, else every built-in one and every [workload]
+ * section of the file, or with --command only the commands given. */
+static int choose_workloads(char *list, bool only_commands, int first_arg_command)
 {
-    char *item[MX_MAX_WORKLOADS * 2];
-    int n = list ? split_list(list, item, MX_MAX_WORKLOADS * 2) : NWORKLOADS;
+    char *item[MX_MAX_WORKLOADS * 4];
+    const char *all[NBUILTIN + MX_MAX_WORKLOADS];
+    int n = 0;
+    if (list) {
+        n = split_list(list, item, MX_MAX_WORKLOADS * 4);
+        for (int k = 0; k < n; k++)
+            all[k < NBUILTIN + MX_MAX_WORKLOADS ? k : 0] = item[k];
+        n = n < NBUILTIN + MX_MAX_WORKLOADS ? n : NBUILTIN + MX_MAX_WORKLOADS;
+    } else {
+        for (int b = 0; b < NBUILTIN && !only_commands; b++)
+            all[n++] = builtin[b].name;
+        for (int i = only_commands ? first_arg_command : 0; i < commands.n; i++)
+            all[n++] = commands.name[i];
+    }
     for (int k = 0; k < n; k++) {
-        int w = -1;
-        for (int i = 0; i < NWORKLOADS; i++)
-            if (strcmp(workloads[i].name, list ? item[k] : workloads[k].name) == 0)
-                w = i;
-        if (w < 0) {
+        int kind = -1;
+        const char *what = NULL, *command = "";
+        for (int b = 0; b < NBUILTIN; b++)
+            if (strcmp(builtin[b].name, all[k]) == 0) {
+                kind = strcmp(all[k], "larson") == 0 ? MX_W_LARSON : MX_W_SCENARIO;
+                what = builtin[b].what;
+            }
+        for (int i = 0; i < commands.n; i++)
+            if (strcmp(commands.name[i], all[k]) == 0) {
+                kind = MX_W_COMMAND;
+                command = commands.command[i];
+            }
+        if (kind < 0) {
             fprintf(stderr, "hakmem matrix: unknown workload '%s' (known: json, mir, vm, mixed, tiny, "
-                            "random-mixed, larson)\n", item[k]);
+                            "random-mixed, larson, and [workload] sections or --command names)\n", all[k]);
             return -1;
         }
         bool dup = false;
         for (int i = 0; i < mx->nworkloads; i++)
-            dup = dup || workload_of[i] == w;
+            dup = dup || strcmp(mx->workload[i], all[k]) == 0;
         if (dup)
             continue;
-        workload_of[mx->nworkloads] = w;
-        snprintf(mx->workload[mx->nworkloads], MX_NAME, "%s", workloads[w].name);
-        snprintf(mx->what[mx->nworkloads], MX_LABEL, "%s", workloads[w].what);
-        mx->nworkloads++;
+        if (mx->nworkloads == MX_MAX_WORKLOADS) {
+            fprintf(stderr, "hakmem matrix: more than %d workloads\n", MX_MAX_WORKLOADS);
+            return -1;
+        }
+        int w = mx->nworkloads++;
+        mx->wkind[w] = kind;
+        snprintf(mx->workload[w], MX_NAME, "%s", all[k]);
+        snprintf(mx->command[w], MX_CMD, "%s", command);
+        if (what)
+            snprintf(mx->what[w], MX_LABEL, "%s", what);
+        else
+            snprintf(mx->what[w], MX_LABEL, "one run of the command: %.200s%s", command,
+                     strlen(command) > 200 ? "..." : "");
     }
     return mx->nworkloads ? 0 : -1;
+}
+
+static void progress(bool tty, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void progress(bool tty, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs(tty ? "\r\033[K" : "", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputs(tty ? "" : "\n", stderr);
+    fflush(stderr);
+    va_end(ap);
+}
+
+/* One round of workload w: every configuration once, in an order shuffled
+ * afresh, so that no configuration always runs right after the same other
+ * one. */
+static void run_round(int w, int r, bool tty)
+{
+    int order[MX_MAX_CONFIGS];
+    for (int k = 0; k < mx->nconfigs; k++)
+        order[k] = k;
+    for (int k = mx->nconfigs - 1; k > 0; k--) {
+        int j = (int)(next_seed() % (unsigned long long)(k + 1)), t = order[k];
+        order[k] = order[j];
+        order[j] = t;
+    }
+    if (!tty)
+        progress(false, "[round %d] %s (%d runs done)", r + 1, mx->workload[w], runs_done);
+    for (int k = 0; k < mx->nconfigs; k++) {
+        int c = order[k];
+        if (tty)
+            progress(true, "[round %d] %s: %s (%d runs done)", r + 1, mx->workload[w], mx->config[c].name, runs_done);
+        struct mx_sample *s = &mx->sample[w][c][r];
+        char keep[4200];
+        double sys[MX_NSYS];
+        snprintf(keep, sizeof keep, "%s/runs/%s.%s.%d.json", out_dir, mx->workload[w], mx->config[c].name, r + 1);
+        if (run_one(w, c, false, false, s, sys, keep) == 0 && mx->config[c].kind == MX_HAKMEM) {
+            memcpy(mx->sys_full[w][c], sys, sizeof sys);
+            mx->ops_full[w][c] = s->ops;
+        }
+        runs_done++;
+    }
+}
+
+/* --check-output: a command run that printed other than baseline's first
+ * successful run (or, without one, the first successful run of any
+ * configuration) failed: it did other work, so its time says nothing. */
+static void compare_outputs(void)
+{
+    for (int w = 0; w < mx->nworkloads; w++) {
+        if (mx->wkind[w] != MX_W_COMMAND)
+            continue;
+        int ref = -1, rr = -1;
+        for (int c = 0; c < mx->nconfigs; c++)
+            for (int r = 0; r < mx->rounds[w]; r++)
+                if (mx->sample[w][c][r].ok && (ref < 0 || (strcmp(mx->config[c].name, "baseline") == 0 &&
+                                                           strcmp(mx->config[ref].name, "baseline") != 0))) {
+                    ref = c;
+                    rr = r;
+                    break;
+                }
+        if (ref < 0)
+            continue;
+        unsigned long long want = mx->sample[w][ref][rr].out_hash;
+        for (int c = 0; c < mx->nconfigs; c++)
+            for (int r = 0; r < mx->rounds[w]; r++) {
+                struct mx_sample *p = &mx->sample[w][c][r];
+                if (!p->ok || p->out_hash == want)
+                    continue;
+                p->ok = false;
+                failures++;
+                fprintf(stderr, "\nhakmem matrix: FAILED: run %d of %s under %s printed other output than run %d "
+                                "under %s\n", r + 1, mx->workload[w], mx->config[c].name, rr + 1,
+                        mx->config[ref].name);
+            }
+    }
 }
 
 /* ---- Outputs ------------------------------------------------------------------------- */
@@ -626,10 +880,11 @@ static int write_file(const char *dir, const char *name, void (*fn)(FILE *, cons
     return 0;
 }
 
-static void table_and_attribution(FILE *f, const struct mx_matrix *m)
+static void report(FILE *f, const struct mx_matrix *m)
 {
     _hak_matrix_print_table(f, m);
     _hak_matrix_print_attribution(f, m);
+    _hak_matrix_print_gaps(f, m);
 }
 
 /* Draws matrix.svg with gnuplot: 0 when drawn, 1 without gnuplot, -1 on
@@ -669,23 +924,14 @@ static int plot(const char *dir)
 
 /* ---- The command ---------------------------------------------------------------------- */
 
-static void progress(bool tty, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void progress(bool tty, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fputs(tty ? "\r\033[K" : "", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputs(tty ? "" : "\n", stderr);
-    fflush(stderr);
-    va_end(ap);
-}
-
 int _hak_matrix_main(int argc, char **argv, const char *lib)
 {
     char *profiles_arg = NULL, *peers_arg = NULL, *workloads_arg = NULL, *larson_arg = NULL;
-    const char *out_dir = "hakmem-matrix";
-    bool quick = false;
+    bool quick = false, seeded = false;
+    double width_arg = 0;
+    char *command_args[MX_MAX_WORKLOADS];
+    int ncommand_args = 0;
+    long max_runs = 0;
     long runs = -1, iters = -1;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
@@ -693,12 +939,13 @@ int _hak_matrix_main(int argc, char **argv, const char *lib)
             fputs(usage_text, stdout);
             return 0;
         }
-        if (strcmp(a, "--quick") == 0) {
-            quick = true;
+        if (strcmp(a, "--quick") == 0 || strcmp(a, "--check-output") == 0) {
+            *(a[2] == 'q' ? &quick : &check_output) = true;
             continue;
         }
         static const char *const takes_value[] = { "--profiles", "--peers", "--workloads", "--larson", "--out",
-                                                   "--config", "--bench-dir", "--runs", "--iterations" };
+                                                   "--config", "--bench-dir", "--runs", "--iterations", "--seed",
+                                                   "--width", "--max-runs", "--command" };
         bool known = false;
         for (size_t k = 0; k < sizeof takes_value / sizeof takes_value[0]; k++)
             known = known || strcmp(a, takes_value[k]) == 0;
@@ -716,12 +963,34 @@ int _hak_matrix_main(int argc, char **argv, const char *lib)
         else if (strcmp(a, "--larson") == 0)
             larson_arg = v;
         else if (strcmp(a, "--out") == 0)
-            out_dir = v;
+            snprintf(out_dir, sizeof out_dir, "%s", v);
         else if (strcmp(a, "--config") == 0)
             snprintf(config_file, sizeof config_file, "%s", v);
         else if (strcmp(a, "--bench-dir") == 0)
             snprintf(bench_dir, sizeof bench_dir, "%s", v);
-        else if (strcmp(a, "--runs") == 0 || strcmp(a, "--iterations") == 0) {
+        else if (strcmp(a, "--command") == 0) {
+            if (!strchr(v, '=') || ncommand_args == MX_MAX_WORKLOADS)
+                return usage("--command needs NAME=COMMAND (at most 24 of them)", v);
+            command_args[ncommand_args++] = v;
+        } else if (strcmp(a, "--runs") == 0 && strcmp(v, "auto") == 0)
+            auto_width = auto_width > 0 ? auto_width : 0.05;
+        else if (strcmp(a, "--width") == 0 || strcmp(a, "--max-runs") == 0) {
+            double x = strtod(v, &end);
+            bool width = a[2] == 'w';
+            if (end == v || *end || !(width ? x > 0 && x < 100 : x >= MX_AUTO_FIRST && x <= MX_MAX_RUNS))
+                return usage(width ? "--width needs a percentage above 0 and below 100"
+                                   : "--max-runs needs a number from 10 to 99", v);
+            if (width)
+                width_arg = x / 100;
+            else
+                max_runs = (long)x;
+        } else if (strcmp(a, "--seed") == 0) {
+            errno = 0;
+            seed_state = strtoull(v, &end, 0);
+            if (end == v || *end || errno || *v == '-')
+                return usage("--seed needs a number from 0 to 18446744073709551615", v);
+            seeded = true;
+        } else if (strcmp(a, "--runs") == 0 || strcmp(a, "--iterations") == 0) {
             long n = strtol(v, &end, 10);
             long max = a[2] == 'r' ? MX_MAX_RUNS : 10000000;
             if (end == v || *end || n < 1 || n > max)
@@ -763,7 +1032,22 @@ int _hak_matrix_main(int argc, char **argv, const char *lib)
     mx = calloc(1, sizeof *mx);
     if (!mx)
         return 1;
-    mx->runs = (int)(runs > 0 ? runs : quick ? 3 : 5);
+    /* Six rounds are the fewest with a 95 % signed-rank interval; ten give
+     * one of useful width on a quiet machine. */
+    mx->runs = (int)(runs > 0 ? runs : quick ? MX_MIN_PAIRS : MX_AUTO_FIRST);
+    if ((width_arg > 0 || max_runs > 0) && !(auto_width > 0))
+        return usage("--width and --max-runs go with --runs auto", NULL);
+    if (auto_width > 0) {
+        auto_width = width_arg > 0 ? width_arg : auto_width;
+        mx->runs = (int)(max_runs > 0 ? max_runs : MX_AUTO_CAP);
+    }
+    if (!seeded) {
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        seed_state = (unsigned long long)now.tv_sec * 1000000007ull ^ (unsigned long long)now.tv_nsec ^
+                     (unsigned long long)getpid() << 32;
+    }
+    mx->seed = seed_state;
 
     char file[4096];
     char *ini = config_text(file, sizeof file);
@@ -771,12 +1055,21 @@ int _hak_matrix_main(int argc, char **argv, const char *lib)
         fprintf(stderr, "hakmem matrix: cannot read the configuration file\n");
         return 1;
     }
-    _hak_matrix_ini_profiles(ini, add_file_profile, NULL);
+    _hak_matrix_ini_sections(ini, "profile", add_file_profile, NULL);
+    _hak_matrix_ini_sections(ini, "workload", add_file_workload, NULL);
+    int first_arg_command = commands.n;
+    for (int i = 0; i < ncommand_args; i++) {
+        char *eq = strchr(command_args[i], '=');
+        *eq = 0;
+        if (add_command(command_args[i], eq + 1) != 0)
+            return usage("--command needs NAME=COMMAND, a name of its own (not a built-in workload's) and at most "
+                         "1023 bytes of command", command_args[i]);
+    }
     free(ini);
     char skipped[256] = "";
     if (choose_profiles(profiles_arg, file) || choose_peers(peers_arg, skipped, sizeof skipped))
         return 2;
-    if (choose_workloads(workloads_arg))
+    if (choose_workloads(workloads_arg, ncommand_args > 0, first_arg_command))
         return 2;
     if (!mx->nconfigs)
         return usage("nothing to run: no profile and no peer", NULL);
@@ -811,40 +1104,66 @@ int _hak_matrix_main(int argc, char **argv, const char *lib)
     time_t t = time(NULL);
     strftime(when, sizeof when, "%Y-%m-%d %H:%M UTC", gmtime(&t));
     snprintf(mx->info, sizeof mx->info,
-             "hakmem matrix%s | %s | %ld CPUs | %d run%s each, interleaved | bench_allocators --iterations %ld "
+             "hakmem matrix%s | %s | %ld CPUs | %d round%s, shuffled, seed %llu | bench_allocators --iterations %ld "
              "--warmup %ld | larson %s %s %s %s %s %s %s | profiles from %.200s%s%.100s",
              quick ? " --quick" : "", when, sysconf(_SC_NPROCESSORS_ONLN), mx->runs, mx->runs == 1 ? "" : "s",
-             iterations, warmup,
+             mx->seed, iterations, warmup,
              larson_args[0], larson_args[1], larson_args[2], larson_args[3], larson_args[4], larson_args[5],
              larson_args[6], file, skipped[0] ? " | not installed: " : "", skipped);
 
     bool tty = isatty(2);
-    int total = mx->runs * mx->nworkloads * mx->nconfigs, done = 0;
-    fprintf(stderr, "hakmem matrix: %d configurations x %d workloads x %d runs = %d runs, then system call counts\n",
-            mx->nconfigs, mx->nworkloads, mx->runs, total);
-    double sys[MX_NSYS];
-    /* Run r of every configuration comes before run r + 1 of any, so a
-     * change in the machine's load falls on all of them alike; the order
-     * within a round turns by one each time, so that no configuration always
-     * runs right after the same other one (or first after a workload change). */
-    for (int r = 0; r < mx->runs; r++)
-        for (int w = 0; w < mx->nworkloads; w++) {
-            if (!tty)
-                progress(false, "[run %d/%d] %s (%d/%d)", r + 1, mx->runs, mx->workload[w], done, total);
-            for (int k = 0; k < mx->nconfigs; k++) {
-                int c = (k + r + w) % mx->nconfigs;
-                if (tty)
-                    progress(true, "[run %d/%d] %s: %s (%d/%d)", r + 1, mx->runs, mx->workload[w], mx->config[c].name,
-                             done, total);
-                struct mx_sample *s = &mx->sample[w][c][r];
-                if (run_one(w, c, false, false, s, sys) == 0 && mx->config[c].kind == MX_HAKMEM) {
-                    memcpy(mx->sys_full[w][c], sys, sizeof sys);
-                    mx->ops_full[w][c] = s->ops;
-                }
-                done++;
+    int first = auto_width > 0 ? MX_AUTO_FIRST : mx->runs;
+    if (auto_width > 0)
+        fprintf(stderr, "hakmem matrix: %d configurations x %d workloads, %d rounds, then more (up to %d) until every "
+                        "interval is within +/-%.1f%%; then system call counts\n",
+                mx->nconfigs, mx->nworkloads, first, mx->runs, 100 * auto_width);
+    else
+        fprintf(stderr, "hakmem matrix: %d configurations x %d workloads x %d rounds = %d runs, then system call "
+                        "counts\n", mx->nconfigs, mx->nworkloads, mx->runs, mx->runs * mx->nworkloads * mx->nconfigs);
+    char keep[4200];
+    snprintf(keep, sizeof keep, "%s/runs", out_dir);
+    if (mkdir_p(keep) != 0)
+        fprintf(stderr, "hakmem matrix: cannot create %s: %s (the runs' statistics are not kept)\n", keep,
+                strerror(errno));
+    /* Round r of every configuration comes before round r + 1 of any, so a
+     * change in the machine's load falls on all of them alike and the runs
+     * pair by round. With --runs auto a workload stops once every interval
+     * of it is narrow enough (never because one excludes 1: that would
+     * bias the verdicts), or at the cap. */
+    bool active[MX_MAX_WORKLOADS];
+    for (int w = 0; w < mx->nworkloads; w++)
+        active[w] = true;
+    for (int r = 0; r < mx->runs; r++) {
+        int any = 0;
+        for (int w = 0; w < mx->nworkloads; w++)
+            if (active[w]) {
+                run_round(w, r, tty);
+                mx->rounds[w] = r + 1;
+                any++;
             }
+        if (!any)
+            break;
+        if (r + 1 < first)
+            continue;
+        _hak_matrix_summarize(mx);
+        for (int w = 0; w < mx->nworkloads; w++)
+            active[w] = active[w] && auto_width > 0 && _hak_matrix_widest(mx, w, NULL) > auto_width;
+    }
+    for (int w = 0; w < mx->nworkloads; w++) {
+        int c;
+        double width = _hak_matrix_widest(mx, w, &c);
+        if (auto_width > 0 && width > auto_width) {
+            size_t used = strlen(mx->note);
+            snprintf(mx->note + used, sizeof mx->note - used, "%s%s (%s +/-%.1f%%)",
+                     used ? ", " : "--runs auto: intervals wider than the target after the cap on ", mx->workload[w],
+                     c >= 0 ? mx->config[c].name : "?", 100 * width);
         }
-    /* System calls per op: a short run's counts against a full run's. */
+    }
+    if (check_output)
+        compare_outputs();
+    /* System calls per op: a short run's counts against a full run's; a
+     * command's are its whole run's (it has no shorter form). */
+    double sys[MX_NSYS];
     for (int w = 0; w < mx->nworkloads; w++) {
         progress(tty, "[syscalls] %s", mx->workload[w]);
         for (int c = 0; c < mx->nconfigs; c++) {
@@ -858,13 +1177,18 @@ int _hak_matrix_main(int argc, char **argv, const char *lib)
                 if (!have_strace)
                     continue;
                 memset(&s, 0, sizeof s);
-                if (run_one(w, c, false, true, &s, sys) == 0) {
+                if (run_one(w, c, false, true, &s, sys, NULL) == 0) {
                     memcpy(mx->sys_full[w][c], sys, sizeof sys);
                     mx->ops_full[w][c] = s.ops;
                 }
             }
+            if (mx->wkind[w] == MX_W_COMMAND) {
+                memset(mx->sys_base[w][c], 0, sizeof mx->sys_base[w][c]);
+                mx->ops_base[w][c] = 0;
+                continue;
+            }
             memset(&s, 0, sizeof s);
-            if (run_one(w, c, true, peer, &s, sys) == 0) {
+            if (run_one(w, c, true, peer, &s, sys, NULL) == 0) {
                 memcpy(mx->sys_base[w][c], sys, sizeof sys);
                 mx->ops_base[w][c] = s.ops;
             }
@@ -874,9 +1198,9 @@ int _hak_matrix_main(int argc, char **argv, const char *lib)
         progress(true, "%s", "");
 
     _hak_matrix_summarize(mx);
-    table_and_attribution(stdout, mx);
+    report(stdout, mx);
     fflush(stdout);
-    int rc = write_file(out_dir, "matrix.txt", table_and_attribution) |
+    int rc = write_file(out_dir, "matrix.txt", report) |
              write_file(out_dir, "matrix.csv", _hak_matrix_write_csv) |
              write_file(out_dir, "matrix.json", _hak_matrix_write_json);
     int plotted = plot(out_dir);

@@ -1,8 +1,10 @@
 /* matrix_stats.c — the pure parts of the matrix runner: reading what the benchmarks, hakmem's statistics, strace and the ini file say, and the statistics over runs. */
 #include "matrix.h"
+#include "stats.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 const char *const _hak_matrix_sys_name[MX_NSYS] = { "mmap", "munmap", "madvise" };
 
@@ -80,23 +82,137 @@ void _hak_matrix_parse_allocator(const char *text, char *buf, size_t len)
     snprintf(buf, len, "%.*s", (int)strcspn(line, "\n"), line);
 }
 
-int _hak_matrix_parse_hakmem_stats(const char *json, double sys[MX_NSYS])
+const char *const _hak_matrix_act_path[MX_NACT] = {
+#define MX_ACT_PATH(id, path) path,
+    MX_ACTIVITY(MX_ACT_PATH)
+#undef MX_ACT_PATH
+};
+
+static const char *skip_ws(const char *p)
 {
-    const char *os = strstr(json, "\"os\":");
-    if (!os)
-        return -1;
-    const char *close = strchr(os, '}'); /* os holds numbers only */
-    for (int k = 0; k < MX_NSYS; k++) {
-        char key[32];
-        snprintf(key, sizeof key, "\"%s\":", _hak_matrix_sys_name[k]);
-        const char *p = strstr(os, key);
-        if (!p || (close && p > close))
-            return -1;
-        char *end;
-        sys[k] = strtod(p + strlen(key), &end);
-        if (end == p + strlen(key))
-            return -1;
+    while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
+        p++;
+    return p;
+}
+
+/* The end of the JSON string starting at p (at its opening quote): just past
+ * the closing quote, or NULL if it is not closed. */
+static const char *string_end(const char *p)
+{
+    for (p++; *p && *p != '"'; p++)
+        if (*p == '\\' && p[1])
+            p++;
+    return *p ? p + 1 : NULL;
+}
+
+/* The value of member key (len bytes) of the object at obj (at its '{'):
+ * its first character, or NULL. Nested objects and arrays are skipped, so a
+ * key of an inner object is never taken for one of this object. */
+static const char *member(const char *obj, const char *key, size_t len)
+{
+    int depth = 0;
+    bool want_key = false;
+    for (const char *p = obj; p && *p; p++) {
+        switch (*p) {
+        case '{':
+        case '[':
+            depth++;
+            want_key = depth == 1 && *p == '{';
+            break;
+        case '}':
+        case ']':
+            if (--depth == 0)
+                return NULL;
+            break;
+        case ',':
+            want_key = depth == 1;
+            break;
+        case '"': {
+            const char *end = string_end(p);
+            if (!end)
+                return NULL;
+            if (want_key && (size_t)(end - p - 2) == len && strncmp(p + 1, key, len) == 0) {
+                const char *colon = skip_ws(end);
+                return *colon == ':' ? skip_ws(colon + 1) : NULL;
+            }
+            want_key = false;
+            p = end - 1;
+            break;
+        }
+        default:
+            break;
+        }
     }
+    return NULL;
+}
+
+/* The value at a dotted path ("os.mmap") of the JSON object text. */
+static const char *lookup(const char *json, const char *path)
+{
+    const char *v = skip_ws(json);
+    while (v && *v == '{' && *path) {
+        size_t len = strcspn(path, ".");
+        v = member(v, path, len);
+        path += len + (path[len] == '.');
+    }
+    return v && !*path ? v : NULL;
+}
+
+int _hak_matrix_json_number(const char *json, const char *path, double *out)
+{
+    const char *v = lookup(json, path);
+    if (!v)
+        return -1;
+    if (strncmp(v, "true", 4) == 0 || strncmp(v, "false", 5) == 0) {
+        *out = *v == 't';
+        return 0;
+    }
+    char *end;
+    double d = strtod(v, &end);
+    if (end == v)
+        return -1;
+    *out = d;
+    return 0;
+}
+
+int _hak_matrix_json_string(const char *json, const char *path, char *buf, size_t len)
+{
+    const char *v = lookup(json, path), *end = v && *v == '"' ? string_end(v) : NULL;
+    if (!end)
+        return -1;
+    size_t k = 0;
+    for (const char *p = v + 1; p < end - 1 && k + 1 < len; p++) {
+        if (*p == '\\')
+            p++;
+        buf[k++] = *p;
+    }
+    buf[k] = 0;
+    return 0;
+}
+
+int _hak_matrix_parse_activity(const char *json, double act[MX_NACT], double *mode)
+{
+    static const char *const modes[MX_NMODES] = { "none", "learn", "frozen", "canary" };
+    char word[16];
+    *mode = NAN;
+    for (int k = 0; k < MX_NACT; k++)
+        act[k] = NAN;
+    double counters;
+    if (_hak_matrix_json_number(json, "hakmem.counters", &counters) == 0 && counters == 0)
+        return -1;
+    if (_hak_matrix_json_string(json, "evo.mode", word, sizeof word) == 0)
+        for (int m = 0; m < MX_NMODES; m++)
+            if (strcasecmp(word, modes[m]) == 0)
+                *mode = m;
+    if (!lookup(json, "hakmem"))
+        return -1;
+    for (int k = 0; k < MX_NACT; k++)
+        if (_hak_matrix_json_number(json, _hak_matrix_act_path[k], &act[k]) != 0)
+            act[k] = NAN;
+    /* ELO off prints no leaderboard: it closed no window. */
+    double on;
+    if (_hak_matrix_json_number(json, "elo.enabled", &on) == 0 && !on)
+        act[MX_A_elo_windows] = act[MX_A_elo_rated] = act[MX_A_elo_matches] = 0;
     return 0;
 }
 
@@ -130,6 +246,85 @@ int _hak_matrix_parse_strace(const char *text, double sys[MX_NSYS])
     return table ? 0 : -1;
 }
 
+/* ---- Subsystems ---------------------------------------------------------------- */
+
+/* The option sections that belong to each subsystem a profile can switch. */
+static const char *const sub_section[MX_NSUB][2] = {
+    [MX_SUB_BIGCACHE] = { "bigcache", NULL },
+    [MX_SUB_ELO] = { "elo", "evo" },
+    [MX_SUB_BATCH] = { "madvise", NULL },
+    [MX_SUB_SUPERSLAB] = { "tiny", NULL },
+};
+const char *const _hak_matrix_sub_name[MX_NSUB] = { "BigCache", "ELO", "madvise batching", "the tiny allocator" };
+
+/* The value of key in a label "k = v, k = v" into buf; false if absent. */
+static bool label_value(const char *label, const char *key, size_t klen, char *buf, size_t len)
+{
+    for (const char *p = label; p && *p; p = strstr(p, ", "), p = p ? p + 2 : NULL)
+        if (strncmp(p, key, klen) == 0 && strncmp(p + klen, " = ", 3) == 0) {
+            const char *v = p + klen + 3;
+            const char *end = strstr(v, ", ");
+            snprintf(buf, len, "%.*s", (int)(end ? (size_t)(end - v) : strlen(v)), v);
+            return true;
+        }
+    return false;
+}
+
+unsigned _hak_matrix_changed_subsystems(const char *label, const char *base_label)
+{
+    unsigned mask = 0;
+    for (const char *p = label; p && *p; p = strstr(p, ", "), p = p ? p + 2 : NULL) {
+        const char *eq = strstr(p, " = ");
+        if (!eq)
+            break;
+        size_t klen = (size_t)(eq - p);
+        char mine[MX_LABEL], theirs[MX_LABEL];
+        label_value(label, p, klen, mine, sizeof mine);
+        if (label_value(base_label, p, klen, theirs, sizeof theirs) && strcmp(mine, theirs) == 0)
+            continue;
+        unsigned bit = 1u << MX_NSUB; /* an option of no subsystem */
+        for (int k = 0; k < MX_NSUB; k++)
+            for (int i = 0; i < 2; i++) {
+                const char *sec = sub_section[k][i];
+                if (sec && strncmp(p, sec, strlen(sec)) == 0 && p[strlen(sec)] == '.')
+                    bit = 1u << k;
+            }
+        mask |= bit;
+    }
+    return mask;
+}
+
+int _hak_matrix_exercised(int sub, const double act[MX_NACT], char *why, size_t len)
+{
+    double refills = 0;
+    for (int k = MX_A_refill_local; k <= MX_A_refill_new_ss; k++)
+        refills += act[k];
+    double lookups = act[MX_A_bc_hits] + act[MX_A_bc_misses];
+    double v = sub == MX_SUB_BIGCACHE ? lookups
+               : sub == MX_SUB_ELO ? act[MX_A_elo_matches]
+               : sub == MX_SUB_BATCH ? act[MX_A_madv_queued]
+                                    : refills;
+    if (isnan(v)) {
+        snprintf(why, len, "%s's activity unknown", _hak_matrix_sub_name[sub]);
+        return -1;
+    }
+    switch (sub) {
+    case MX_SUB_BIGCACHE:
+        snprintf(why, len, "%.0f BigCache lookups", lookups);
+        break;
+    case MX_SUB_ELO:
+        snprintf(why, len, "%.0f ELO matches in %.0f windows", act[MX_A_elo_matches], act[MX_A_elo_windows]);
+        break;
+    case MX_SUB_BATCH:
+        snprintf(why, len, "%.0f madvise ranges queued", act[MX_A_madv_queued]);
+        break;
+    default:
+        snprintf(why, len, "%.0f slab refills", refills);
+        break;
+    }
+    return v > 0;
+}
+
 static const char *skip_space(const char *p)
 {
     while (*p == ' ' || *p == '\t')
@@ -137,9 +332,11 @@ static const char *skip_space(const char *p)
     return p;
 }
 
-int _hak_matrix_ini_profiles(const char *ini, void (*fn)(const char *name, const char *label, void *arg), void *arg)
+int _hak_matrix_ini_sections(const char *ini, const char *kind,
+                             void (*fn)(const char *name, const char *label, void *arg), void *arg)
 {
-    char name[MX_NAME] = "", label[MX_LABEL] = "";
+    size_t kindlen = strlen(kind);
+    char name[MX_NAME] = "", label[MX_CMD + 16] = "";
     bool in_profile = false;
     int count = 0;
     for (const char *p = ini; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
@@ -152,8 +349,8 @@ int _hak_matrix_ini_profiles(const char *ini, void (*fn)(const char *name, const
                 fn(name, label, arg);
             in_profile = false;
             const char *close = memchr(s, ']', len);
-            if (close && strncmp(s, "[profile", 8) == 0 && (s[8] == ' ' || s[8] == '\t')) {
-                const char *n = skip_space(s + 8);
+            if (close && strncmp(s + 1, kind, kindlen) == 0 && (s[kindlen + 1] == ' ' || s[kindlen + 1] == '\t')) {
+                const char *n = skip_space(s + kindlen + 1);
                 size_t nl = (size_t)(close - n);
                 while (nl > 0 && (n[nl - 1] == ' ' || n[nl - 1] == '\t'))
                     nl--;
@@ -192,67 +389,58 @@ int _hak_matrix_ini_profiles(const char *ini, void (*fn)(const char *name, const
 
 /* ---- Statistics -------------------------------------------------------------- */
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    if (isnan(x) || isnan(y))
-        return isnan(x) - isnan(y);
-    return (x > y) - (x < y);
-}
-
-int _hak_matrix_sort(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    int k = 0;
-    while (k < n && !isnan(v[k]))
-        k++;
-    return k;
-}
-
-double _hak_matrix_median(const double *v, int n)
-{
-    if (n <= 0)
-        return NAN;
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
-double _hak_matrix_percentile(const double *v, int n, double pct)
-{
-    if (n <= 0)
-        return NAN;
-    int rank = (int)ceil(pct * n / 100); /* pct * n first: exact for whole numbers */
-    return v[rank < 1 ? 0 : rank > n ? n - 1 : rank - 1];
-}
-
-double _hak_matrix_spread(const double *v, int n)
-{
-    double med = _hak_matrix_median(v, n);
-    if (n < 2 || !(med > 0))
-        return NAN;
-    return (v[n - 1] - v[0]) / med;
-}
-
-int _hak_matrix_judge(double delta, double spread_base, double spread_other)
-{
-    if (isnan(delta))
-        return MX_NONE;
-    if (isnan(spread_base) || isnan(spread_other))
-        return MX_UNKNOWN;
-    return fabs(delta) > fmax(spread_base, spread_other) ? MX_BEYOND : MX_INSIDE;
-}
-
-/* The median over the successful runs of the sample field at offset off. */
-static double run_median(const struct mx_sample *runs, int nruns, size_t off, double *spread)
+/* The median over the successful runs of the double at offset off of a sample. */
+static double run_median(const struct mx_sample *runs, int nruns, size_t off)
 {
     double v[MX_MAX_RUNS];
     int n = 0;
     for (int r = 0; r < nruns; r++)
         if (runs[r].ok)
             v[n++] = *(const double *)((const char *)&runs[r] + off);
-    n = _hak_matrix_sort(v, n);
-    if (spread)
-        *spread = _hak_matrix_spread(v, n);
-    return _hak_matrix_median(v, n);
+    n = stats_sort(v, n);
+    return stats_median(v, n);
+}
+
+/* The time of configuration x on workload w against configuration y's,
+ * paired by round, into ratio, lo, hi (and coverage, p): 0, or -1 with
+ * fewer than MX_MIN_PAIRS rounds where both ran. *pairs gets the rounds. */
+static int ratio_of(const struct mx_matrix *m, int w, int x, int y, int *pairs, double *ratio, double *lo,
+                    double *hi, double *coverage, double *p)
+{
+    double d[MX_MAX_RUNS];
+    int n = 0;
+    for (int r = 0; r < m->rounds[w]; r++) {
+        const struct mx_sample *a = &m->sample[w][x][r], *b = &m->sample[w][y][r];
+        if (a->ok && b->ok && a->ns > 0 && b->ns > 0)
+            d[n++] = log(a->ns) - log(b->ns);
+    }
+    *pairs = n;
+    struct stats_interval iv;
+    if (stats_signed_rank(d, n, 0.95, &iv) != STATS_OK)
+        return -1;
+    *ratio = exp(iv.est);
+    *lo = exp(iv.lo);
+    *hi = exp(iv.hi);
+    *coverage = iv.coverage;
+    *p = iv.p;
+    return 0;
+}
+
+/* Workload w's gap: baseline against the fastest peer (by median). */
+static void gap_of(struct mx_matrix *m, int w, int base)
+{
+    struct mx_gap *g = &m->gap[w];
+    *g = (struct mx_gap){ .peer = -1, .ratio = NAN, .lo = NAN, .hi = NAN };
+    for (int c = 0; c < m->nconfigs; c++)
+        if (m->config[c].kind == MX_PEER && m->sum[w][c].n &&
+            (g->peer < 0 || m->sum[w][c].ns < m->sum[w][g->peer].ns))
+            g->peer = c;
+    if (base < 0 || g->peer < 0 || !m->sum[w][base].n)
+        return;
+    int pairs;
+    double coverage, p;
+    if (ratio_of(m, w, base, g->peer, &pairs, &g->ratio, &g->lo, &g->hi, &coverage, &p) != 0)
+        g->ratio = g->lo = g->hi = NAN;
 }
 
 void _hak_matrix_summarize(struct mx_matrix *m)
@@ -261,19 +449,27 @@ void _hak_matrix_summarize(struct mx_matrix *m)
     for (int c = 0; c < m->nconfigs; c++)
         if (m->config[c].kind == MX_HAKMEM && strcmp(m->config[c].name, "baseline") == 0)
             base = c;
-    for (int w = 0; w < m->nworkloads; w++) {
+    double p[MX_MAX_WORKLOADS * MX_MAX_CONFIGS];
+    int cell[MX_MAX_WORKLOADS * MX_MAX_CONFIGS][2];
+    m->cells = 0;
+    for (int w = 0; w < m->nworkloads; w++)
         for (int c = 0; c < m->nconfigs; c++) {
             const struct mx_sample *runs = m->sample[w][c];
             struct mx_summary *s = &m->sum[w][c];
-            s->n = 0;
-            for (int r = 0; r < m->runs; r++)
+            *s = (struct mx_summary){ .ratio = NAN, .lo = NAN, .hi = NAN, .coverage = NAN, .p = NAN };
+            int nr = m->rounds[w];
+            for (int r = 0; r < nr; r++)
                 s->n += runs[r].ok;
-            s->ns = run_median(runs, m->runs, offsetof(struct mx_sample, ns), &s->spread);
-            s->p95 = run_median(runs, m->runs, offsetof(struct mx_sample, p95), NULL);
-            s->p99 = run_median(runs, m->runs, offsetof(struct mx_sample, p99), NULL);
-            s->ops_per_s = run_median(runs, m->runs, offsetof(struct mx_sample, ops_per_s), NULL);
-            s->faults = run_median(runs, m->runs, offsetof(struct mx_sample, faults), NULL);
-            s->rss_kib = run_median(runs, m->runs, offsetof(struct mx_sample, rss_kib), NULL);
+            s->ns = run_median(runs, nr, offsetof(struct mx_sample, ns));
+            s->p95 = run_median(runs, nr, offsetof(struct mx_sample, p95));
+            s->p99 = run_median(runs, nr, offsetof(struct mx_sample, p99));
+            s->ops_per_s = run_median(runs, nr, offsetof(struct mx_sample, ops_per_s));
+            s->faults = run_median(runs, nr, offsetof(struct mx_sample, faults));
+            s->rss_kib = run_median(runs, nr, offsetof(struct mx_sample, rss_kib));
+            s->cpu_ns = run_median(runs, nr, offsetof(struct mx_sample, cpu_ns));
+            s->mode = run_median(runs, nr, offsetof(struct mx_sample, mode));
+            for (int k = 0; k < MX_NACT; k++)
+                s->act[k] = run_median(runs, nr, offsetof(struct mx_sample, act) + (size_t)k * sizeof(double));
             /* Steady state: what a longer run adds over a shorter one leaves
              * out start-up (the loader's mappings, the program's own). */
             double dops = m->ops_full[w][c] - m->ops_base[w][c];
@@ -281,12 +477,48 @@ void _hak_matrix_summarize(struct mx_matrix *m)
                 double d = m->sys_full[w][c][k] - m->sys_base[w][c][k]; /* NAN if either is unknown */
                 s->sys[k] = dops > 0 && !isnan(d) ? (d > 0 ? d : 0) / dops : NAN;
             }
+            if (base < 0 || c == base || !s->n)
+                continue;
+            if (ratio_of(m, w, c, base, &s->pairs, &s->ratio, &s->lo, &s->hi, &s->coverage, &s->p) != 0) {
+                s->ratio = s->lo = s->hi = NAN;
+                s->verdict = MX_V_FEW;
+                continue;
+            }
+            p[m->cells] = s->p;
+            cell[m->cells][0] = w;
+            cell[m->cells][1] = c;
+            m->cells++;
         }
-        for (int c = 0; c < m->nconfigs; c++) {
-            struct mx_summary *s = &m->sum[w][c];
-            const struct mx_summary *b = base >= 0 ? &m->sum[w][base] : NULL;
-            s->delta = b && c != base && b->ns > 0 && s->ns > 0 ? s->ns / b->ns - 1 : NAN;
-            s->mark = _hak_matrix_judge(s->delta, b ? b->spread : NAN, s->spread);
+    for (int w = 0; w < m->nworkloads; w++)
+        gap_of(m, w, base);
+    /* One false-discovery check over every cell of the matrix: with 60
+     * cells, 3 would pass p <= 0.05 by chance alone. */
+    bool flag[MX_MAX_WORKLOADS * MX_MAX_CONFIGS];
+    m->discoveries = stats_bh(p, m->cells, MX_FDR, flag, &m->bh_cut);
+    for (int i = 0; i < m->cells; i++) {
+        struct mx_summary *s = &m->sum[cell[i][0]][cell[i][1]];
+        static const int verdict[] = { [STATS_FASTER] = MX_V_FASTER, [STATS_SLOWER] = MX_V_SLOWER,
+                                       [STATS_SAME] = MX_V_SAME, [STATS_INCONCLUSIVE] = MX_V_INCONCLUSIVE };
+        s->discovery = flag[i];
+        s->verdict = verdict[stats_verdict(s->lo, s->hi, s->discovery, MX_SAME)];
+    }
+}
+
+double _hak_matrix_widest(const struct mx_matrix *m, int w, int *cell)
+{
+    double widest = 0;
+    if (cell)
+        *cell = -1;
+    for (int c = 0; c < m->nconfigs; c++) {
+        const struct mx_summary *s = &m->sum[w][c];
+        if (!s->n || (s->verdict == MX_V_NONE && isnan(s->ratio)))
+            continue;
+        double h = isnan(s->ratio) ? INFINITY : fmax(s->hi / s->ratio, s->ratio / s->lo) - 1;
+        if (h > widest) {
+            widest = h;
+            if (cell)
+                *cell = c;
         }
     }
+    return widest;
 }

@@ -115,11 +115,13 @@ static char *conf_reader(char *str, int num, void *stream)
     return str;
 }
 
-static const char *profile_of(const char *section)
+/* The NAME of a section "[kind NAME]", or NULL. */
+static const char *named(const char *section, const char *kind)
 {
-    if (strncmp(section, "profile", 7) != 0 || !is_space(section[7]))
+    size_t n = strlen(kind);
+    if (strncmp(section, kind, n) != 0 || !is_space(section[n]))
         return NULL;
-    section += 7;
+    section += n;
     while (is_space(*section))
         section++;
     return section;
@@ -128,13 +130,14 @@ static const char *profile_of(const char *section)
 static int conf_handler(void *user, const char *section, const char *name, const char *value)
 {
     struct ini_ctx *x = user;
-    const char *prof = profile_of(section);
+    const char *prof = named(section, "profile");
     char where[600];
     _hak_fmt(where, sizeof where, "%s:%u", x->c->file, x->line);
     struct hak_src src = { x->profile ? HAK_SRC_PROFILE : HAK_SRC_FILE, x->line, x->c->file };
     int id;
     if (!x->profile) {
-        if (prof)
+        /* [workload NAME] sections are `hakmem matrix`'s, not options. */
+        if (prof || named(section, "workload"))
             return 1;
         id = _hak_opt_find2(section, name);
         if (id < 0) {

@@ -1,8 +1,11 @@
 #!/bin/bash
-# matrix.sh — `hakmem matrix` end to end on a tiny matrix (one workload, two
-# profiles and glibc, one run): the table, matrix.csv, matrix.json and
-# matrix.svg; a profile added to the configuration file joins the matrix and
-# the usage modes stay out; bad arguments are refused.
+# matrix.sh — `hakmem matrix` end to end on tiny matrices: one workload, two
+# profiles and glibc, one round (the table, the activity and attribution,
+# matrix.csv, matrix.json with the runs' seeds, the kept statistics files,
+# matrix.svg); a profile and a [workload] added to the configuration file
+# join the matrix and the usage modes stay out; command workloads with
+# --check-output (a command that prints differently per allocator fails);
+# --runs auto; bad arguments are refused.
 set -u
 : "${srcdir:?set by the test harness}" "${HAK_BIN:?set by the test harness}"
 fail=0
@@ -12,7 +15,7 @@ trap 'rm -rf "$tmp"' EXIT
 
 # 1. One workload, two profiles, one peer, one run.
 if ! "$HAK_BIN" matrix --profiles baseline,no-bigcache --workloads vm --peers glibc --runs 1 --iterations 3 \
-    --out "$tmp/m1" >"$tmp/out" 2>"$tmp/err"; then
+    --seed 18446744073709551615 --out "$tmp/m1" >"$tmp/out" 2>"$tmp/err"; then
     bad "matrix exited with status $?: $(tail -5 "$tmp/err")"
 fi
 cat "$tmp/out"
@@ -21,9 +24,14 @@ for c in baseline no-bigcache glibc; do
     grep -Eq "^$c +[0-9.]+ (ns|us|ms) " "$tmp/out" || bad "no row with a time for $c"
 done
 grep -Eq '^baseline .*\(ref\) +1/1$' "$tmp/out" || bad "baseline is not the reference"
-grep -Eq '^no-bigcache .* [+-][0-9.]+% \? +1/1$' "$tmp/out" || bad "one run must mark its delta '?'"
-grep -q '^  no-bigcache (bigcache.enabled = false): no difference beyond the spread. Too few runs to judge: vm.$' \
-    "$tmp/out" || bad "attribution line"
+grep -Eq '^no-bigcache .* n/a +too few runs +1/1$' "$tmp/out" || bad "one round must give no interval"
+grep -q '^  activity of baseline: BigCache [0-9]* lookups' "$tmp/out" || bad "no activity line for baseline"
+grep -q 'seed 18446744073709551615 ' "$tmp/out" || bad "the seed is not in the header"
+# The vm blocks (2 MiB) stay under the starting threshold (2.25 MiB): BigCache idle.
+grep -q '^    not exercised: vm (0 BigCache lookups)$' "$tmp/out" || bad "attribution: BigCache not exercised"
+grep -q '^Gap decomposition' "$tmp/out" || bad "no gap decomposition"
+[ -s "$tmp/m1/runs/vm.baseline.1.json" ] && [ -s "$tmp/m1/runs/vm.no-bigcache.1.json" ] ||
+    bad "the runs' statistics files are not kept"
 for f in matrix.txt matrix.csv matrix.json; do
     [ -s "$tmp/m1/$f" ] || bad "$f missing"
 done
@@ -44,7 +52,11 @@ assert [c["name"] for c in m["configurations"]] == ["baseline", "no-bigcache", "
 assert [w["name"] for w in m["workloads"]] == ["vm"]
 r = {x["configuration"]: x for x in m["results"]}
 assert all(x["ok_runs"] == 1 and x["median_ns"] > 0 and len(x["runs"]) == 1 for x in r.values()), r
-assert r["baseline"]["delta"] is None and r["no-bigcache"]["delta_vs_spread"] == "unknown"
+assert m["seed"] == 18446744073709551615
+assert r["baseline"]["verdict"] is None and r["no-bigcache"]["verdict"] == "too few runs"
+assert r["baseline"]["runs"][0]["seed"] > 0 and "seed" not in r["glibc"]["runs"][0]
+if sys.argv[2] == "1":
+    assert r["baseline"]["activity"]["huge.alloc"] == 0 and r["baseline"]["runs"][0]["activity"]["large.alloc"] > 0
 assert (r["baseline"]["mmap_per_op"] is not None) == (sys.argv[2] == "1"), r["baseline"]
 EOF
 if command -v gnuplot >/dev/null; then
@@ -56,8 +68,10 @@ fi
 # 2. A profile added to the file is in the default matrix; the usage modes are not.
 cp "$srcdir/conf/hakmem.ini" "$tmp/hakmem.ini"
 printf '\n[profile smoke-small-cache]\ntiny.cache_max = 16\n' >>"$tmp/hakmem.ini"
+printf '\n[workload echo]\ncommand = echo hello\n' >>"$tmp/hakmem.ini"
 HAKMEM_CONFIG=$tmp/hakmem.ini "$HAK_BIN" matrix --workloads tiny --peers none --runs 1 --iterations 2 \
     --out "$tmp/m2" >"$tmp/out2" 2>"$tmp/err2" || bad "matrix with an added profile: $(tail -5 "$tmp/err2")"
+grep -q 'warning' "$tmp/err2" && bad "hakmem warned about the [workload] section: $(grep warning "$tmp/err2")"
 got=$(tail -n +2 "$tmp/m2/matrix.csv" | cut -d, -f2 | tr '\n' ' ')
 want=$(sed -n 's/^\[profile \(.*\)\]$/\1/p' "$tmp/hakmem.ini" |
     grep -vx -e balanced -e fast -e learning -e research | tr '\n' ' ')
@@ -68,8 +82,41 @@ done
 case "$got" in baseline\ *) ;; *) bad "baseline is not first: $got" ;; esac
 grep -q '^  smoke-small-cache (tiny.cache_max = 16):' "$tmp/out2" || bad "attribution of the added profile"
 
-# 3. Bad arguments.
-for args in "--workloads nosuch" "--profiles nosuch" "--peers nosuch" "--runs 0" "--frob x"; do
+# 3. Command workloads: the [workload] section of the file and --command; one
+# op is one run. --check-output: a command printing what differs per
+# allocator fails (and the matrix exits 1); one that prints the same passes.
+HAKMEM_CONFIG=$tmp/hakmem.ini "$HAK_BIN" matrix --workloads echo --command same='echo same' \
+    --command preload='echo "$LD_PRELOAD"' --workloads echo,same,preload --profiles baseline --peers glibc \
+    --runs 2 --check-output --out "$tmp/m3" >"$tmp/out3" 2>"$tmp/err3"
+[ $? = 1 ] || bad "a command whose output differs must fail the matrix"
+grep -q '^echo — op: one run of the command: echo hello$' "$tmp/out3" || bad "no table for the [workload] section"
+grep -q '^same — op: one run of the command: echo same$' "$tmp/out3" || bad "no table for --command"
+grep -Eq '^glibc .* 2/2$' <(sed -n '/^same —/,/^$/p' "$tmp/out3") || bad "same output: runs must stand"
+grep -Eq '^glibc .* 0/2$' <(sed -n '/^preload —/,/^$/p' "$tmp/out3") || bad "other output: runs must fail"
+grep -q 'printed other output than' "$tmp/err3" || bad "no message on a differing output"
+python3 - "$tmp/m3/matrix.json" <<'EOF2' || bad "command workloads in matrix.json"
+import json, sys
+m = json.load(open(sys.argv[1]))
+w = {x["name"]: x for x in m["workloads"]}
+assert w["same"]["kind"] == "command" and w["same"]["command"] == "echo same", w
+r = [x for x in m["results"] if x["workload"] == "same" and x["configuration"] == "baseline"][0]
+assert r["ok_runs"] == 2 and r["median_ns"] > 0 and r["cpu_ns"] is not None, r
+EOF2
+
+# 4. --runs auto: ten rounds, then more until the intervals are within the
+# width, or the cap (named when not reached).
+"$HAK_BIN" matrix --workloads tiny --profiles baseline,no-bigcache --peers none --iterations 2 --runs auto \
+    --max-runs 12 --width 0.01 --out "$tmp/m4" >"$tmp/out4" 2>"$tmp/err4" || bad "--runs auto: $(tail -3 "$tmp/err4")"
+rounds=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["workloads"][0]["rounds"])' "$tmp/m4/matrix.json")
+case $rounds in 10|11|12) ;; *) bad "--runs auto ran $rounds rounds (10 to 12 expected)" ;; esac
+if [ "$rounds" = 12 ]; then
+    grep -q '^--runs auto: intervals wider than the target after the cap on tiny' "$tmp/out4" ||
+        grep -Eq '^no-bigcache .* 12/12$' "$tmp/out4" || bad "--runs auto at the cap"
+fi
+
+# 5. Bad arguments.
+for args in "--workloads nosuch" "--profiles nosuch" "--peers nosuch" "--runs 0" "--frob x" "--seed -1" \
+    "--command x" "--command json=true" "--width 5" "--runs auto --max-runs 5"; do
     # shellcheck disable=SC2086 # the words are separate arguments
     "$HAK_BIN" matrix $args --out "$tmp/bad" >/dev/null 2>"$tmp/e"
     [ $? = 2 ] || bad "matrix $args: exit status not 2"

@@ -1,4 +1,4 @@
-/* test_matrix.c — the pure parts of `hakmem matrix` on recorded inputs: reading bench_allocators, larson, hakmem's statistics, strace -c and hakmem.ini; median, percentiles, spread and the delta-vs-spread judgement; the table, attribution, CSV, JSON and plot outputs. */
+/* test_matrix.c — the pure parts of `hakmem matrix` on recorded inputs: reading bench_allocators, larson, hakmem's statistics (the JSON reader, the activity), strace -c and hakmem.ini; which subsystems a profile switches and whether a run exercised them; the paired intervals, verdicts and gaps of a recorded matrix; the table, attribution, gap decomposition, CSV, JSON and plot outputs. */
 #include "unit.h"
 #include "../../bench/matrix.h"
 #include <math.h>
@@ -14,13 +14,24 @@ static const char scenario_out[] =
 static const char larson_out[] = "Throughput = 50701234 operations per second, relative time: 19.723s.\n";
 static const char larson_err[] = "allocator: hakmem\nlarson: 50718220 operations by 6 threads in 1.000 s\n";
 
-/* hakmem's statistics file (shortened): "madvise" is also an object of its own after "os". */
+/* hakmem's statistics file (shortened): "madvise" is also an object of its
+ * own after "os", and inner objects repeat keys of outer ones ("total",
+ * "threshold"). */
 static const char stats_json[] =
     "{\"hakmem\": {\"version\": \"0.1.0\", \"pid\": 29829, \"profile\": \"\", \"counters\": true},\n"
+    " \"tiny\": {\"alloc_fast\": 3, \"refill_local\": {\"total\": 5, \"by_class\": {\"64\": 5}},\n"
+    "  \"refill_remote\": {\"total\": 0, \"by_class\": {}}, \"refill_carve\": {\"total\": 7, \"by_class\": {}},\n"
+    "  \"refill_partial\": {\"total\": 0, \"by_class\": {}}, \"refill_empty_slab\": {\"total\": 1, \"by_class\": {}},\n"
+    "  \"refill_new_ss\": {\"total\": 2, \"by_class\": {\"total\": 99}}},\n"
+    " \"large\": {\"alloc\": 12},\n"
     " \"huge\": {\"alloc\": 60, \"alloc_bytes\": 125829120, \"live_blocks\": 0, \"live_bytes\": 0},\n"
     " \"os\": {\"mmap\": 44, \"mmap_bytes\": 172920832, \"mmap_fail\": 0, \"munmap\": 65, \"munmap_bytes\": "
     "161312768, \"madvise\": 40, \"madvise_bytes\": 83886080, \"minor_faults\": 188, \"rss_bytes\": 10383360},\n"
-    " \"madvise\": {\"queued\": 36, \"immediate\": 0, \"batches\": 18, \"unmaps\": 23, \"bytes\": 75497472}\n}\n";
+    " \"bigcache\": {\"hits\": 30, \"misses\": 10, \"evictions\": 4, \"top_sites\": [{\"hits\": 1000}]},\n"
+    " \"madvise\": {\"queued\": 36, \"immediate\": 0, \"batches\": 18, \"unmaps\": 23, \"bytes\": 75497472},\n"
+    " \"elo\": {\"enabled\": true, \"threshold\": 2359296, \"windows\": 9, \"rated\": 8, \"matches\": 6, "
+    "\"strategies\": [{\"threshold\": 524288, \"state\": \"a \\\"quoted\\\" word\"}]},\n"
+    " \"evo\": {\"policy\": \"auto\", \"mode\": \"FROZEN\"}\n}\n";
 
 /* strace -f -c -e trace=mmap,munmap,madvise of bench_allocators on jemalloc. */
 static const char strace_out[] =
@@ -46,7 +57,11 @@ static const char ini_text[] =
     "[profilex]\n"
     "tiny.cache_max = 3\n"
     "  [profile   spaced  ]\n"
-    "[profile empty]\n";
+    "[profile empty]\n"
+    "[workload py]\n"
+    "command = python3 -c 'print(1, 2)' ; the comment goes\n"
+    "[workloadx]\n"
+    "command = no\n";
 
 /* ---- Parsing ---------------------------------------------------------------------- */
 
@@ -89,15 +104,82 @@ static void allocator_line(void **state)
     assert_string_equal(buf, "");
 }
 
-static void hakmem_stats(void **state)
+static void json_reader(void **state)
 {
     (void)state;
-    double sys[MX_NSYS];
-    assert_int_equal(_hak_matrix_parse_hakmem_stats(stats_json, sys), 0);
-    assert_true(sys[MX_MMAP] == 44 && sys[MX_MUNMAP] == 65 && sys[MX_MADVISE] == 40);
-    assert_int_equal(_hak_matrix_parse_hakmem_stats("{\"hakmem\": {\"counters\": false}}", sys), -1);
-    /* A key outside the os object is not taken for one inside it. */
-    assert_int_equal(_hak_matrix_parse_hakmem_stats("{\"os\": {\"mmap\": 1, \"munmap\": 2}, \"madvise\": 3}", sys), -1);
+    double v;
+    char buf[32];
+    assert_int_equal(_hak_matrix_json_number(stats_json, "os.mmap", &v), 0);
+    assert_true(v == 44);
+    assert_int_equal(_hak_matrix_json_number(stats_json, "madvise.batches", &v), 0);
+    assert_true(v == 18);
+    assert_int_equal(_hak_matrix_json_number(stats_json, "tiny.refill_new_ss.total", &v), 0);
+    assert_true(v == 2); /* not the inner "total" of by_class */
+    assert_int_equal(_hak_matrix_json_number(stats_json, "elo.threshold", &v), 0);
+    assert_true(v == 2359296); /* not a strategy's */
+    assert_int_equal(_hak_matrix_json_number(stats_json, "hakmem.counters", &v), 0);
+    assert_true(v == 1);
+    assert_int_equal(_hak_matrix_json_string(stats_json, "evo.mode", buf, sizeof buf), 0);
+    assert_string_equal(buf, "FROZEN");
+    assert_int_equal(_hak_matrix_json_number(stats_json, "evo.mode", &v), -1);   /* a string */
+    assert_int_equal(_hak_matrix_json_string(stats_json, "os.mmap", buf, sizeof buf), -1); /* a number */
+    assert_int_equal(_hak_matrix_json_number(stats_json, "os.nosuch", &v), -1);
+    assert_int_equal(_hak_matrix_json_number(stats_json, "hits", &v), -1);       /* only inside bigcache */
+    assert_int_equal(_hak_matrix_json_number("{\"a\": {\"b\": 1", "a.c", &v), -1); /* cut short */
+    assert_int_equal(_hak_matrix_json_number("{\"a\": \"b\": 1}", "b", &v), -1); /* a value is no key */
+}
+
+static void activity(void **state)
+{
+    (void)state;
+    double act[MX_NACT], mode;
+    assert_int_equal(_hak_matrix_parse_activity(stats_json, act, &mode), 0);
+    assert_true(act[MX_A_bc_hits] == 30 && act[MX_A_bc_misses] == 10 && act[MX_A_bc_evictions] == 4);
+    assert_true(act[MX_A_elo_windows] == 9 && act[MX_A_elo_matches] == 6 && act[MX_A_elo_threshold] == 2359296);
+    assert_true(act[MX_A_madv_queued] == 36 && act[MX_A_os_madvise] == 40 && act[MX_A_os_munmap] == 65);
+    assert_true(act[MX_A_arena_allocs] == 12 && act[MX_A_huge_allocs] == 60);
+    assert_true(act[MX_A_refill_local] == 5 && act[MX_A_refill_new_ss] == 2);
+    assert_true(mode == MX_MODE_FROZEN);
+    /* ELO off: no leaderboard, no window closed. */
+    assert_int_equal(_hak_matrix_parse_activity("{\"hakmem\": {\"counters\": true}, \"elo\": {\"enabled\": "
+                                                "false, \"threshold\": 2097152}, \"evo\": {\"mode\": \"none\"}}",
+                                                act, &mode),
+                     0);
+    assert_true(act[MX_A_elo_windows] == 0 && act[MX_A_elo_matches] == 0 && mode == MX_MODE_NONE);
+    assert_true(isnan(act[MX_A_bc_hits]));
+    assert_int_equal(_hak_matrix_parse_activity("{\"hakmem\": {\"counters\": false}}", act, &mode), -1);
+    assert_true(isnan(act[MX_A_os_mmap]) && isnan(mode));
+    assert_int_equal(_hak_matrix_parse_activity("not json", act, &mode), -1);
+}
+
+static void subsystems(void **state)
+{
+    (void)state;
+    const char *base = "bigcache.enabled = true, elo.enabled = true, evo.policy = auto, madvise.batch = true, "
+                       "tiny.use_superslab = true";
+    assert_int_equal(_hak_matrix_changed_subsystems("bigcache.enabled = false", base), 1u << MX_SUB_BIGCACHE);
+    assert_int_equal(_hak_matrix_changed_subsystems("evo.policy = frozen", base), 1u << MX_SUB_ELO);
+    assert_int_equal(_hak_matrix_changed_subsystems("bigcache.enabled = false, elo.enabled = false, evo.policy = off, "
+                                                    "madvise.batch = false, tiny.use_superslab = true", base),
+                     1u << MX_SUB_BIGCACHE | 1u << MX_SUB_ELO | 1u << MX_SUB_BATCH); /* superslab as baseline's */
+    assert_int_equal(_hak_matrix_changed_subsystems("tiny.cache_max = 16", base), 1u << MX_SUB_SUPERSLAB);
+    assert_int_equal(_hak_matrix_changed_subsystems("large.retain = 1M, madvise.batch = true", base), 1u << MX_NSUB);
+    assert_int_equal(_hak_matrix_changed_subsystems("", base), 0);
+
+    double act[MX_NACT], mode;
+    char why[64];
+    assert_int_equal(_hak_matrix_parse_activity(stats_json, act, &mode), 0);
+    assert_int_equal(_hak_matrix_exercised(MX_SUB_BIGCACHE, act, why, sizeof why), 1);
+    assert_string_equal(why, "40 BigCache lookups");
+    assert_int_equal(_hak_matrix_exercised(MX_SUB_ELO, act, why, sizeof why), 1);
+    assert_string_equal(why, "6 ELO matches in 9 windows");
+    assert_int_equal(_hak_matrix_exercised(MX_SUB_SUPERSLAB, act, why, sizeof why), 1);
+    assert_string_equal(why, "15 slab refills");
+    act[MX_A_madv_queued] = 0;
+    assert_int_equal(_hak_matrix_exercised(MX_SUB_BATCH, act, why, sizeof why), 0);
+    assert_string_equal(why, "0 madvise ranges queued");
+    act[MX_A_bc_hits] = NAN;
+    assert_int_equal(_hak_matrix_exercised(MX_SUB_BIGCACHE, act, why, sizeof why), -1);
 }
 
 static void strace_table(void **state)
@@ -130,7 +212,7 @@ static void ini_profiles(void **state)
 {
     (void)state;
     nseen = 0;
-    assert_int_equal(_hak_matrix_ini_profiles(ini_text, collect, NULL), 4);
+    assert_int_equal(_hak_matrix_ini_sections(ini_text, "profile", collect, NULL), 4);
     assert_int_equal(nseen, 4);
     assert_string_equal(seen[0][0], "baseline");
     assert_string_equal(seen[0][1], "bigcache.enabled = true, madvise.batch = true");
@@ -141,53 +223,38 @@ static void ini_profiles(void **state)
     assert_string_equal(seen[3][1], "");
 }
 
-/* ---- Statistics -------------------------------------------------------------------- */
-
-static void median_percentile_spread(void **state)
+static void ini_workloads(void **state)
 {
     (void)state;
-    double v[] = { 5, NAN, 1, 4, 2, 3 };
-    assert_int_equal(_hak_matrix_sort(v, 6), 5);
-    assert_true(v[0] == 1 && v[4] == 5 && isnan(v[5]));
-    assert_true(_hak_matrix_median(v, 5) == 3);
-    assert_true(_hak_matrix_median(v, 4) == 2.5);
-    assert_true(isnan(_hak_matrix_median(v, 0)));
-    assert_true(fabs(_hak_matrix_spread(v, 5) - 4.0 / 3) < 1e-12);
-    assert_true(isnan(_hak_matrix_spread(v, 1)));
-
-    double h[100];
-    for (int i = 0; i < 100; i++)
-        h[i] = i + 1;
-    assert_true(_hak_matrix_percentile(h, 100, 95) == 95);
-    assert_true(_hak_matrix_percentile(h, 100, 99) == 99);
-    assert_true(_hak_matrix_percentile(h, 100, 50) == 50);
-    assert_true(_hak_matrix_percentile(h, 3, 95) == 3);  /* ceil(2.85) = rank 3 */
-    assert_true(_hak_matrix_percentile(h, 20, 95) == 19);
-    assert_true(_hak_matrix_percentile(h, 1, 99) == 1);
-    assert_true(isnan(_hak_matrix_percentile(h, 0, 99)));
+    nseen = 0;
+    assert_int_equal(_hak_matrix_ini_sections(ini_text, "workload", collect, NULL), 1);
+    assert_string_equal(seen[0][0], "py");
+    assert_string_equal(seen[0][1], "command = python3 -c 'print(1, 2)'");
 }
 
-static void judge(void **state)
-{
-    (void)state;
-    assert_int_equal(_hak_matrix_judge(0.10, 0.05, 0.08), MX_BEYOND);
-    assert_int_equal(_hak_matrix_judge(-0.10, 0.05, 0.08), MX_BEYOND);
-    assert_int_equal(_hak_matrix_judge(0.07, 0.05, 0.08), MX_INSIDE);
-    assert_int_equal(_hak_matrix_judge(-0.08, 0.08, 0.01), MX_INSIDE); /* at the spread: not beyond it */
-    assert_int_equal(_hak_matrix_judge(0.5, NAN, 0.01), MX_UNKNOWN);
-    assert_int_equal(_hak_matrix_judge(NAN, 0.01, 0.01), MX_NONE);
-}
+/* ---- A recorded matrix ------------------------------------------------------------- */
 
-/* A recorded matrix: baseline, one profile and a peer on vm (3 runs) and
- * larson; the profile is 50% slower on vm, the peer within the spread. */
+/* Per-round noise of a quiet machine, a fraction: every round its own. */
+static const double noise[3][8] = {
+    { 0.004, -0.003, 0.001, -0.002, 0.005, -0.004, 0.002, -0.001 },
+    { -0.002, 0.003, 0.001, -0.004, 0.002, 0.000, -0.001, 0.004 },
+    { 0.001, -0.001, 0.003, 0.002, -0.003, 0.004, -0.002, 0.000 },
+};
+
+/* baseline, no-bigcache and glibc on vm and larson, runs rounds (at most
+ * 8): no-bigcache is 50 % slower on vm, where baseline's BigCache works,
+ * and the same on larson, where it does nothing; glibc is level on vm and
+ * half as fast on larson. */
 static struct mx_matrix *recorded(int runs)
 {
     struct mx_matrix *m = calloc(1, sizeof *m);
     m->nconfigs = 3;
     m->nworkloads = 2;
-    m->runs = runs;
+    m->runs = m->rounds[0] = m->rounds[1] = runs;
+    m->seed = 18446744073709551557ull;
     snprintf(m->info, sizeof m->info, "recorded");
     snprintf(m->config[0].name, MX_NAME, "baseline");
+    snprintf(m->config[0].label, MX_LABEL, "bigcache.enabled = true");
     snprintf(m->config[1].name, MX_NAME, "no-bigcache");
     snprintf(m->config[1].label, MX_LABEL, "bigcache.enabled = false");
     snprintf(m->config[2].name, MX_NAME, "glibc");
@@ -196,15 +263,27 @@ static struct mx_matrix *recorded(int runs)
     snprintf(m->what[0], MX_LABEL, "one iteration");
     snprintf(m->workload[1], MX_NAME, "larson");
     snprintf(m->what[1], MX_LABEL, "one replacement");
-    static const double vm_ns[3][3] = { { 100, 104, 98 }, { 150, 152, 149 }, { 101, 97, 103 } };
-    static const double vm_faults[3][3] = { { 0, 0, 0 }, { 10, 10, 10 }, { 0, 0, 1 } };
-    static const double larson_ops[3][3] = { { 100e6, 98e6, 102e6 }, { 99e6, 101e6, 100e6 }, { 50e6, 51e6, 49e6 } };
+    m->wkind[1] = MX_W_LARSON;
+    static const double vm_ns[3] = { 100, 150, 100 }, larson_ops[3] = { 100e6, 100e6, 50e6 };
     for (int c = 0; c < 3; c++)
         for (int r = 0; r < runs; r++) {
-            m->sample[0][c][r] = (struct mx_sample){ true, vm_ns[c][r], vm_ns[c][r] * 1.5, vm_ns[c][r] * 2,
-                                                     1e9 / vm_ns[c][r], vm_faults[c][r], 20480, 23 };
-            m->sample[1][c][r] = (struct mx_sample){ true, 1e9 / larson_ops[c][r], NAN, NAN, larson_ops[c][r],
-                                                     0.001, 10240, larson_ops[c][r] };
+            double ns = vm_ns[c] * (1 + noise[c][r]), ops = larson_ops[c] * (1 + noise[c][r]);
+            struct mx_sample *v = &m->sample[0][c][r], *l = &m->sample[1][c][r];
+            *v = (struct mx_sample){ .ok = true, .ns = ns, .p95 = ns * 1.5, .p99 = ns * 2, .ops_per_s = 1e9 / ns,
+                                     .faults = c == 1 ? 10 : 0, .rss_kib = 20480, .ops = 23, .cpu_ns = ns,
+                                     .seed = 1000u + (unsigned)r, .mode = c == 2 ? NAN : MX_MODE_LEARN };
+            *l = (struct mx_sample){ .ok = true, .ns = 1e9 / ops, .p95 = NAN, .p99 = NAN, .ops_per_s = ops,
+                                     .faults = 0.001, .rss_kib = 10240, .ops = ops, .cpu_ns = 2e9 / ops,
+                                     .mode = c == 2 ? NAN : MX_MODE_LEARN };
+            for (int k = 0; k < MX_NACT; k++) {
+                v->act[k] = l->act[k] = c == 2 ? NAN : 0;
+            }
+            if (c == 0) {
+                v->act[MX_A_bc_hits] = 36;
+                v->act[MX_A_bc_misses] = 4;
+            }
+            if (c != 2)
+                v->act[MX_A_huge_allocs] = l->act[MX_A_refill_local] = 40;
         }
     for (int w = 0; w < 2; w++)
         for (int c = 0; c < 3; c++) {
@@ -223,23 +302,51 @@ static struct mx_matrix *recorded(int runs)
 static void summarize(void **state)
 {
     (void)state;
-    struct mx_matrix *m = recorded(3);
+    struct mx_matrix *m = recorded(8);
     const struct mx_summary *b = &m->sum[0][0], *nb = &m->sum[0][1], *g = &m->sum[0][2];
-    assert_int_equal(b->n, 3);
-    assert_true(b->ns == 100 && b->p95 == 150 && b->p99 == 200);
-    assert_true(fabs(b->spread - 0.06) < 1e-12);
-    assert_true(isnan(b->delta) && b->mark == MX_NONE);
-    assert_true(fabs(nb->delta - 0.5) < 1e-12 && nb->mark == MX_BEYOND);
+    assert_int_equal(b->n, 8);
+    assert_true(fabs(b->ns - 100) < 0.5 && fabs(b->p95 / b->ns - 1.5) < 0.01);
+    assert_true(b->verdict == MX_V_NONE && isnan(b->ratio));
+    /* 8 rounds: the interval holds the 4th smallest to 4th largest of 36
+     * Walsh averages; every round says 1.5, so all of it is near 1.5. */
+    assert_int_equal(nb->pairs, 8);
+    assert_true(fabs(nb->ratio - 1.5) < 0.01 && nb->lo > 1.49 && nb->hi < 1.51 && nb->lo <= nb->ratio);
+    assert_true(nb->p == 2.0 / 256 && nb->discovery && nb->verdict == MX_V_SLOWER);
     assert_true(nb->faults == 10 && nb->sys[MX_MMAP] == 10 && nb->sys[MX_MADVISE] == 0);
-    assert_true(fabs(g->delta - 0.01) < 1e-12 && g->mark == MX_INSIDE);
+    assert_true(nb->act[MX_A_bc_hits] == 0 && b->act[MX_A_bc_hits] == 36 && b->mode == MX_MODE_LEARN);
+    assert_true(isnan(g->act[MX_A_bc_hits]) && isnan(g->mode));
+    assert_true(g->verdict == MX_V_SAME && g->lo >= 0.98 && g->hi <= 1.02);
     assert_true(isnan(m->sum[1][0].p95));
-    assert_true(m->sum[1][2].mark == MX_BEYOND && m->sum[1][2].delta > 0.9);
+    assert_true(m->sum[1][1].verdict == MX_V_SAME);
+    assert_true(m->sum[1][2].verdict == MX_V_SLOWER && fabs(m->sum[1][2].ratio - 2) < 0.02);
     assert_true(isnan(m->sum[1][2].sys[MX_MMAP]) && m->sum[1][2].sys[MX_MUNMAP] == 0);
+    /* Four cells; the two differences pass Benjamini-Hochberg at 5 %. */
+    assert_int_equal(m->cells, 4);
+    assert_int_equal(m->discoveries, 2);
+    assert_true(m->bh_cut >= 2.0 / 256);
+    /* The gap: glibc is level with baseline on vm, half as fast on larson
+     * (then baseline is the faster, and the gap negative). */
+    assert_int_equal(m->gap[0].peer, 2);
+    assert_true(m->gap[0].lo < 1 && m->gap[0].hi > 1);
+    assert_true(fabs(m->gap[1].ratio - 0.5) < 0.01);
+    /* The widest interval of vm: the one of glibc or no-bigcache, under 2 %. */
+    int cell;
+    double w = _hak_matrix_widest(m, 0, &cell);
+    assert_true(w > 0 && w < 0.02 && (cell == 1 || cell == 2));
     free(m);
 
-    m = recorded(1); /* one run: no spread, nothing judged */
-    assert_true(isnan(m->sum[0][0].spread));
-    assert_int_equal(m->sum[0][1].mark, MX_UNKNOWN);
+    m = recorded(5); /* under six rounds: no interval, nothing judged */
+    assert_int_equal(m->sum[0][1].verdict, MX_V_FEW);
+    assert_true(isnan(m->sum[0][1].ratio) && m->sum[0][1].pairs == 5);
+    assert_int_equal(m->cells, 0);
+    assert_true(isinf(_hak_matrix_widest(m, 0, NULL)));
+    free(m);
+
+    m = recorded(8); /* a failed run drops its round from the pairs */
+    m->sample[0][1][3].ok = false;
+    _hak_matrix_summarize(m);
+    assert_int_equal(m->sum[0][1].n, 7);
+    assert_int_equal(m->sum[0][1].pairs, 7);
     free(m);
 }
 
@@ -259,45 +366,57 @@ static char *render(void (*fn)(FILE *, const struct mx_matrix *), const struct m
 static void table_and_attribution(void **state)
 {
     (void)state;
-    struct mx_matrix *m = recorded(3);
+    struct mx_matrix *m = recorded(8);
     char *t = render(_hak_matrix_print_table, m);
     assert_non_null(strstr(t, "\nvm — op: one iteration\n"));
     assert_non_null(strstr(t, "(ref)"));
-    assert_non_null(strstr(t, "+50.0%  "));  /* beyond the spread: no marker */
-    assert_non_null(strstr(t, "+1.0% ~"));   /* inside it */
-    assert_non_null(strstr(t, "100.0 ns"));  /* vm baseline median */
-    assert_non_null(strstr(t, "6.0%"));      /* its spread */
-    assert_non_null(strstr(t, " 3/3\n"));
+    assert_non_null(strstr(t, " slower "));
+    assert_non_null(strstr(t, " same "));
+    assert_non_null(strstr(t, " 8/8\n"));
+    /* baseline's activity, and no-bigcache's, which differs (no lookups). */
+    assert_non_null(strstr(t, "  activity of baseline: BigCache 40 lookups, 36 hits, 0 evictions; ELO 0 windows"));
+    assert_non_null(strstr(t, "  activity of no-bigcache: BigCache 0 lookups"));
+    assert_non_null(strstr(t, "4 cells with an interval; 2 passed the false-discovery check"));
     free(t);
     char *a = render(_hak_matrix_print_attribution, m);
-    assert_string_equal(a, "\nAttribution: what each profile changed against baseline "
-                           "(only deltas beyond the spread):\n"
-                           "  no-bigcache (bigcache.enabled = false): vm +50.0% time (spread 6.0%), +10 faults/op, "
-                           "+10 mmap/op, +10 munmap/op. Within the spread: larson.\n");
+    assert_non_null(strstr(a, "  no-bigcache (bigcache.enabled = false):\n    slower: vm +50.0% ["));
+    assert_non_null(strstr(a, "], +10 faults/op, +10 mmap/op, +10 munmap/op\n"));
+    /* larson: the same, but BigCache did nothing there: not a finding. */
+    assert_non_null(strstr(a, "    not exercised: larson (0 BigCache lookups)\n"));
+    assert_null(strstr(a, "same: larson"));
     free(a);
     free(m);
 
-    m = recorded(1);
+    m = recorded(5);
     a = render(_hak_matrix_print_attribution, m);
-    assert_non_null(strstr(a, "no-bigcache (bigcache.enabled = false): no difference beyond the spread. "
-                              "Too few runs to judge: vm, larson.\n"));
+    assert_non_null(strstr(a, "    too few runs: vm\n"));
     free(a);
     t = render(_hak_matrix_print_table, m);
-    assert_non_null(strstr(t, "+50.0% ?"));
+    assert_non_null(strstr(t, "n/a                        too few runs"));
     free(t);
+    free(m);
+
+    /* A difference where the subsystem did nothing is said to be no doing of it. */
+    m = recorded(8);
+    for (int r = 0; r < 8; r++)
+        m->sample[1][1][r].ns *= 1.3;
+    _hak_matrix_summarize(m);
+    a = render(_hak_matrix_print_attribution, m);
+    assert_non_null(strstr(a, " although not exercised (0 BigCache lookups)"));
+    free(a);
     free(m);
 }
 
 static void csv_json_plot(void **state)
 {
     (void)state;
-    struct mx_matrix *m = recorded(3);
+    struct mx_matrix *m = recorded(8);
     char *c = render(_hak_matrix_write_csv, m);
     assert_true(strncmp(c, "workload,configuration,kind,runs,ok_runs,median_ns,", 50) == 0);
-    assert_non_null(strstr(c, "\nvm,baseline,hakmem,3,3,100,150,200,10000000,0,20480,0,0,0,6,,\n"));
-    assert_non_null(strstr(c, "\nvm,no-bigcache,hakmem,3,3,150,225,300,6666666.667,10,20480,10,10,0,2,50,beyond\n"));
-    assert_non_null(strstr(c, ",50,beyond\n"));
-    assert_non_null(strstr(c, "\nlarson,glibc,peer,3,3,20,,,50000000,0.001,10240,,0,0,"));
+    assert_non_null(strstr(c, ",pairs,ratio,ratio_lo,ratio_hi,p,discovery,verdict\n"));
+    assert_non_null(strstr(c, "\nvm,baseline,hakmem,8,8,"));
+    assert_non_null(strstr(c, ",0.0078125,1,slower\n"));
+    assert_non_null(strstr(c, ",same\n"));
     int lines = 0;
     for (const char *p = c; *p; p++)
         lines += *p == '\n';
@@ -305,21 +424,22 @@ static void csv_json_plot(void **state)
     free(c);
 
     char *j = render(_hak_matrix_write_json, m);
-    const char head[] = "{\"info\": \"recorded\",\n \"runs\": 3,\n \"configurations\": [\n  {\"name\": \"baseline\", "
-                        "\"kind\": \"hakmem\", \"label\": \"\"},";
+    const char head[] = "{\"info\": \"recorded\",\n \"runs\": 8,\n \"seed\": 18446744073709551557,\n"
+                        " \"configurations\": [\n  {\"name\": \"baseline\", \"kind\": \"hakmem\", \"label\": "
+                        "\"bigcache.enabled = true\"},";
     assert_true(strncmp(j, head, strlen(head)) == 0);
-    assert_non_null(strstr(j, "{\"workload\": \"larson\", \"configuration\": \"baseline\", \"ok_runs\": 3, "
-                              "\"median_ns\": 10, \"p95_ns\": null, \"p99_ns\": null,"));
-    assert_non_null(strstr(j, "\"delta\": 0.5, \"delta_vs_spread\": \"beyond\""));
-    assert_non_null(strstr(j, "\"delta\": null, \"delta_vs_spread\": null"));
-    assert_non_null(strstr(j, "\"runs\": [{\"ok\": true, \"median_ns\": 100, \"p95_ns\": 150,"));
+    assert_non_null(strstr(j, "{\"name\": \"larson\", \"op\": \"one replacement\", \"kind\": \"larson\", \"rounds\": 8}"));
+    assert_non_null(strstr(j, "\"p\": 0.0078125, \"discovery\": true, \"verdict\": \"slower\", \"activity\": {"
+                              "\"bigcache.hits\": 0,"));
+    assert_non_null(strstr(j, "\"verdict\": null, \"activity\": {\"bigcache.hits\": 36, \"bigcache.misses\": 4,"));
+    assert_non_null(strstr(j, "\"evo.mode\": \"learn\"}"));
+    assert_non_null(strstr(j, "\"runs\": [{\"ok\": true, \"seed\": 1000, \"median_ns\": 100.4,"));
+    assert_non_null(strstr(j, "{\"ok\": true, \"median_ns\": ")); /* a peer's run: no seed, no activity */
     assert_string_equal(j + strlen(j) - 5, "]}]}\n");
     free(j);
 
     char *d = render(_hak_matrix_write_plot_data, m);
-    assert_string_equal(d, "workload \"baseline\" \"no-bigcache\" \"glibc\"\n"
-                           "\"vm\" 1 1.5 1.01\n"
-                           "\"larson\" 1 1 2\n");
+    assert_true(strncmp(d, "workload \"baseline\" \"no-bigcache\" \"glibc\"\n\"vm\" 1 1.", 50) == 0);
     free(d);
     char *buf = NULL;
     size_t len = 0;
@@ -334,20 +454,39 @@ static void csv_json_plot(void **state)
     free(m);
 }
 
+static void gaps(void **state)
+{
+    (void)state;
+    struct mx_matrix *m = recorded(8);
+    char *g = render(_hak_matrix_print_gaps, m);
+    /* vm: level with glibc; BigCache saves ~50 ns of baseline's ~100, so
+     * without it the gap would be 50 ns: unexplained +50 ns. */
+    assert_non_null(strstr(g, "  vm: baseline 100."));
+    assert_non_null(strstr(g, "    BigCache             (no-bigcache): saves 50."));
+    assert_non_null(strstr(g, "    unexplained:         +50."));
+    /* larson: BigCache idle; baseline is twice glibc's speed. */
+    assert_non_null(strstr(g, "  larson: baseline 10.0 ns, glibc 20.0 ns: -50.0% ["));
+    assert_non_null(strstr(g, "(no-bigcache): not exercised (0 BigCache lookups)\n"));
+    free(g);
+    free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(scenario_line),
         cmocka_unit_test(larson_lines),
         cmocka_unit_test(allocator_line),
-        cmocka_unit_test(hakmem_stats),
+        cmocka_unit_test(json_reader),
+        cmocka_unit_test(activity),
+        cmocka_unit_test(subsystems),
         cmocka_unit_test(strace_table),
         cmocka_unit_test(ini_profiles),
-        cmocka_unit_test(median_percentile_spread),
-        cmocka_unit_test(judge),
+        cmocka_unit_test(ini_workloads),
         cmocka_unit_test(summarize),
         cmocka_unit_test(table_and_attribution),
         cmocka_unit_test(csv_json_plot),
+        cmocka_unit_test(gaps),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
