@@ -25,6 +25,7 @@ static const char usage_text[] =
     "usage: hakmem matrix [--quick] [--profiles A,B,...] [--workloads X,Y,...] [--peers P,Q,...|none]\n"
     "                     [--runs N|auto] [--iterations N] [--larson \"ARGS\"] [--out DIR] [--config FILE]\n"
     "                     [--bench-dir DIR] [--seed N] [--width PCT] [--max-runs N]\n"
+    "                     [--command NAME='CMD']... [--check-output]\n"
     "  --quick        6 rounds, 20 iterations (+3 warm-up) per scenario, larson for 1 s\n"
     "  --profiles     hakmem profiles (default: every [profile] of the configuration file except\n"
     "                 the usage modes balanced, fast, learning, research; baseline is always added)\n"
@@ -41,7 +42,15 @@ static const char usage_text[] =
     "  --bench-dir    where bench_allocators and larson are (default: the build tree's bench/, else the\n"
     "                 installed ones)\n"
     "  --seed         the 64-bit seed of the run order and of every hakmem run's policy.seed (default:\n"
-    "                 from the clock; matrix.json records it)\n";
+    "                 from the clock; matrix.json records it)\n"
+    "  --command      NAME='CMD': a workload of the user's: one op is one run of CMD (sh -c); with\n"
+    "                 --command and no --workloads, only the commands run. [workload NAME] sections of\n"
+    "                 the configuration file (command = CMD) join the default workloads\n"
+    "  --check-output a command run that prints other than baseline's first run failed\n"
+    "       hakmem matrix --replay FILE [--out DIR]   runs the matrix FILE (a matrix.json) records again,\n"
+    "                 with its arguments and seed\n"
+    "       hakmem matrix --compare A.json B.json     B's times against A's, with intervals and verdicts;\n"
+    "                 exit status 3 when B made a hakmem configuration slower\n";
 
 static int usage(const char *msg, const char *arg)
 {
@@ -924,8 +933,83 @@ static int plot(const char *dir)
 
 /* ---- The command ---------------------------------------------------------------------- */
 
+/* A matrix.json read back (to free), or NULL after saying why. */
+static struct mx_matrix *read_matrix(const char *path)
+{
+    char *json = slurp(path), err[256];
+    struct mx_matrix *m = json ? malloc(sizeof *m) : NULL;
+    if (!json)
+        fprintf(stderr, "hakmem matrix: cannot read %s: %s\n", path, strerror(errno));
+    else if (!m)
+        fprintf(stderr, "hakmem matrix: out of memory\n");
+    else if (_hak_matrix_read_json(json, m, err, sizeof err) != 0) {
+        fprintf(stderr, "hakmem matrix: %s: %s\n", path, err);
+        free(m);
+        m = NULL;
+    }
+    free(json);
+    return m;
+}
+
+/* --compare A.json B.json: 0, 3 when B made a hakmem configuration slower
+ * (a regression check can test for it), 1 on an error. */
+static int compare(const char *path_a, const char *path_b)
+{
+    struct mx_matrix *a = read_matrix(path_a), *b = a ? read_matrix(path_b) : NULL;
+    int rc = 1;
+    if (a && b)
+        rc = _hak_matrix_compare(stdout, a, b) ? 3 : 0;
+    free(a);
+    free(b);
+    return rc;
+}
+
+/* --replay FILE: the matrix's recorded arguments and seed, then ours (an
+ * --out, say) after them, so that ours win. */
+static int replay(const char *path, int argc, char **argv, const char *lib)
+{
+    struct mx_matrix *m = read_matrix(path);
+    if (!m)
+        return 1;
+    char **args = calloc((size_t)(m->nargs + argc + 3), sizeof *args), seed[32];
+    int n = 0;
+    for (int i = 0; i < m->nargs; i++)
+        args[n++] = m->args[i];
+    snprintf(seed, sizeof seed, "%llu", m->seed);
+    args[n++] = "--seed";
+    args[n++] = seed;
+    for (int i = 0; i < argc; i++)
+        if (strcmp(argv[i], "--replay") == 0)
+            i++;
+        else
+            args[n++] = argv[i];
+    fprintf(stderr, "hakmem matrix: replaying %s: hakmem matrix", path);
+    for (int i = 0; i < n; i++)
+        fprintf(stderr, " %s", args[i]);
+    fprintf(stderr, "\n");
+    int rc = _hak_matrix_main(n, args, lib);
+    free(args);
+    free(m);
+    return rc;
+}
+
 int _hak_matrix_main(int argc, char **argv, const char *lib)
 {
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--compare") == 0) {
+            if (argc != 3 || i != 0)
+                return usage("--compare takes two matrix.json files and nothing else", NULL);
+            return compare(argv[1], argv[2]);
+        }
+        if (strcmp(argv[i], "--replay") == 0) {
+            if (i + 1 >= argc)
+                return usage("missing value after", "--replay");
+            for (int k = 0; k < argc; k++)
+                if (k != i && k != i + 1 && (strcmp(argv[k], "--replay") == 0 || strcmp(argv[k], "--seed") == 0))
+                    return usage("--replay takes its seed from the file and comes once", argv[k]);
+            return replay(argv[i + 1], argc, argv, lib);
+        }
+    }
     char *profiles_arg = NULL, *peers_arg = NULL, *workloads_arg = NULL, *larson_arg = NULL;
     bool quick = false, seeded = false;
     double width_arg = 0;
@@ -1032,6 +1116,15 @@ int _hak_matrix_main(int argc, char **argv, const char *lib)
     mx = calloc(1, sizeof *mx);
     if (!mx)
         return 1;
+    /* What --replay needs: the arguments, less where the output went and
+     * the seed (recorded on its own). */
+    for (int i = 0; i < argc && mx->nargs < MX_MAX_ARGS; i++) {
+        if (strcmp(argv[i], "--out") == 0 || strcmp(argv[i], "--seed") == 0) {
+            i++;
+            continue;
+        }
+        snprintf(mx->args[mx->nargs++], MX_CMD, "%s", argv[i]);
+    }
     /* Six rounds are the fewest with a 95 % signed-rank interval; ten give
      * one of useful width on a quiet machine. */
     mx->runs = (int)(runs > 0 ? runs : quick ? MX_MIN_PAIRS : MX_AUTO_FIRST);

@@ -13,6 +13,7 @@ enum {
     MX_NAME = 64,          /* longest configuration or workload name + 1 */
     MX_LABEL = 256,        /* longest profile description (its overrides) + 1 */
     MX_CMD = 1024,         /* longest command of a command workload + 1 */
+    MX_MAX_ARGS = 64,      /* arguments of a matrix, as recorded for --replay */
 };
 
 /* The system calls counted for every configuration, in this order. */
@@ -149,6 +150,8 @@ struct mx_matrix {
     int cells, discoveries;/* cells with an interval; those flagged */
     char info[1024];       /* one line: what was run (commands, iterations) */
     char note[1024];       /* what did not go as asked (intervals that stayed wide), or "" */
+    int nargs;             /* the arguments it ran with, --seed and --out left out (--replay) */
+    char args[MX_MAX_ARGS][MX_CMD];
 };
 
 /* ---- Parsing (matrix_stats.c) ------------------------------------------- */
@@ -170,6 +173,11 @@ void _hak_matrix_parse_allocator(const char *text, char *buf, size_t len);
  * of a JSON object. Returns 0, or -1 if absent or of another type. */
 int _hak_matrix_json_number(const char *json, const char *path, double *out);
 int _hak_matrix_json_string(const char *json, const char *path, char *buf, size_t len);
+
+/* Reads a matrix.json back into m: configurations, workloads, every run's
+ * figures and activity, the seed and arguments; per-op system calls as
+ * recorded; then summarizes. Returns 0, or -1 with the reason in err. */
+int _hak_matrix_read_json(const char *json, struct mx_matrix *m, char *err, size_t len);
 
 /* hakmem's activity from its statistics JSON: every MX_ACTIVITY number
  * (NAN where absent) and the evolution mode. Returns -1 if the text is not
@@ -224,6 +232,13 @@ void _hak_matrix_write_json(FILE *f, const struct mx_matrix *m);
  * from data_path into svg_path. */
 void _hak_matrix_write_plot_data(FILE *f, const struct mx_matrix *m);
 void _hak_matrix_write_plot_script(FILE *f, const struct mx_matrix *m, const char *data_path, const char *svg_path);
+
+/* ---- Two matrices (matrix_compare.c) -------------------------------------- */
+
+/* Prints every workload and configuration that a and b share: B's time
+ * against A's with an interval and a verdict. Returns how many hakmem
+ * configurations B made slower. */
+int _hak_matrix_compare(FILE *f, const struct mx_matrix *a, const struct mx_matrix *b);
 
 /* ---- The command (matrix.c) ---------------------------------------------- */
 

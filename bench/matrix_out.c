@@ -422,7 +422,12 @@ void _hak_matrix_write_json(FILE *f, const struct mx_matrix *m)
 {
     fprintf(f, "{\"info\": ");
     put_str(f, m->info);
-    fprintf(f, ",\n \"runs\": %d,\n \"seed\": %llu,\n \"configurations\": [", m->runs, m->seed);
+    fprintf(f, ",\n \"runs\": %d,\n \"seed\": %llu,\n \"args\": [", m->runs, m->seed);
+    for (int i = 0; i < m->nargs; i++) {
+        fputs(i ? ", " : "", f);
+        put_str(f, m->args[i]);
+    }
+    fprintf(f, "],\n \"configurations\": [");
     for (int x = 0; x < m->nconfigs; x++) {
         fprintf(f, "%s\n  {\"name\": ", x ? "," : "");
         put_str(f, m->config[x].name);

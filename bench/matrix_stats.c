@@ -175,18 +175,179 @@ int _hak_matrix_json_number(const char *json, const char *path, double *out)
     return 0;
 }
 
-int _hak_matrix_json_string(const char *json, const char *path, char *buf, size_t len)
+/* The JSON string at v into buf, unescaped (\\uXXXX only below 0x100, as
+ * the matrix writes them). Returns 0, or -1 if v is no string. */
+static int read_string(const char *v, char *buf, size_t len)
 {
-    const char *v = lookup(json, path), *end = v && *v == '"' ? string_end(v) : NULL;
+    const char *end = v && *v == '"' ? string_end(v) : NULL;
     if (!end)
         return -1;
     size_t k = 0;
     for (const char *p = v + 1; p < end - 1 && k + 1 < len; p++) {
-        if (*p == '\\')
-            p++;
-        buf[k++] = *p;
+        char c = *p;
+        if (c == '\\') {
+            c = *++p;
+            if (c == 'u' && end - p > 4) {
+                c = (char)strtol((char[]){ p[1], p[2], p[3], p[4], 0 }, NULL, 16);
+                p += 4;
+            } else if (c == 'n' || c == 't') {
+                c = c == 'n' ? '\n' : '\t';
+            }
+        }
+        buf[k++] = c;
     }
     buf[k] = 0;
+    return 0;
+}
+
+int _hak_matrix_json_string(const char *json, const char *path, char *buf, size_t len)
+{
+    return read_string(lookup(json, path), buf, len);
+}
+
+/* Element i of the JSON array at arr (at its '['), or NULL. */
+static const char *element(const char *arr, int i)
+{
+    if (!arr || *arr != '[')
+        return NULL;
+    const char *p = skip_ws(arr + 1);
+    if (*p == ']')
+        return NULL;
+    for (int k = 0, depth = 0; *p; p++) {
+        if (k == i && depth == 0)
+            return skip_ws(p);
+        switch (*p) {
+        case '{':
+        case '[':
+            depth++;
+            break;
+        case '}':
+        case ']':
+            if (depth-- == 0)
+                return NULL;
+            break;
+        case '"':
+            p = string_end(p);
+            if (!p)
+                return NULL;
+            p--;
+            break;
+        case ',':
+            if (depth == 0) {
+                k++;
+                p = skip_ws(p + 1) - 1;
+            }
+            break;
+        default:
+            break;
+        }
+    }
+    return NULL;
+}
+
+/* A number member of the object at obj, NAN when absent or null. */
+static double num_at(const char *obj, const char *key)
+{
+    const char *v = member(obj, key, strlen(key));
+    char *end;
+    double d = v ? strtod(v, &end) : NAN;
+    return v && end != v ? d : NAN;
+}
+
+int _hak_matrix_read_json(const char *json, struct mx_matrix *m, char *err, size_t len)
+{
+    memset(m, 0, sizeof *m);
+    const char *top = skip_ws(json), *v;
+    if (*top != '{' || _hak_matrix_json_string(json, "info", m->info, sizeof m->info) != 0) {
+        snprintf(err, len, "not a matrix.json (no \"info\")");
+        return -1;
+    }
+    double d;
+    m->runs = _hak_matrix_json_number(json, "runs", &d) == 0 ? (int)d : 0;
+    if ((v = lookup(json, "seed")) != NULL)
+        m->seed = strtoull(v, NULL, 10);
+    for (const char *a = element(lookup(json, "args"), 0); a; a = element(lookup(json, "args"), ++m->nargs)) {
+        if (m->nargs == MX_MAX_ARGS || read_string(a, m->args[m->nargs], MX_CMD) != 0) {
+            snprintf(err, len, "bad \"args\"");
+            return -1;
+        }
+    }
+    for (const char *c; (c = element(lookup(json, "configurations"), m->nconfigs)) != NULL; m->nconfigs++) {
+        char kind[16];
+        struct mx_config *x = &m->config[m->nconfigs];
+        if (m->nconfigs == MX_MAX_CONFIGS || read_string(member(c, "name", 4), x->name, MX_NAME) != 0 ||
+            read_string(member(c, "kind", 4), kind, sizeof kind) != 0) {
+            snprintf(err, len, "bad configuration %d", m->nconfigs + 1);
+            return -1;
+        }
+        x->kind = strcmp(kind, "peer") == 0 ? MX_PEER : MX_HAKMEM;
+        read_string(member(c, "label", 5), x->label, MX_LABEL);
+    }
+    for (const char *w; (w = element(lookup(json, "workloads"), m->nworkloads)) != NULL; m->nworkloads++) {
+        int i = m->nworkloads;
+        char kind[16] = "";
+        if (i == MX_MAX_WORKLOADS || read_string(member(w, "name", 4), m->workload[i], MX_NAME) != 0) {
+            snprintf(err, len, "bad workload %d", i + 1);
+            return -1;
+        }
+        read_string(member(w, "op", 2), m->what[i], MX_LABEL);
+        read_string(member(w, "kind", 4), kind, sizeof kind);
+        read_string(member(w, "command", 7), m->command[i], MX_CMD);
+        m->wkind[i] = strcmp(kind, "command") == 0 ? MX_W_COMMAND : strcmp(kind, "larson") == 0 ? MX_W_LARSON
+                                                                                                 : MX_W_SCENARIO;
+        m->rounds[i] = (int)num_at(w, "rounds");
+        if (!(m->rounds[i] >= 0 && m->rounds[i] <= MX_MAX_RUNS))
+            m->rounds[i] = 0;
+    }
+    for (int i = 0; (v = element(lookup(json, "results"), i)) != NULL; i++) {
+        char wname[MX_NAME], cname[MX_NAME];
+        int w = -1, c = -1;
+        if (read_string(member(v, "workload", 8), wname, sizeof wname) == 0)
+            for (int k = 0; k < m->nworkloads; k++)
+                w = strcmp(m->workload[k], wname) == 0 ? k : w;
+        if (read_string(member(v, "configuration", 13), cname, sizeof cname) == 0)
+            for (int k = 0; k < m->nconfigs; k++)
+                c = strcmp(m->config[k].name, cname) == 0 ? k : c;
+        if (w < 0 || c < 0) {
+            snprintf(err, len, "result %d names no known workload and configuration", i + 1);
+            return -1;
+        }
+        const char *runs = member(v, "runs", 4), *r;
+        for (int k = 0; (r = element(runs, k)) != NULL && k < MX_MAX_RUNS; k++) {
+            struct mx_sample *p = &m->sample[w][c][k];
+            const char *ok = member(r, "ok", 2), *seed = member(r, "seed", 4), *act = member(r, "activity", 8);
+            p->ok = ok && strncmp(ok, "true", 4) == 0;
+            p->seed = seed ? strtoull(seed, NULL, 10) : 0;
+            p->ns = num_at(r, "median_ns");
+            p->cpu_ns = num_at(r, "cpu_ns");
+            p->p95 = num_at(r, "p95_ns");
+            p->p99 = num_at(r, "p99_ns");
+            p->ops_per_s = num_at(r, "ops_per_s");
+            p->faults = num_at(r, "faults_per_op");
+            p->rss_kib = num_at(r, "peak_rss_kib");
+            p->mode = NAN;
+            for (int a = 0; a < MX_NACT; a++)
+                p->act[a] = act ? num_at(act, _hak_matrix_act_path[a]) : NAN;
+            if (p->ok && !(p->ns > 0)) {
+                snprintf(err, len, "run %d of %s under %s has no time", k + 1, wname, cname);
+                return -1;
+            }
+            if (k >= m->rounds[w])
+                m->rounds[w] = k + 1;
+        }
+        for (int k = 0; k < MX_NSYS; k++) {
+            char key[32];
+            snprintf(key, sizeof key, "%s_per_op", _hak_matrix_sys_name[k]);
+            /* Rates, not counts: as a full run of one op over a base of none. */
+            m->sys_full[w][c][k] = num_at(v, key);
+        }
+        m->ops_full[w][c] = 1;
+    }
+    if (!m->nconfigs || !m->nworkloads) {
+        snprintf(err, len, "no configurations or no workloads");
+        return -1;
+    }
+    _hak_matrix_summarize(m);
     return 0;
 }
 

@@ -114,9 +114,29 @@ if [ "$rounds" = 12 ]; then
         grep -Eq '^no-bigcache .* 12/12$' "$tmp/out4" || bad "--runs auto at the cap"
 fi
 
-# 5. Bad arguments.
+# 5. --replay: the same arguments and seed (so the same order and policy
+# seeds); --compare of the two: every cell, exit status 0 or 3 (slower).
+"$HAK_BIN" matrix --replay "$tmp/m1/matrix.json" --out "$tmp/m5" >"$tmp/out5" 2>"$tmp/err5" ||
+    bad "--replay: $(tail -3 "$tmp/err5")"
+python3 - "$tmp/m1/matrix.json" "$tmp/m5/matrix.json" <<'EOF2' || bad "--replay ran another matrix"
+import json, sys
+a, b = (json.load(open(p)) for p in sys.argv[1:])
+assert a["seed"] == b["seed"] and a["args"] == b["args"], (a["args"], b["args"])
+assert [c["name"] for c in a["configurations"]] == [c["name"] for c in b["configurations"]]
+seeds = lambda m: [[r.get("seed") for r in x["runs"]] for x in m["results"]]
+assert seeds(a) == seeds(b), (seeds(a), seeds(b))
+EOF2
+"$HAK_BIN" matrix --compare "$tmp/m4/matrix.json" "$tmp/m4/matrix.json" >"$tmp/out6" 2>&1
+[ $? = 0 ] || bad "--compare of a matrix with itself: exit status not 0"
+grep -Eq '^tiny +no-bigcache .* \+0\.0% \[.* 1\.0000  (same|inconclusive)$' "$tmp/out6" ||
+    bad "--compare of a matrix with itself: $(cat "$tmp/out6")"
+"$HAK_BIN" matrix --compare "$tmp/m4/matrix.json" "$tmp/nosuch.json" >/dev/null 2>&1
+[ $? = 1 ] || bad "--compare of a missing file: exit status not 1"
+
+# 6. Bad arguments.
 for args in "--workloads nosuch" "--profiles nosuch" "--peers nosuch" "--runs 0" "--frob x" "--seed -1" \
-    "--command x" "--command json=true" "--width 5" "--runs auto --max-runs 5"; do
+    "--command x" "--command json=true" "--width 5" "--runs auto --max-runs 5" "--compare a" \
+    "--replay x --seed 1"; do
     # shellcheck disable=SC2086 # the words are separate arguments
     "$HAK_BIN" matrix $args --out "$tmp/bad" >/dev/null 2>"$tmp/e"
     [ $? = 2 ] || bad "matrix $args: exit status not 2"

@@ -424,7 +424,7 @@ static void csv_json_plot(void **state)
     free(c);
 
     char *j = render(_hak_matrix_write_json, m);
-    const char head[] = "{\"info\": \"recorded\",\n \"runs\": 8,\n \"seed\": 18446744073709551557,\n"
+    const char head[] = "{\"info\": \"recorded\",\n \"runs\": 8,\n \"seed\": 18446744073709551557,\n \"args\": [],\n"
                         " \"configurations\": [\n  {\"name\": \"baseline\", \"kind\": \"hakmem\", \"label\": "
                         "\"bigcache.enabled = true\"},";
     assert_true(strncmp(j, head, strlen(head)) == 0);
@@ -471,6 +471,70 @@ static void gaps(void **state)
     free(m);
 }
 
+/* matrix.json read back: the same runs, so the same summaries. */
+static void json_round_trip(void **state)
+{
+    (void)state;
+    struct mx_matrix *m = recorded(8), *back = malloc(sizeof *back);
+    m->nargs = 2;
+    snprintf(m->args[0], MX_CMD, "--workloads");
+    snprintf(m->args[1], MX_CMD, "vm,\"larson\"\n");
+    char *j = render(_hak_matrix_write_json, m), err[128];
+    assert_int_equal(_hak_matrix_read_json(j, back, err, sizeof err), 0);
+    assert_int_equal(back->nconfigs, 3);
+    assert_int_equal(back->nworkloads, 2);
+    assert_true(back->seed == m->seed && back->rounds[0] == 8 && back->wkind[1] == MX_W_LARSON);
+    assert_int_equal(back->nargs, 2);
+    assert_string_equal(back->args[1], "vm,\"larson\"\n");
+    assert_string_equal(back->config[1].label, "bigcache.enabled = false");
+    assert_int_equal(back->config[2].kind, MX_PEER);
+    for (int w = 0; w < 2; w++)
+        for (int c = 0; c < 3; c++) {
+            const struct mx_summary *x = &m->sum[w][c], *y = &back->sum[w][c];
+            assert_int_equal(x->verdict, y->verdict);
+            assert_true(x->n == y->n && fabs(x->ns - y->ns) < 1e-6 * x->ns);
+            assert_true(isnan(x->ratio) ? isnan(y->ratio) : fabs(x->ratio - y->ratio) < 1e-9);
+            assert_true(x->sys[MX_MMAP] == y->sys[MX_MMAP] || (isnan(x->sys[MX_MMAP]) && isnan(y->sys[MX_MMAP])));
+        }
+    assert_true(back->sample[0][0][2].seed == 1002 && back->sample[0][0][2].act[MX_A_bc_hits] == 36);
+    free(j);
+    assert_int_equal(_hak_matrix_read_json("{\"runs\": 3}", back, err, sizeof err), -1);
+    assert_int_equal(_hak_matrix_read_json("{\"info\": \"x\", \"configurations\": []}", back, err, sizeof err), -1);
+    free(back);
+    free(m);
+}
+
+/* Two matrices: B made no-bigcache 10 % slower on vm, on a machine 20 %
+ * slower for everything (glibc too); against glibc that change stands out
+ * and the machine's cancels. */
+static void compare_two(void **state)
+{
+    (void)state;
+    struct mx_matrix *a = recorded(8), *b = recorded(8);
+    for (int w = 0; w < 2; w++)
+        for (int c = 0; c < 3; c++)
+            for (int r = 0; r < 8; r++)
+                b->sample[w][c][r].ns *= 1.2 * (w == 0 && c == 1 ? 1.1 : 1) * (1 + noise[(c + 1) % 3][7 - r]);
+    _hak_matrix_summarize(b);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    assert_int_equal(_hak_matrix_compare(f, a, b), 1);
+    fclose(f);
+    assert_non_null(strstr(buf, "timed against glibc"));
+    assert_non_null(strstr(buf, "\nvm             no-bigcache "));
+    const char *line = strstr(buf, "\nvm             no-bigcache ");
+    assert_non_null(strstr(line, "+10.")); /* B against A: +10 % */
+    assert_true(strstr(line, "slower") && strstr(line, "slower") < strchr(line + 1, '\n'));
+    line = strstr(buf, "\nvm             baseline ");
+    assert_true(strstr(line, "same") && strstr(line, "same") < strchr(line + 1, '\n'));
+    line = strstr(buf, "\nvm             glibc ");
+    assert_true(strstr(line, " raw ") && strstr(line, "+20."));
+    free(buf);
+    free(a);
+    free(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -487,6 +551,8 @@ int main(void)
         cmocka_unit_test(table_and_attribution),
         cmocka_unit_test(csv_json_plot),
         cmocka_unit_test(gaps),
+        cmocka_unit_test(json_round_trip),
+        cmocka_unit_test(compare_two),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
