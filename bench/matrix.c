@@ -25,7 +25,7 @@ static const char usage_text[] =
     "usage: hakmem matrix [--quick] [--profiles A,B,...] [--workloads X,Y,...] [--peers P,Q,...|none]\n"
     "                     [--runs N|auto] [--iterations N] [--larson \"ARGS\"] [--out DIR] [--config FILE]\n"
     "                     [--bench-dir DIR] [--seed N] [--width PCT] [--max-runs N]\n"
-    "                     [--command NAME='CMD']... [--check-output]\n"
+    "                     [--command NAME='CMD']... [--check-output] [--train-runs N]\n"
     "  --quick        6 rounds, 20 iterations (+3 warm-up) per scenario, larson for 1 s\n"
     "  --profiles     hakmem profiles (default: every [profile] of the configuration file except\n"
     "                 the usage modes balanced, fast, learning, research; baseline is always added)\n"
@@ -47,6 +47,9 @@ static const char usage_text[] =
     "                 --command and no --workloads, only the commands run. [workload NAME] sections of\n"
     "                 the configuration file (command = CMD) join the default workloads\n"
     "  --check-output a command run that prints other than baseline's first run failed\n"
+    "  --train-runs   runs of each workload under the learning profile before the rounds, each going on\n"
+    "                 from the state the last wrote (policy.state_file); profiles with evo.policy = frozen\n"
+    "                 then run on that workload's state (default 3)\n"
     "       hakmem matrix --replay FILE [--out DIR]   runs the matrix FILE (a matrix.json) records again,\n"
     "                 with its arguments and seed\n"
     "       hakmem matrix --compare A.json B.json     B's times against A's, with intervals and verdicts;\n"
@@ -134,6 +137,8 @@ static long iterations = 100, warmup = 10;
 static char larson_args[7][32] = { "5", "8", "1000", "5000", "100", "4141", "2" };
 static bool have_strace;
 static int failures, runs_done;
+static int train_runs = 3;              /* --train-runs */
+static const char train_profile[] = "learning";
 static bool check_output;              /* --check-output: commands must print the same everywhere */
 static double auto_width;               /* --runs auto: the target half-width, a fraction; 0 without */
 static char out_dir[4096] = "hakmem-matrix";
@@ -318,7 +323,7 @@ static char **make_env(char **set, int nset)
         return NULL;
     int k = 0;
     static const char *const drop[] = { "LD_PRELOAD=", "HAKMEM_PROFILE=", "HAKMEM_MODE=", "HAKMEM_STATS_FILE=",
-                                        "HAKMEM_CONFIG=" };
+                                        "HAKMEM_CONFIG=", "HAKMEM_POLICY_SEED=", "HAKMEM_POLICY_STATE=" };
     for (int i = 0; i < n; i++) {
         bool keep = true;
         for (size_t d = 0; d < sizeof drop / sizeof drop[0]; d++)
@@ -500,16 +505,24 @@ static void workload_argv(int w, bool base, char **argv, int *argc)
     *argc = n;
 }
 
+/* Whether configuration c runs on what the training pass learned: a hakmem
+ * profile that freezes the policy. */
+static bool uses_state(int c)
+{
+    return mx->config[c].kind == MX_HAKMEM && strstr(mx->config[c].label, "evo.policy = frozen") != NULL;
+}
+
 /* Runs configuration c on workload wi once. strace: under strace -c (peers'
  * syscall counts). Fills s (the figures) and sys (syscall counts) as far
  * as the run gives them; returns 0 on success. A run on another allocator
  * than intended ends the program. */
-static int run_one(int wi, int c, bool base, bool strace, struct mx_sample *s, double sys[MX_NSYS], const char *keep)
+static int run_one(int wi, int c, bool base, bool strace, struct mx_sample *s, double sys[MX_NSYS], const char *keep,
+                   const char *train_state)
 {
     const struct mx_config *cf = &mx->config[c];
     int w = wi;
-    char *argv[32], *set[5], preload[4200], profile[MX_NAME + 32], stats[4200], cfg[4200], strace_out[4200],
-        seed[64];
+    char *argv[32], *set[6], preload[4200], profile[MX_NAME + 32], stats[4200], cfg[4200], strace_out[4200],
+        seed[64], state[4200];
     int argc = 0, nset = 0;
     snprintf(stats, sizeof stats, "HAKMEM_STATS_FILE=%s/stats-%%p.json", tmp);
     snprintf(strace_out, sizeof strace_out, "%s/strace", tmp);
@@ -536,12 +549,18 @@ static int run_one(int wi, int c, bool base, bool strace, struct mx_sample *s, d
         set[nset++] = preload;
     }
     if (cf->kind == MX_HAKMEM) {
-        snprintf(profile, sizeof profile, "HAKMEM_PROFILE=%s", cf->name);
+        snprintf(profile, sizeof profile, "HAKMEM_PROFILE=%s", train_state ? train_profile : cf->name);
         set[nset++] = profile;
         set[nset++] = stats;
         s->seed = next_seed();
         snprintf(seed, sizeof seed, "HAKMEM_POLICY_SEED=%llu", s->seed);
         set[nset++] = seed;
+        /* The training pass writes a workload's state; frozen reads it. */
+        const char *file = train_state ? train_state : uses_state(c) && mx->state_file[w][0] ? mx->state_file[w] : NULL;
+        if (file) {
+            snprintf(state, sizeof state, "HAKMEM_POLICY_STATE=%s", file);
+            set[nset++] = state;
+        }
     }
     workload_argv(w, base, argv, &argc);
     char **env = make_env(set, nset);
@@ -787,8 +806,12 @@ static int choose_workloads(char *list, bool only_commands, int first_arg_comman
         if (what)
             snprintf(mx->what[w], MX_LABEL, "%s", what);
         else
+        {
             snprintf(mx->what[w], MX_LABEL, "one run of the command: %.200s%s", command,
                      strlen(command) > 200 ? "..." : "");
+            for (char *p = mx->what[w]; (p = strpbrk(p, "\n\t")) != NULL;)
+                *p = ' '; /* one line in the table's header */
+        }
     }
     return mx->nworkloads ? 0 : -1;
 }
@@ -828,12 +851,55 @@ static void run_round(int w, int r, bool tty)
         char keep[4200];
         double sys[MX_NSYS];
         snprintf(keep, sizeof keep, "%s/runs/%s.%s.%d.json", out_dir, mx->workload[w], mx->config[c].name, r + 1);
-        if (run_one(w, c, false, false, s, sys, keep) == 0 && mx->config[c].kind == MX_HAKMEM) {
+        if (run_one(w, c, false, false, s, sys, keep, NULL) == 0 && mx->config[c].kind == MX_HAKMEM) {
             memcpy(mx->sys_full[w][c], sys, sizeof sys);
             mx->ops_full[w][c] = s->ops;
         }
         runs_done++;
     }
+}
+
+/* The training pass of workload w: train_runs runs under the learning
+ * profile, each starting from the state the one before it wrote, so that
+ * a frozen profile then runs on what learning found for this workload
+ * (frozen against baseline is then the cost of learning, and against
+ * no-elo the worth of what was learned). */
+static void train(int w, int c, bool tty)
+{
+    char dir[4000], keep[4400], name[MX_NAME];
+    snprintf(name, sizeof name, "%s", mx->workload[w]);
+    snprintf(dir, sizeof dir, "%.3900s/state", out_dir);
+    snprintf(mx->state_file[w], sizeof mx->state_file[w], "%s/%s.state", dir, name);
+    if (mkdir_p(dir) != 0) {
+        snprintf(mx->state_note[w], sizeof mx->state_note[w], "no state: cannot create %.400s", dir);
+        mx->state_file[w][0] = 0;
+        return;
+    }
+    unlink(mx->state_file[w]);
+    double windows = 0, matches = 0, threshold = NAN, sys[MX_NSYS];
+    int ok = 0;
+    for (int k = 0; k < train_runs; k++) {
+        progress(tty, "[training %d/%d] %s", k + 1, train_runs, mx->workload[w]);
+        struct mx_sample s;
+        memset(&s, 0, sizeof s);
+        snprintf(keep, sizeof keep, "%s/runs/%s.training.%d.json", out_dir, mx->workload[w], k + 1);
+        if (run_one(w, c, false, false, &s, sys, keep, mx->state_file[w]) != 0)
+            continue;
+        ok++;
+        windows += isnan(s.act[MX_A_elo_windows]) ? 0 : s.act[MX_A_elo_windows];
+        matches += isnan(s.act[MX_A_elo_matches]) ? 0 : s.act[MX_A_elo_matches];
+        threshold = s.act[MX_A_elo_threshold];
+    }
+    if (access(mx->state_file[w], R_OK) != 0) {
+        snprintf(mx->state_note[w], sizeof mx->state_note[w],
+                 "no state: %d training run%s under %s wrote none (%.0f windows closed)", ok, ok == 1 ? "" : "s",
+                 train_profile, windows);
+        mx->state_file[w][0] = 0;
+        return;
+    }
+    snprintf(mx->state_note[w], sizeof mx->state_note[w],
+             "state from %d training run%s under %s: %.0f windows, %.0f matches, threshold %.2f MiB at the end "
+             "(state/%s.state)", ok, ok == 1 ? "" : "s", train_profile, windows, matches, threshold / 1048576, name);
 }
 
 /* --check-output: a command run that printed other than baseline's first
@@ -1029,7 +1095,7 @@ int _hak_matrix_main(int argc, char **argv, const char *lib)
         }
         static const char *const takes_value[] = { "--profiles", "--peers", "--workloads", "--larson", "--out",
                                                    "--config", "--bench-dir", "--runs", "--iterations", "--seed",
-                                                   "--width", "--max-runs", "--command" };
+                                                   "--width", "--max-runs", "--command", "--train-runs" };
         bool known = false;
         for (size_t k = 0; k < sizeof takes_value / sizeof takes_value[0]; k++)
             known = known || strcmp(a, takes_value[k]) == 0;
@@ -1074,6 +1140,11 @@ int _hak_matrix_main(int argc, char **argv, const char *lib)
             if (end == v || *end || errno || *v == '-')
                 return usage("--seed needs a number from 0 to 18446744073709551615", v);
             seeded = true;
+        } else if (strcmp(a, "--train-runs") == 0) {
+            long n = strtol(v, &end, 10);
+            if (end == v || *end || n < 1 || n > 100)
+                return usage("--train-runs needs a number from 1 to 100", v);
+            train_runs = (int)n;
         } else if (strcmp(a, "--runs") == 0 || strcmp(a, "--iterations") == 0) {
             long n = strtol(v, &end, 10);
             long max = a[2] == 'r' ? MX_MAX_RUNS : 10000000;
@@ -1223,6 +1294,21 @@ int _hak_matrix_main(int argc, char **argv, const char *lib)
      * pair by round. With --runs auto a workload stops once every interval
      * of it is narrow enough (never because one excludes 1: that would
      * bias the verdicts), or at the cap. */
+    /* The training pass, when a profile runs on a learned state. */
+    int trainer = -1;
+    bool have_learning = false;
+    for (int c = 0; c < mx->nconfigs; c++)
+        if (uses_state(c) && trainer < 0)
+            trainer = c;
+    for (int i = 0; i < file_profiles.n; i++)
+        have_learning = have_learning || strcmp(file_profiles.name[i], train_profile) == 0;
+    for (int w = 0; w < mx->nworkloads && trainer >= 0; w++) {
+        if (have_learning)
+            train(w, trainer, tty);
+        else
+            snprintf(mx->state_note[w], sizeof mx->state_note[w], "no state: no [profile %s] to train with",
+                     train_profile);
+    }
     bool active[MX_MAX_WORKLOADS];
     for (int w = 0; w < mx->nworkloads; w++)
         active[w] = true;
@@ -1270,7 +1356,7 @@ int _hak_matrix_main(int argc, char **argv, const char *lib)
                 if (!have_strace)
                     continue;
                 memset(&s, 0, sizeof s);
-                if (run_one(w, c, false, true, &s, sys, NULL) == 0) {
+                if (run_one(w, c, false, true, &s, sys, NULL, NULL) == 0) {
                     memcpy(mx->sys_full[w][c], sys, sizeof sys);
                     mx->ops_full[w][c] = s.ops;
                 }
@@ -1281,7 +1367,7 @@ int _hak_matrix_main(int argc, char **argv, const char *lib)
                 continue;
             }
             memset(&s, 0, sizeof s);
-            if (run_one(w, c, true, peer, &s, sys, NULL) == 0) {
+            if (run_one(w, c, true, peer, &s, sys, NULL, NULL) == 0) {
                 memcpy(mx->sys_base[w][c], sys, sizeof sys);
                 mx->ops_base[w][c] = s.ops;
             }

@@ -150,6 +150,11 @@ struct mx_matrix {
     int cells, discoveries;/* cells with an interval; those flagged */
     char info[1024];       /* one line: what was run (commands, iterations) */
     char note[1024];       /* what did not go as asked (intervals that stayed wide), or "" */
+    /* The training pass: each workload's policy state file (written under
+     * the learning profile, read by frozen profiles; "" for none) and a
+     * line on where it came from. */
+    char state_file[MX_MAX_WORKLOADS][4096];
+    char state_note[MX_MAX_WORKLOADS][512];
     int nargs;             /* the arguments it ran with, --seed and --out left out (--replay) */
     char args[MX_MAX_ARGS][MX_CMD];
 };

@@ -152,6 +152,8 @@ void _hak_matrix_print_table(FILE *f, const struct mx_matrix *m)
                     fmt_num(i, sizeof i, s->sys[MX_MADVISE]), iv, verdict, s->n,
                     m->rounds[w]);
         }
+        if (m->state_note[w][0])
+            fprintf(f, "  frozen profiles: %s\n", m->state_note[w]);
         if (ref < 0 || !m->sum[w][ref].n)
             continue;
         fprintf(f, "  activity of %s: ", m->config[ref].name);
@@ -444,6 +446,10 @@ void _hak_matrix_write_json(FILE *f, const struct mx_matrix *m)
         static const char *const kind[] = { [MX_W_SCENARIO] = "scenario", [MX_W_LARSON] = "larson",
                                             [MX_W_COMMAND] = "command" };
         fprintf(f, ", \"kind\": \"%s\", \"rounds\": %d", kind[m->wkind[w]], m->rounds[w]);
+        if (m->state_note[w][0]) {
+            fprintf(f, ", \"state\": ");
+            put_str(f, m->state_note[w]);
+        }
         if (m->wkind[w] == MX_W_COMMAND) {
             fprintf(f, ", \"command\": ");
             put_str(f, m->command[w]);

@@ -293,6 +293,7 @@ int _hak_matrix_read_json(const char *json, struct mx_matrix *m, char *err, size
         read_string(member(w, "op", 2), m->what[i], MX_LABEL);
         read_string(member(w, "kind", 4), kind, sizeof kind);
         read_string(member(w, "command", 7), m->command[i], MX_CMD);
+        read_string(member(w, "state", 5), m->state_note[i], sizeof m->state_note[i]);
         m->wkind[i] = strcmp(kind, "command") == 0 ? MX_W_COMMAND : strcmp(kind, "larson") == 0 ? MX_W_LARSON
                                                                                                  : MX_W_SCENARIO;
         m->rounds[i] = (int)num_at(w, "rounds");
