@@ -480,6 +480,7 @@ static void test_policy_loads(void **state)
         assert_int_equal(e.s[i].retired, s.s[i].retired);
     }
     assert_true(v.hist_set && v.hist[2] == 0.25);
+    unlink(path);
 }
 
 /* What a process learned is what the file holds afterwards, the totals
