@@ -196,5 +196,6 @@ __attribute__((constructor)) static void hak_constructor(void)
 __attribute__((destructor)) static void hak_destructor(void)
 {
     _hak_madv_at_exit();
+    _hak_policy_at_exit(); /* before the stats, which count its write */
     _hak_stats_at_exit();
 }

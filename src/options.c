@@ -76,7 +76,7 @@ const char *_hak_opt_name(int id, char *buf, size_t len)
 
 const char *_hak_opt_type_name(enum hak_opt_type t)
 {
-    static const char *const names[] = { "bool", "int", "size", "duration", "enum", "string" };
+    static const char *const names[] = { "bool", "int", "uint64", "size", "duration", "enum", "string" };
     return names[t];
 }
 
@@ -229,6 +229,24 @@ int _hak_value_parse(enum hak_opt_type type, const char *range, const char *text
         out->i = v;
         return 0;
     }
+    case HAK_T_U64: {
+        /* Every bit pattern is a value, so a range is checked unsigned. */
+        uint64_t v, lo = 0, hi = 0;
+        int n = parse_digits(text, &v);
+        if (n <= 0 || text[n]) {
+            _hak_fmt(err, errlen, "'%s' is not a whole number from 0 to 18446744073709551615", text);
+            return -1;
+        }
+        if (check_range && range[0]) {
+            const char *dots = strstr(range, "..");
+            if (parse_digits(range, &lo) != dots - range || parse_digits(dots + 2, &hi) <= 0 || v < lo || v > hi) {
+                _hak_fmt(err, errlen, "'%s' is out of range %s", text, range);
+                return -1;
+            }
+        }
+        out->i = (int64_t)v;
+        return 0;
+    }
     case HAK_T_ENUM: {
         int idx = enum_index(range, text);
         if (idx < 0) {
@@ -260,6 +278,9 @@ const char *_hak_opt_format(int id, const struct hak_optval *v, char *buf, size_
         break;
     case HAK_T_INT:
         _hak_fmt(buf, len, "%lld", (long long)v->i);
+        break;
+    case HAK_T_U64:
+        _hak_fmt(buf, len, "%llu", (unsigned long long)(uint64_t)v->i);
         break;
     case HAK_T_SIZE:
         if (v->i != 0 && v->i % (int64_t)HAK_GiB == 0)

@@ -4,7 +4,7 @@
 
 #include "internal.h"
 
-enum hak_opt_type { HAK_T_BOOL, HAK_T_INT, HAK_T_SIZE, HAK_T_MS, HAK_T_ENUM, HAK_T_STR };
+enum hak_opt_type { HAK_T_BOOL, HAK_T_INT, HAK_T_U64, HAK_T_SIZE, HAK_T_MS, HAK_T_ENUM, HAK_T_STR };
 
 enum hak_opt_id {
 #define HAK_OPTION(id, section, key, type, def, range, unit, env, doc) HAK_OPT_##id,
@@ -39,7 +39,7 @@ enum { HAK_PURGER_AUTO, HAK_PURGER_ON, HAK_PURGER_OFF };
 #define HAK_OPT_STR_MAX 256
 
 struct hak_optval {
-    int64_t i;                  /* BOOL, INT, SIZE (bytes), MS (ms), ENUM (index) */
+    int64_t i;                  /* BOOL, INT, SIZE (bytes), MS (ms), ENUM (index); U64: the bits */
     char s[HAK_OPT_STR_MAX];    /* STR */
 };
 

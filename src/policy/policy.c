@@ -2,6 +2,7 @@
  * handed over in per-thread batches, windows closed by whichever thread
  * crosses the boundary, the new threshold published, the state printed. */
 #include "policy/policy.h"
+#include "policy/state.h"
 #include "fmt.h"
 #include "lock.h"
 #include "options.h"
@@ -27,10 +28,82 @@ static struct {
     uint64_t start_ns;            /* window start: HAK_PEEK'd without the lock */
     uint64_t start_cpu;
     long start_flt;
+    /* policy.state_file (state.h) */
+    char state_path[HAK_OPT_STR_MAX]; /* "" when off */
+    bool state_loaded, state_warned;  /* the one warning was given */
+    uint64_t state_writes;
+    uint64_t state_synced;            /* elo.windows when the file last held what this process knows */
+    struct { uint64_t windows, rated, matches, retirements; } loaded; /* the file's totals */
+    char state_error[200];            /* why the last load or write failed, "" if none did */
 } P = { .lock = HAK_LOCK_INIT };
+/* The state file's text and values while it is loaded or written (at
+ * start-up, or with the lock held): too big for some stacks. */
+static char state_text[PSTATE_MAX];
+static struct pstate state_values;
 HAK_LOCK_LIST(&P.lock, 1, 0, HAK_RANK_POLICY);
 
 static double pct(int64_t v) { return (double)v / 100.0; }
+
+/* Records why the state file was not loaded or written; warns once per
+ * process, whatever else goes wrong with it afterwards. */
+static void state_fail(bool load, const char *reason)
+{
+    _hak_fmt(P.state_error, sizeof P.state_error, "%s: %s", load ? "load" : "write", reason);
+    if (P.state_warned)
+        return;
+    P.state_warned = true;
+    _hak_dprintf(2, "hakmem: policy: state file %s %s: %s\n", P.state_path, load ? "ignored" : "not written", reason);
+}
+
+/* Loads the state file into P.elo (fresh from elo_init); state_values
+ * keeps its histogram for the lifecycle. A missing file is the first run. */
+static void state_load(void)
+{
+    char err[160];
+    size_t len = 0;
+    int r = pstate_read(P.state_path, state_text, sizeof state_text, &len, err, sizeof err);
+    if (r == PSTATE_MISSING) {
+        if (HAK_OPT(verbose) >= 1)
+            _hak_dprintf(2, "hakmem: policy: state file %s not found: learning from scratch\n", P.state_path);
+        return;
+    }
+    if (r != PSTATE_OK || pstate_parse(state_text, len, &state_values, err, sizeof err) != 0 ||
+        !pstate_check(&state_values, &P.elo, err, sizeof err)) {
+        state_fail(true, err);
+        return;
+    }
+    pstate_restore(&state_values, &P.elo);
+    P.loaded.windows = state_values.windows;
+    P.loaded.rated = state_values.rated;
+    P.loaded.matches = state_values.matches;
+    P.loaded.retirements = state_values.retirements;
+    P.state_loaded = true;
+    if (HAK_OPT(verbose) >= 1)
+        _hak_dprintf(2, "hakmem: policy: state file %s loaded: leader %u (threshold %zu), %u survivors, %llu windows\n",
+                     P.state_path, P.elo.incumbent, P.elo.s[P.elo.incumbent].threshold, P.elo.survivors,
+                     (unsigned long long)state_values.windows);
+}
+
+/* Writes the state file if this process closed a window since the file
+ * last held what it knows (load, fork, last write); with the lock held. */
+static void state_save(void)
+{
+    if (!P.state_path[0] || P.elo.windows == P.state_synced)
+        return;
+    pstate_capture(&state_values, &P.elo, &P.evo, HAK_PEEK(_hak_mmap_threshold));
+    state_values.windows += P.loaded.windows;
+    state_values.rated += P.loaded.rated;
+    state_values.matches += P.loaded.matches;
+    state_values.retirements += P.loaded.retirements;
+    size_t len = pstate_format(&state_values, state_text, sizeof state_text);
+    char err[160];
+    if (pstate_write(P.state_path, state_text, len, err, sizeof err) != 0) {
+        state_fail(false, err);
+        return;
+    }
+    P.state_writes++;
+    P.state_synced = P.elo.windows;
+}
 
 void _hak_policy_init(void)
 {
@@ -58,6 +131,14 @@ void _hak_policy_init(void)
     ep.w_faults = (double)HAK_OPT(elo_weight_faults) / w;
     ep.w_mapped = (double)HAK_OPT(elo_weight_memory) / w;
     elo_init(&P.elo, &ep, fixed);
+    P.enabled = HAK_OPT(elo_enabled);
+    _hak_fmt(P.state_path, sizeof P.state_path, "%s", HAK_OPT_STR(policy_state_file));
+    P.state_loaded = P.state_warned = false;
+    P.state_writes = P.state_synced = 0;
+    P.loaded.windows = P.loaded.rated = P.loaded.matches = P.loaded.retirements = 0;
+    P.state_error[0] = 0;
+    if (P.enabled && P.state_path[0])
+        state_load();
     struct evo_params vp = {
         .policy = (enum evo_policy)HAK_OPT(evo_policy),
         .stable_windows = (unsigned)HAK_OPT(evo_stable_windows),
@@ -70,12 +151,22 @@ void _hak_policy_init(void)
     };
     uint64_t now = _hak_os_now_ns();
     evo_init(&P.evo, &vp, &P.elo, now);
-    P.seed = HAK_OPT(policy_seed) ? (uint64_t)HAK_OPT(policy_seed) : _hak_os_random();
+    if (P.state_loaded)
+        pstate_restore_hist(&state_values, &P.evo);
+    /* 0 asks for a random seed, so the seed used is never 0: the stats
+     * print it, and policy.seed takes it back. */
+    P.seed = (uint64_t)HAK_OPT(policy_seed);
+    while (!P.seed)
+        P.seed = _hak_os_random();
     P.rng.s = P.seed;
-    P.enabled = HAK_OPT(elo_enabled);
-    /* frozen learns nothing: nothing was learned before this process, so
-     * the threshold is the configured one and nothing is sampled. */
+    /* frozen learns nothing and samples nothing: it runs the loaded
+     * leader's threshold, or without a state the configured one. */
     P.learning = P.enabled && vp.policy != EVO_P_FROZEN;
+    if (P.enabled && P.state_loaded)
+        _hak_mmap_threshold = P.elo.s[P.evo.strategy].threshold;
+    if (P.enabled && !P.learning && !P.state_loaded && HAK_OPT(verbose) >= 1)
+        _hak_dprintf(2, "hakmem: policy: evo.policy = frozen with no state loaded (policy.state_file): "
+                     "running large.mmap_threshold (%zu bytes)\n", fixed);
     if (!P.learning)
         return;
     P.window_n = (uint64_t)HAK_OPT(elo_window);
@@ -148,6 +239,10 @@ static void close_window(void)
     P.start_cpu = cpu;
     P.start_flt = flt;
     log_window(&m, played, samples, before, changed);
+    /* At freezing (a canary's win included) the leader is worth keeping. */
+    if (changed && P.evo.mode == EVO_FROZEN &&
+        (P.evo.last_reason == EVO_R_STABLE || P.evo.last_reason == EVO_R_TIMEOUT || P.evo.last_reason == EVO_R_CANARY_WON))
+        state_save();
     hak_unlock(&P.lock);
 }
 
@@ -198,14 +293,28 @@ void _hak_policy_pin_threshold(size_t n)
     hak_unlock(&P.lock);
 }
 
+void _hak_policy_at_exit(void)
+{
+    if (!P.state_path[0])
+        return;
+    hak_lock(&P.lock);
+    state_save();
+    hak_unlock(&P.lock);
+}
+
 void _hak_policy_fork_child(void)
 {
     _hak_thread.pol = (struct policy_tls){ 0 }; /* the parent's, not this process's */
+    /* The child writes the state file only once it has learned something
+     * of its own. */
+    P.state_synced = P.elo.windows;
+    P.state_writes = 0;
     /* A window cut short mid-update (a signal handler forked): the child
-     * keeps the threshold it has and stops sampling. */
+     * keeps the threshold it has, stops sampling and keeps no state. */
     if (hak_lock_torn(&P.lock)) {
         P.learning = false;
         _hak_policy_min_size = SIZE_MAX;
+        P.state_path[0] = 0;
     }
 }
 
@@ -227,6 +336,10 @@ static void print_text(struct hak_out *o, uint64_t now)
     const struct evo *v = &P.evo;
     char size[32];
     _hak_out_printf(o, "[elo]\n");
+    if (P.state_path[0])
+        _hak_out_printf(o, "  state file %s: %s, %llu write%s%s%s\n", P.state_path, P.state_loaded ? "loaded" : "not loaded",
+                        (unsigned long long)P.state_writes, P.state_writes == 1 ? "" : "s", P.state_error[0] ? "; " : "",
+                        P.state_error);
     if (!P.enabled) {
         print_size(size, sizeof size, _hak_mmap_threshold);
         _hak_out_printf(o, "  off: fixed mmap threshold %s (large.mmap_threshold)\n", size);
@@ -269,8 +382,15 @@ static void print_json(struct hak_out *o, uint64_t now)
     const struct elo *e = &P.elo;
     const struct evo *v = &P.evo;
     char word[32];
-    _hak_out_printf(o, ",\n \"elo\": {\"enabled\": %s, \"threshold\": %zu", P.enabled ? "true" : "false",
-                    HAK_PEEK(_hak_mmap_threshold));
+    _hak_out_printf(o, ",\n \"elo\": {\"enabled\": %s, \"threshold\": %zu, \"state_file\": ",
+                    P.enabled ? "true" : "false", HAK_PEEK(_hak_mmap_threshold));
+    _hak_out_json_str(o, P.state_path);
+    _hak_out_printf(o, ", \"state_loaded\": %s, \"state_writes\": %llu", P.state_loaded ? "true" : "false",
+                    (unsigned long long)P.state_writes);
+    if (P.state_error[0]) {
+        _hak_out_printf(o, ", \"state_error\": ");
+        _hak_out_json_str(o, P.state_error);
+    }
     if (P.enabled) {
         _hak_out_printf(o, ", \"windows\": %llu, \"rated\": %llu, \"matches\": %llu, \"retirements\": %llu, "
                         "\"window_samples\": %llu, \"current\": %u, \"leader\": %u, \"survivors\": %u, \"seed\": %llu, "

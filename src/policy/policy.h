@@ -48,6 +48,9 @@ void _hak_policy_thread_exit(void);
  * false does (mallopt M_MMAP_THRESHOLD). */
 void _hak_policy_pin_threshold(size_t n);
 void _hak_policy_fork_child(void);
+/* At process exit: writes the state file (policy.state_file) if this
+ * process learned something since it was loaded or last written. */
+void _hak_policy_at_exit(void);
 
 /* A consistent copy of the learning state (for tests and tools); returns
  * whether windows are being kept. */

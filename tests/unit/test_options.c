@@ -148,6 +148,35 @@ static void format_round_trips(void **state)
     assert_string_equal(_hak_opt_format(HAK_OPT_tiny_max_size, &v, text, sizeof text), "1536");
 }
 
+/* policy.seed takes any 64-bit seed, those above 2^63 included, and gives
+ * back the text it read. */
+static void unsigned_64(void **state)
+{
+    (void)state;
+    struct hak_optval v;
+    char text[32];
+    assert_int_equal(_hak_opt_desc[HAK_OPT_policy_seed].type, HAK_T_U64);
+    assert_int_equal((uint64_t)parse_ok(HAK_OPT_policy_seed, "18446744073709551615"), UINT64_MAX);
+    assert_int_equal((uint64_t)parse_ok(HAK_OPT_policy_seed, "9223372036854775808"), (uint64_t)1 << 63);
+    assert_int_equal(parse_ok(HAK_OPT_policy_seed, "0"), 0);
+    v.i = (int64_t)parse_ok(HAK_OPT_policy_seed, "12297829382473034410");
+    assert_true(v.i < 0); /* the bits, in an int64_t */
+    assert_string_equal(_hak_opt_format(HAK_OPT_policy_seed, &v, text, sizeof text), "12297829382473034410");
+    assert_non_null(strstr(parse_err(HAK_OPT_policy_seed, "18446744073709551616"), "not a whole number"));
+    parse_err(HAK_OPT_policy_seed, "-1");
+    parse_err(HAK_OPT_policy_seed, "1K");
+    parse_err(HAK_OPT_policy_seed, "");
+    parse_err(HAK_OPT_policy_seed, "0x10");
+    char err[256];
+    assert_int_equal(_hak_value_parse(HAK_T_U64, "10..18446744073709551614", "18446744073709551615", &v, true, err,
+                                      sizeof err), -1);
+    assert_non_null(strstr(err, "out of range"));
+    assert_int_equal(_hak_value_parse(HAK_T_U64, "10..18446744073709551614", "9", &v, true, err, sizeof err), -1);
+    assert_int_equal(_hak_value_parse(HAK_T_U64, "10..18446744073709551614", "18446744073709551614", &v, true, err,
+                                      sizeof err), 0);
+    assert_string_equal(_hak_opt_type_name(HAK_T_U64), "uint64");
+}
+
 static void names_resolve(void **state)
 {
     (void)state;
@@ -181,6 +210,7 @@ int main(void)
         cmocka_unit_test(integers_and_durations),
         cmocka_unit_test(enums_and_strings),
         cmocka_unit_test(format_round_trips),
+        cmocka_unit_test(unsigned_64),
         cmocka_unit_test(names_resolve),
         cmocka_unit_test(aliases_point_at_booleans),
     };

@@ -4,9 +4,11 @@
  * threshold is known by construction. */
 #include "unit.h"
 #include "hakmem.h"
+#include "fmt.h"
 #include "options.h"
 #include "policy/policy.h"
 #include <math.h>
+#include <stdio.h>
 
 #define KiB ((size_t)1024)
 #define MiB (1024 * KiB)
@@ -488,6 +490,52 @@ static void test_startup_paths(void **state)
     assert_int_equal(_hak_policy_min_size, 64 * KiB);
 }
 
+static const char *policy_stats(bool json)
+{
+    static char buf[65536];
+    int fd = unit_capture();
+    struct hak_out o;
+    _hak_out_init(&o, fd);
+    _hak_policy_print(&o, json);
+    _hak_out_flush(&o);
+    unit_text(fd, buf, sizeof buf);
+    close(fd);
+    return buf;
+}
+
+/* The seed the stats print, text and JSON, is what policy.seed takes back:
+ * one above 2^63, and a random one. */
+static void test_seed_round_trip(void **state)
+{
+    (void)state;
+    struct hak_optval v;
+    char err[256], want[64];
+    HAK_OPT(elo_enabled) = 1;
+    HAK_OPT(evo_policy) = HAK_EVO_AUTO;
+    assert_int_equal(_hak_opt_parse(HAK_OPT_policy_seed, "18446744073709551557", &v, true, err, sizeof err), 0);
+    HAK_OPT(policy_seed) = v.i;
+    _hak_policy_init();
+    assert_non_null(strstr(policy_stats(false), "; seed 18446744073709551557\n"));
+    assert_non_null(strstr(policy_stats(true), "\"seed\": 18446744073709551557,"));
+
+    HAK_OPT(policy_seed) = 0;
+    _hak_policy_init();
+    const char *p = strstr(policy_stats(true), "\"seed\": ");
+    assert_non_null(p);
+    char seed[32];
+    size_t n = strspn(p + 8, "0123456789");
+    assert_true(n > 0 && n < sizeof seed);
+    memcpy(seed, p + 8, n);
+    seed[n] = 0;
+    assert_int_equal(_hak_opt_parse(HAK_OPT_policy_seed, seed, &v, true, err, sizeof err), 0);
+    assert_true(v.i != 0); /* 0 would ask for another random one */
+    HAK_OPT(policy_seed) = v.i;
+    _hak_policy_init();
+    snprintf(want, sizeof want, "; seed %s\n", seed);
+    assert_non_null(strstr(policy_stats(false), want));
+    HAK_OPT(policy_seed) = 0;
+}
+
 /* A workload whose better threshold is known by construction: 3 MiB blocks,
  * each allocated, written page by page and freed, with BigCache off. Below a
  * threshold over 3 MiB they come from the arena, which reuses the same
@@ -554,6 +602,7 @@ int main(void)
         cmocka_unit_test(test_canary_win),
         cmocka_unit_test(test_learn_and_off_never_freeze),
         cmocka_unit_test(test_startup_paths),
+        cmocka_unit_test(test_seed_round_trip),
         cmocka_unit_test(test_converges),
     };
     hak_free(hak_malloc(1)); /* the allocator started, options loaded */
