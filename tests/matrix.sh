@@ -5,7 +5,8 @@
 # matrix.svg); a profile and a [workload] added to the configuration file
 # join the matrix and the usage modes stay out; command workloads with
 # --check-output (a command that prints differently per allocator fails);
-# --runs auto; bad arguments are refused.
+# --runs auto; the training pass behind frozen; --replay and --compare; bad
+# arguments are refused.
 set -u
 : "${srcdir:?set by the test harness}" "${HAK_BIN:?set by the test harness}"
 fail=0
@@ -114,7 +115,22 @@ if [ "$rounds" = 12 ]; then
         grep -Eq '^no-bigcache .* 12/12$' "$tmp/out4" || bad "--runs auto at the cap"
 fi
 
-# 5. --replay: the same arguments and seed (so the same order and policy
+# 5. The training pass: frozen runs on the state the learning runs wrote.
+"$HAK_BIN" matrix --profiles baseline,frozen --workloads mixed --peers none --runs 1 --iterations 20 \
+    --train-runs 2 --out "$tmp/m7" >"$tmp/out7" 2>"$tmp/err7" || bad "training: $(tail -3 "$tmp/err7")"
+grep -q '^  frozen profiles: state from 2 training runs under learning: [1-9][0-9]* windows' "$tmp/out7" ||
+    bad "training: $(grep 'frozen profiles' "$tmp/out7")"
+[ -s "$tmp/m7/state/mixed.state" ] && [ -s "$tmp/m7/runs/mixed.training.2.json" ] || bad "training: no state kept"
+if [ $counters = 1 ]; then
+    python3 - "$tmp/m7/runs/mixed.frozen.1.json" "$tmp/m7/runs/mixed.baseline.1.json" <<'EOF2' || bad "training: frozen did not load the state"
+import json, sys
+f, b = (json.load(open(p))["elo"] for p in sys.argv[1:])
+assert f["state_loaded"] is True and f["windows"] == 0 and f["state_file"].endswith("/state/mixed.state"), f
+assert b["state_file"] == "" and b["state_loaded"] is False, b
+EOF2
+fi
+
+# 6. --replay: the same arguments and seed (so the same order and policy
 # seeds); --compare of the two: every cell, exit status 0 or 3 (slower).
 "$HAK_BIN" matrix --replay "$tmp/m1/matrix.json" --out "$tmp/m5" >"$tmp/out5" 2>"$tmp/err5" ||
     bad "--replay: $(tail -3 "$tmp/err5")"
@@ -133,7 +149,7 @@ grep -Eq '^tiny +no-bigcache .* \+0\.0% \[.* 1\.0000  (same|inconclusive)$' "$tm
 "$HAK_BIN" matrix --compare "$tmp/m4/matrix.json" "$tmp/nosuch.json" >/dev/null 2>&1
 [ $? = 1 ] || bad "--compare of a missing file: exit status not 1"
 
-# 6. Bad arguments.
+# 7. Bad arguments.
 for args in "--workloads nosuch" "--profiles nosuch" "--peers nosuch" "--runs 0" "--frob x" "--seed -1" \
     "--command x" "--command json=true" "--width 5" "--runs auto --max-runs 5" "--compare a" \
     "--replay x --seed 1"; do
