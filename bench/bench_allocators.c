@@ -1,4 +1,4 @@
-/* bench_allocators.c — allocation scenarios (64 KiB–2 MiB page-touched batches, tiny pairs, a random small live set): ns and minor page faults per iteration. */
+/* bench_allocators.c — allocation scenarios (64 KiB–2 MiB page-touched batches, tiny pairs, a random small live set, and one for each of BigCache, batched madvise and ELO): ns and minor page faults per iteration. */
 #include "allocator.h"
 #include <errno.h>
 #include <stdbool.h>
@@ -13,7 +13,15 @@
 static const char usage[] =
     "usage: bench_allocators [--scenario NAME[,NAME...]|all] [--iterations N]\n"
     "                        [--warmup N] [--allocator NAME] [--csv FILE]\n"
-    "  --scenario    json, mir, vm, mixed, tiny, random-mixed or all (default all)\n"
+    "  --scenario    json, mir, vm, mixed, tiny, random-mixed, huge-sites, burst-free,\n"
+    "                phases or all (default all); an iteration of the last three:\n"
+    "                huge-sites: blocks of 34, 40 and 46 MiB from 3 call sites allocated,\n"
+    "                  written, freed (BigCache);\n"
+    "                burst-free: 198 blocks of 320 KiB allocated, written, 102 freed,\n"
+    "                  then the other 96 in address order (batched madvise);\n"
+    "                phases: first half of the run 6 blocks of 4.5 MiB from one site,\n"
+    "                  second half 12 of 3.75 MiB from 3 others, allocated, written,\n"
+    "                  freed (ELO)\n"
     "  --iterations  measured iterations of each scenario (default 100)\n"
     "  --warmup      untimed iterations before them (default 10)\n"
     "  --allocator   hakmem, system (or glibc), mimalloc, jemalloc or tcmalloc: unless\n"
@@ -23,7 +31,9 @@ static const char usage[] =
     "  --csv FILE    append one row per measured iteration to FILE\n"
     "Prints one line per scenario:\n"
     "  scenario NAME iterations=N warmup=W median_ns=X p95_ns=Y p99_ns=Z faults_median=F\n"
-    "with ns per iteration and F minor page faults per iteration (median).\n";
+    "with ns per iteration and F minor page faults per iteration (median);\n"
+    "phases adds phase1_ns, phase1_faults, phase2_ns and phase2_faults, the\n"
+    "medians of the measured iterations in each half.\n";
 
 /* Touching one byte a page faults every page in; 4 KiB is the base page of
  * x86_64, and a larger real page size only means some writes share a page. */
@@ -35,15 +45,20 @@ enum { PAGE = 4096 };
 /* Every block is stored here, so no malloc/free pair can be elided. */
 static void *volatile sink;
 
-static void *xmalloc(size_t size)
+/* p, the result of malloc(size), unless it failed (then the program ends). */
+static void *checked(void *p, size_t size)
 {
-    void *p = malloc(size);
     if (!p) {
         fprintf(stderr, "bench_allocators: malloc(%zu) failed\n", size);
         exit(1);
     }
     sink = p;
     return p;
+}
+
+static void *xmalloc(size_t size)
+{
+    return checked(malloc(size), size);
 }
 
 /* The byte written at offset off of a block with this tag. */
@@ -241,6 +256,143 @@ static void random_finish(void)
         live_free(v);
 }
 
+/* ---- Subsystem scenarios ----------------------------------------------------- */
+
+/* hakmem keys BigCache by call site, the return address of the malloc call:
+ * each site is a function of its own that calls malloc itself, kept out of
+ * line and (GCC) out of identical-code folding, which would make them one. */
+#ifdef __clang__
+#define SITE_ATTR __attribute__((noinline))
+#else
+#define SITE_ATTR __attribute__((noinline, noipa))
+#endif
+#define DEFINE_SITE(name) \
+    static SITE_ATTR void *name(size_t size) { return checked(malloc(size), size); }
+DEFINE_SITE(site0)
+DEFINE_SITE(site1)
+DEFINE_SITE(site2)
+DEFINE_SITE(site3)
+
+/* huge-sites: an iteration allocates one block at each of three call sites
+ * (34, 40 and 46 MiB: above 32 MiB, the largest mmap threshold ELO may pick,
+ * so they are huge blocks whatever it learns), writes every page, then
+ * verifies and frees the three. A per-site cache serves every request after
+ * the first from the block the site freed; without one each iteration maps,
+ * faults in and unmaps 120 MiB. */
+enum { HUGE_SITES = 3 };
+
+static void run_huge_sites(uint64_t iter)
+{
+    static const size_t size[HUGE_SITES] = { 34 * MiB, 40 * MiB, 46 * MiB };
+    unsigned char *blk[HUGE_SITES] = { site0(size[0]), site1(size[1]), site2(size[2]) };
+    for (uint32_t i = 0; i < HUGE_SITES; i++)
+        touch(blk[i], size[i], tag_of(iter, i));
+    for (uint32_t i = 0; i < HUGE_SITES; i++) {
+        verify(blk[i], size[i], tag_of(iter, i));
+        free(blk[i]);
+    }
+}
+
+/* burst-free: an iteration allocates BURST_POOL blocks, then BURST_N more,
+ * all of 320 KiB (five 64 KiB arena units, under 512 KiB, the smallest mmap
+ * threshold ELO may pick, so arena runs whatever it learns), writes and
+ * verifies them, frees the pool blocks, then frees the burst in address
+ * order. The pool, 31.9 MiB, stays resident within hakmem's retention bound
+ * (large.retain, 32 MiB), so every burst block freed after it goes over the
+ * bound and is purged at once, on its own: its lower neighbour, purged just
+ * before, is not resident free memory it could merge with. The batch sees
+ * adjacent ranges and merges them into one madvise per flush (4 MiB, 13
+ * blocks); unbatched, each block is a call. The next iteration reuses the
+ * pool in place and faults the burst in again. A fence, one block allocated
+ * before the warm-up right after the pool and live until the end, keeps the
+ * burst from ever being the pool's neighbour (a burst block freed next to
+ * the resident pool would merge with it, and the pool would be purged). */
+enum { BURST_POOL = 102, BURST_N = 96, BURST_ALL = BURST_POOL + BURST_N };
+#define BURST_SIZE (320 * KiB)
+static unsigned char *burst_blk[BURST_ALL], *burst_fence;
+
+static void burst_prepare(void)
+{
+    for (uint32_t i = 0; i < BURST_POOL; i++)
+        burst_blk[i] = xmalloc(BURST_SIZE);
+    burst_fence = xmalloc(BURST_SIZE);
+    touch(burst_fence, BURST_SIZE, 0);
+    for (uint32_t i = 0; i < BURST_POOL; i++)
+        free(burst_blk[i]);
+}
+
+static int cmp_addr(const void *a, const void *b)
+{
+    uintptr_t x = (uintptr_t) * (void *const *)a, y = (uintptr_t) * (void *const *)b;
+    return (x > y) - (x < y);
+}
+
+static void run_burst_free(uint64_t iter)
+{
+    unsigned char **blk = burst_blk;
+    for (uint32_t i = 0; i < BURST_ALL; i++) {
+        blk[i] = xmalloc(BURST_SIZE);
+        touch(blk[i], BURST_SIZE, tag_of(iter, i));
+    }
+    for (uint32_t i = 0; i < BURST_ALL; i++)
+        verify(blk[i], BURST_SIZE, tag_of(iter, i));
+    for (uint32_t i = 0; i < BURST_POOL; i++)
+        free(blk[i]);
+    qsort(blk + BURST_POOL, BURST_N, sizeof blk[0], cmp_addr);
+    for (uint32_t i = BURST_POOL; i < BURST_ALL; i++)
+        free(blk[i]);
+}
+
+static void burst_finish(void)
+{
+    verify(burst_fence, BURST_SIZE, 0);
+    free(burst_fence);
+}
+
+/* phases: the first half of the run (warm-up included) is phase 1, the
+ * second phase 2; the best fixed mmap threshold differs between them:
+ * learning has to move up from where it starts (2.25 MiB, the candidate
+ * nearest the default 2 MiB) in phase 1, and back down in phase 2. All
+ * blocks are 4.5 or 3.75 MiB, between two of ELO's candidates (3.3 and
+ * 4.8 MiB): the six thresholds up to 3.3 MiB map them, the six from 4.8 MiB
+ * give them arena runs, 32 MiB or 4.8 MiB alike.
+ * Phase 1, an iteration: 6 blocks of 4.5 MiB at one call site (27 MiB,
+ * within the retention bound, large.retain = 32 MiB), written, verified,
+ * freed. In the arena all stays resident; mapped, BigCache keeps 4 blocks a
+ * site, and 2 are unmapped, mapped and faulted in again.
+ * Phase 2, an iteration: 4 blocks of 3.75 MiB at each of 3 other sites.
+ * Mapped, BigCache serves them all; in the arena, 45 MiB freed is over the
+ * bound and most of it is purged and faulted in again. The size histogram
+ * moves down a power of two, which the lifecycle watches for. */
+enum { PH1_N = 6, PH2_SITES = 3, PH2_PER_SITE = 4, PH2_N = PH2_SITES * PH2_PER_SITE };
+#define PH1_SIZE (4 * MiB + 512 * KiB)
+#define PH2_SIZE (3 * MiB + 768 * KiB)
+
+/* Iterations in the current run, warm-up included (set by measure). */
+static long run_length;
+
+static unsigned phase_of(uint64_t iter)
+{
+    return iter * 2 >= (uint64_t)run_length;
+}
+
+static void run_phases(uint64_t iter)
+{
+    static void *(*const ph2_site[PH2_SITES])(size_t) = { site1, site2, site3 };
+    unsigned char *blk[PH2_N];
+    bool two = phase_of(iter);
+    uint32_t n = two ? PH2_N : PH1_N;
+    size_t size = two ? PH2_SIZE : PH1_SIZE;
+    for (uint32_t i = 0; i < n; i++) {
+        blk[i] = two ? ph2_site[i % PH2_SITES](size) : site0(size);
+        touch(blk[i], size, tag_of(iter, i));
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        verify(blk[i], size, tag_of(iter, i));
+        free(blk[i]);
+    }
+}
+
 /* ---- Driver ------------------------------------------------------------------ */
 
 static const struct scenario {
@@ -248,13 +400,17 @@ static const struct scenario {
     void (*prepare)(void);  /* untimed, before the warm-up; may be NULL */
     void (*run)(uint64_t iter);
     void (*finish)(void);   /* untimed, after the last iteration; may be NULL */
+    unsigned (*phase)(uint64_t iter); /* 0 or 1: medians per phase; NULL: one phase */
 } scenarios[] = {
-    { "json", NULL, run_json, NULL },
-    { "mir", NULL, run_mir, NULL },
-    { "vm", NULL, run_vm, NULL },
-    { "mixed", mixed_prepare, run_mixed, NULL },
-    { "tiny", NULL, run_tiny, NULL },
-    { "random-mixed", random_prepare, run_random, random_finish },
+    { "json", NULL, run_json, NULL, NULL },
+    { "mir", NULL, run_mir, NULL, NULL },
+    { "vm", NULL, run_vm, NULL, NULL },
+    { "mixed", mixed_prepare, run_mixed, NULL, NULL },
+    { "tiny", NULL, run_tiny, NULL, NULL },
+    { "random-mixed", random_prepare, run_random, random_finish, NULL },
+    { "huge-sites", NULL, run_huge_sites, NULL, NULL },
+    { "burst-free", burst_prepare, run_burst_free, burst_finish, NULL },
+    { "phases", NULL, run_phases, NULL, phase_of },
 };
 enum { NSCENARIOS = sizeof scenarios / sizeof scenarios[0] };
 
@@ -410,10 +566,13 @@ static void measure(const struct scenario *sc, long iterations, long warmup, FIL
 {
     double *ns = malloc((size_t)iterations * sizeof *ns);
     double *faults = malloc((size_t)iterations * sizeof *faults);
-    if (!ns || !faults) {
+    double *part = malloc((size_t)iterations * sizeof *part);
+    unsigned char *phase = malloc((size_t)iterations);
+    if (!ns || !faults || !part || !phase) {
         fputs("bench_allocators: out of memory\n", stderr);
         exit(1);
     }
+    run_length = warmup + iterations;
     if (sc->prepare)
         sc->prepare();
     for (long i = 0; i < warmup + iterations; i++) {
@@ -426,6 +585,7 @@ static void measure(const struct scenario *sc, long iterations, long warmup, FIL
             continue;
         ns[i - warmup] = (double)(t1 - t0);
         faults[i - warmup] = (double)(f1 - f0);
+        phase[i - warmup] = (unsigned char)(sc->phase ? sc->phase((uint64_t)i) : 0);
         if (csv)
             fprintf(csv, "%s,%s,%ld,%llu,%ld\n", alloc, sc->name, i - warmup + 1,
                     (unsigned long long)(t1 - t0), f1 - f0);
@@ -433,13 +593,33 @@ static void measure(const struct scenario *sc, long iterations, long warmup, FIL
     if (sc->finish)
         sc->finish();
 
+    /* Per phase, before the medians below sort ns and faults. */
+    char extra[128] = "";
+    for (unsigned p = 0; sc->phase && p < 2; p++) {
+        long n = 0;
+        for (long i = 0; i < iterations; i++)
+            if (phase[i] == p)
+                part[n++] = ns[i];
+        if (!n)
+            continue;
+        double pns = median(part, n);
+        n = 0;
+        for (long i = 0; i < iterations; i++)
+            if (phase[i] == p)
+                part[n++] = faults[i];
+        size_t len = strlen(extra);
+        snprintf(extra + len, sizeof extra - len, " phase%u_ns=%.0f phase%u_faults=%.1f", p + 1, pns, p + 1,
+                 median(part, n));
+    }
     double med = median(ns, iterations); /* ns is sorted from here on */
-    printf("scenario %s iterations=%ld warmup=%ld median_ns=%.0f p95_ns=%.0f p99_ns=%.0f faults_median=%.1f\n",
+    printf("scenario %s iterations=%ld warmup=%ld median_ns=%.0f p95_ns=%.0f p99_ns=%.0f faults_median=%.1f%s\n",
            sc->name, iterations, warmup, med, percentile(ns, iterations, 95), percentile(ns, iterations, 99),
-           median(faults, iterations));
+           median(faults, iterations), extra);
     fflush(stdout);
     free(ns);
     free(faults);
+    free(part);
+    free(phase);
 }
 
 static long parse_count(const char *opt, const char *s, long min, long max)
