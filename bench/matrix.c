@@ -29,7 +29,8 @@ static const char usage_text[] =
     "  --quick        20 iterations (+3 warm-up) per scenario, larson for 1 s\n"
     "  --profiles     hakmem profiles (default: every [profile] of the configuration file except\n"
     "                 the usage modes balanced, fast, learning, research; baseline is always added)\n"
-    "  --workloads    of json, mir, vm, mixed, tiny, random-mixed, larson (default: all)\n"
+    "  --workloads    of json, mir, vm, mixed, tiny, random-mixed, huge-sites, burst-free, phases, larson\n"
+    "                 and the commands (default: all built-in ones and the file's [workload] sections)\n"
     "  --peers        of glibc (or system), mimalloc, jemalloc, tcmalloc (default: all installed)\n"
     "  --runs         rounds: runs of every configuration on every workload (default 10; 6 or more give\n"
     "                 each configuration a 95% interval of its time against baseline's); auto: 10, then\n"
@@ -73,6 +74,11 @@ static const struct workload {
     { "mixed", "one iteration: 10 batches of 100 x 64 KiB + 10 x 256 KiB + 1 x 2 MiB, mixed free order" },
     { "tiny", "one iteration: 10,000 malloc/free pairs of 16-128 B" },
     { "random-mixed", "one iteration: 10,000 random replacements in a live set of 1000 blocks of 8 B-1 KiB" },
+    { "huge-sites", "one iteration: blocks of 34, 40 and 46 MiB from 3 call sites allocated, written, freed" },
+    { "burst-free", "one iteration: 198 blocks of 320 KiB allocated, written; 102 freed, then the other 96 "
+                    "in address order" },
+    { "phases", "one iteration: first half of the run 6 x 4.5 MiB from one site, second half 12 x 3.75 MiB "
+                "from 3 others; allocated, written, freed" },
     { "larson", "one replacement (free + malloc) in larson, all threads together" },
 };
 enum { NBUILTIN = sizeof builtin / sizeof builtin[0] };
@@ -787,7 +793,8 @@ static int choose_workloads(char *list, bool only_commands, int first_arg_comman
             }
         if (kind < 0) {
             fprintf(stderr, "hakmem matrix: unknown workload '%s' (known: json, mir, vm, mixed, tiny, "
-                            "random-mixed, larson, and [workload] sections or --command names)\n", all[k]);
+                            "random-mixed, huge-sites, burst-free, phases, larson, and [workload] sections or "
+                            "--command names)\n", all[k]);
             return -1;
         }
         bool dup = false;

@@ -492,15 +492,7 @@ static void test_startup_paths(void **state)
 
 static const char *policy_stats(bool json)
 {
-    static char buf[65536];
-    int fd = unit_capture();
-    struct hak_out o;
-    _hak_out_init(&o, fd);
-    _hak_policy_print(&o, json);
-    _hak_out_flush(&o);
-    unit_text(fd, buf, sizeof buf);
-    close(fd);
-    return buf;
+    return unit_print(_hak_policy_print, json);
 }
 
 /* The seed the stats print, text and JSON, is what policy.seed takes back:

@@ -420,15 +420,7 @@ static void learn(uint64_t windows)
 
 static const char *policy_json(void)
 {
-    static char buf[65536];
-    int fd = unit_capture();
-    struct hak_out o;
-    _hak_out_init(&o, fd);
-    _hak_policy_print(&o, true);
-    _hak_out_flush(&o);
-    unit_text(fd, buf, sizeof buf);
-    close(fd);
-    return buf;
+    return unit_print(_hak_policy_print, true);
 }
 
 static unsigned count_of(const char *text, const char *what)

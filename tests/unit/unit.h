@@ -11,6 +11,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include "fmt.h"
 #include "options.h"
 
 /* A memory file to capture warnings; unit_text() returns what it holds. */
@@ -20,6 +21,21 @@ static inline const char *unit_text(int fd, char *buf, size_t len)
 {
     ssize_t n = pread(fd, buf, len - 1, 0);
     buf[n > 0 ? n : 0] = 0;
+    return buf;
+}
+
+/* What a printer of sections (text, or JSON when json) writes, as text
+ * (a static buffer: the next call overwrites it). */
+static inline const char *unit_print(void (*print)(struct hak_out *, bool), bool json)
+{
+    static char buf[65536];
+    int fd = unit_capture();
+    struct hak_out o;
+    _hak_out_init(&o, fd);
+    print(&o, json);
+    _hak_out_flush(&o);
+    unit_text(fd, buf, sizeof buf);
+    close(fd);
     return buf;
 }
 
