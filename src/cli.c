@@ -13,13 +13,15 @@
 static const char usage_text[] =
     "usage: hakmem run [--profile NAME] [--config FILE] [--set SECTION.KEY=VALUE]... [--] COMMAND [ARG]...\n"
     "       hakmem config [--profile NAME] [--config FILE] [--json | --values | --doc ini|markdown]\n"
-    "       hakmem matrix [--quick] [--profiles A,B,...] [--workloads X,Y,...] [--peers P,Q,...] [--runs N]\n"
-    "                     [--out DIR] ... (hakmem matrix --help)\n"
+    "       hakmem matrix [--quick] [--profiles A,B,...] [--workloads X,Y,...] [--peers P,Q,...] [--runs N|auto]\n"
+    "                     [--command NAME='CMD'] [--out DIR] ... (hakmem matrix --help)\n"
+    "       hakmem matrix --replay FILE | --compare A.json B.json\n"
     "       hakmem --version | --help\n"
     "\n"
     "  run     run COMMAND with libhakmem preloaded and the given settings\n"
     "  config  print every option: effective value, where it came from, description\n"
-    "  matrix  run every profile and peer allocator over the benchmarks: medians, spreads, deltas\n"
+    "  matrix  run every profile and peer allocator over the workloads: time against baseline with 95%\n"
+    "          intervals and verdicts, each subsystem's activity, attribution, the gap to the best peer\n"
     "\n"
     "Environment: HAKMEM_PROFILE (or HAKMEM_MODE), HAKMEM_CONFIG, HAKMEM_<SECTION>_<KEY>,\n"
     "HAKMEM_LIBRARY (the library `run` preloads; default: the one this command uses).\n";
