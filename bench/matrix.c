@@ -603,6 +603,7 @@ static int run_one(int wi, int c, bool base, bool strace, struct mx_sample *s, d
         exit(1);
     }
     int perr = 0;
+    s->phase_ns[0] = s->phase_ns[1] = NAN;
     if (mx->wkind[w] == MX_W_COMMAND) {
         /* One op is one run of the command. */
         s->ns = o.wall_ns;

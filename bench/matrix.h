@@ -75,6 +75,7 @@ struct mx_sample {
     double mode;       /* enum mx_mode; NAN for a peer */
     unsigned long long seed; /* policy.seed of a hakmem run (0 for a peer) */
     double cpu_ns;     /* user + system CPU time per op of the whole process */
+    double phase_ns[2]; /* a phased scenario's median ns per op in each half (phase1_ns, phase2_ns); else NAN */
     unsigned long long out_hash; /* a command's standard output (FNV-1a) */
 };
 
@@ -97,6 +98,7 @@ struct mx_summary {
     int n;                    /* successful runs */
     double ns, p95, p99;      /* medians of the runs' values */
     double ops_per_s, faults, rss_kib, cpu_ns;
+    double phase_ns[2];       /* medians of the runs' phase medians; NAN when not phased */
     double sys[MX_NSYS];      /* calls per op in the steady state; NAN: unknown */
     double act[MX_NACT], mode; /* medians of the runs' activity; NAN for a peer */
     /* Time against baseline's, paired by round (ln of the ratio per round):

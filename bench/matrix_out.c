@@ -154,6 +154,18 @@ void _hak_matrix_print_table(FILE *f, const struct mx_matrix *m)
         }
         if (m->state_note[w][0])
             fprintf(f, "  frozen profiles: %s\n", m->state_note[w]);
+        int phased = 0;
+        for (int x = 0; x < m->nconfigs; x++) {
+            const struct mx_summary *s = &m->sum[w][x];
+            if (isnan(s->phase_ns[0]))
+                continue;
+            char a[32], b[32];
+            fprintf(f, "%s %s %s / %s", phased % 4 ? ";" : phased ? "\n   " : "  per phase (median/op, phase 1 / 2):",
+                    m->config[x].name, fmt_time(a, sizeof a, s->phase_ns[0]), fmt_time(b, sizeof b, s->phase_ns[1]));
+            phased++;
+        }
+        if (phased)
+            fprintf(f, "\n");
         if (ref < 0 || !m->sum[w][ref].n)
             continue;
         fprintf(f, "  activity of %s: ", m->config[ref].name);
@@ -394,11 +406,13 @@ static void put_field(FILE *f, const char *sep, const char *key, double v)
 }
 
 /* The figures a run and a summary both have, under the same keys. */
-static void put_figures(FILE *f, double ns, double cpu_ns, double p95, double p99, double ops_per_s, double faults,
-                        double rss_kib)
+static void put_figures(FILE *f, double ns, double cpu_ns, const double phase_ns[2], double p95, double p99,
+                        double ops_per_s, double faults, double rss_kib)
 {
     put_field(f, ", ", "median_ns", ns);
     put_field(f, ", ", "cpu_ns", cpu_ns);
+    for (int k = 0; k < 2 && !isnan(phase_ns[0]); k++)
+        put_field(f, ", ", k ? "phase2_ns" : "phase1_ns", phase_ns[k]);
     put_field(f, ", ", "p95_ns", p95);
     put_field(f, ", ", "p99_ns", p99);
     put_field(f, ", ", "ops_per_s", ops_per_s);
@@ -465,7 +479,7 @@ void _hak_matrix_write_json(FILE *f, const struct mx_matrix *m)
             fprintf(f, ", \"configuration\": ");
             put_str(f, m->config[x].name);
             fprintf(f, ", \"ok_runs\": %d", s->n);
-            put_figures(f, s->ns, s->cpu_ns, s->p95, s->p99, s->ops_per_s, s->faults, s->rss_kib);
+            put_figures(f, s->ns, s->cpu_ns, s->phase_ns, s->p95, s->p99, s->ops_per_s, s->faults, s->rss_kib);
             for (int k = 0; k < MX_NSYS; k++) {
                 char key[32];
                 snprintf(key, sizeof key, "%s_per_op", _hak_matrix_sys_name[k]);
@@ -491,7 +505,7 @@ void _hak_matrix_write_json(FILE *f, const struct mx_matrix *m)
                 if (m->config[x].kind == MX_HAKMEM)
                     fprintf(f, ", \"seed\": %llu", p->seed);
                 if (p->ok)
-                    put_figures(f, p->ns, p->cpu_ns, p->p95, p->p99, p->ops_per_s, p->faults, p->rss_kib);
+                    put_figures(f, p->ns, p->cpu_ns, p->phase_ns, p->p95, p->p99, p->ops_per_s, p->faults, p->rss_kib);
                 if (p->ok && m->config[x].kind == MX_HAKMEM)
                     put_activity(f, p->act, p->mode);
                 fputc('}', f);

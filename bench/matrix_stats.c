@@ -49,6 +49,9 @@ int _hak_matrix_parse_scenario(const char *out, const char *name, struct mx_samp
         return -1;
     s->ops_per_s = 1e9 / s->ns;
     s->ops = it + wu;
+    for (int k = 0; k < 2; k++)
+        if (line_field(line, k ? "phase2_ns" : "phase1_ns", &s->phase_ns[k]) != 0)
+            s->phase_ns[k] = NAN;
     return 0;
 }
 
@@ -321,6 +324,8 @@ int _hak_matrix_read_json(const char *json, struct mx_matrix *m, char *err, size
             p->seed = seed ? strtoull(seed, NULL, 10) : 0;
             p->ns = num_at(r, "median_ns");
             p->cpu_ns = num_at(r, "cpu_ns");
+            p->phase_ns[0] = num_at(r, "phase1_ns");
+            p->phase_ns[1] = num_at(r, "phase2_ns");
             p->p95 = num_at(r, "p95_ns");
             p->p99 = num_at(r, "p99_ns");
             p->ops_per_s = num_at(r, "ops_per_s");
@@ -629,6 +634,8 @@ void _hak_matrix_summarize(struct mx_matrix *m)
             s->faults = run_median(runs, nr, offsetof(struct mx_sample, faults));
             s->rss_kib = run_median(runs, nr, offsetof(struct mx_sample, rss_kib));
             s->cpu_ns = run_median(runs, nr, offsetof(struct mx_sample, cpu_ns));
+            for (int k = 0; k < 2; k++)
+                s->phase_ns[k] = run_median(runs, nr, offsetof(struct mx_sample, phase_ns) + (size_t)k * sizeof(double));
             s->mode = run_median(runs, nr, offsetof(struct mx_sample, mode));
             for (int k = 0; k < MX_NACT; k++)
                 s->act[k] = run_median(runs, nr, offsetof(struct mx_sample, act) + (size_t)k * sizeof(double));
