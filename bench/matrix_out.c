@@ -106,7 +106,10 @@ static bool activity_differs(const struct mx_summary *x, const struct mx_summary
     for (int k = 0; k < MX_NSUB; k++)
         if (_hak_matrix_exercised(k, x->act, why, sizeof why) != _hak_matrix_exercised(k, y->act, why, sizeof why))
             return true;
-    if (x->mode != y->mode || x->act[MX_A_elo_threshold] != y->act[MX_A_elo_threshold])
+    /* The threshold and mode matter where blocks reach the large tiers. */
+    bool large = x->act[MX_A_arena_allocs] + x->act[MX_A_huge_allocs] + y->act[MX_A_arena_allocs] +
+                     y->act[MX_A_huge_allocs] > 0;
+    if (large && (x->mode != y->mode || x->act[MX_A_elo_threshold] != y->act[MX_A_elo_threshold]))
         return true;
     static const int counts[] = { MX_A_bc_hits, MX_A_bc_misses, MX_A_madv_batches, MX_A_os_madvise, MX_A_os_mmap,
                                   MX_A_os_munmap, MX_A_arena_allocs, MX_A_huge_allocs };
@@ -211,6 +214,20 @@ static void claim(FILE *f, const struct mx_matrix *m, int w, int x, int base)
                     _hak_matrix_sys_name[k]);
 }
 
+/* "; threshold 2.00 MiB against baseline's 2.25 MiB" when x ended on
+ * another mmap threshold than baseline on workload w, else "": what moves
+ * a workload's large blocks between the arena and mappings whether or not
+ * learning ran. */
+static const char *threshold_note(const struct mx_matrix *m, int w, int x, int base)
+{
+    static char buf[96];
+    double a = m->sum[w][x].act[MX_A_elo_threshold], b = m->sum[w][base].act[MX_A_elo_threshold];
+    if (isnan(a) || isnan(b) || a == b)
+        return "";
+    snprintf(buf, sizeof buf, "; threshold %.2f MiB against baseline's %.2f MiB", a / 1048576, b / 1048576);
+    return buf;
+}
+
 void _hak_matrix_print_attribution(FILE *f, const struct mx_matrix *m)
 {
     int base = baseline_of(m);
@@ -265,7 +282,7 @@ void _hak_matrix_print_attribution(FILE *f, const struct mx_matrix *m)
                 if (unchecked(&m->sum[w][x]))
                     fprintf(f, " (excludes 1, fails the false-discovery check)");
                 if (idle[w])
-                    fprintf(f, " although not exercised (%s)", why[w]);
+                    fprintf(f, " although not exercised (%s%s)", why[w], threshold_note(m, w, x, base));
             }
             if (n)
                 fprintf(f, "\n");

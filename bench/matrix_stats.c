@@ -422,7 +422,7 @@ static const char *const sub_section[MX_NSUB][2] = {
     [MX_SUB_BATCH] = { "madvise", NULL },
     [MX_SUB_SUPERSLAB] = { "tiny", NULL },
 };
-const char *const _hak_matrix_sub_name[MX_NSUB] = { "BigCache", "ELO", "madvise batching", "the tiny allocator" };
+const char *const _hak_matrix_sub_name[MX_NSUB] = { "BigCache", "ELO", "madvise batching", "SuperSlab" };
 
 /* The value of key in a label "k = v, k = v" into buf; false if absent. */
 static bool label_value(const char *label, const char *key, size_t klen, char *buf, size_t len)
@@ -467,8 +467,10 @@ int _hak_matrix_exercised(int sub, const double act[MX_NACT], char *why, size_t 
     for (int k = MX_A_refill_local; k <= MX_A_refill_new_ss; k++)
         refills += act[k];
     double lookups = act[MX_A_bc_hits] + act[MX_A_bc_misses];
+    /* ELO works once it closes a window (sampling and scoring cost time
+     * whether or not a match is rated). */
     double v = sub == MX_SUB_BIGCACHE ? lookups
-               : sub == MX_SUB_ELO ? act[MX_A_elo_matches]
+               : sub == MX_SUB_ELO ? act[MX_A_elo_windows]
                : sub == MX_SUB_BATCH ? act[MX_A_madv_queued]
                                     : refills;
     if (isnan(v)) {
@@ -480,7 +482,7 @@ int _hak_matrix_exercised(int sub, const double act[MX_NACT], char *why, size_t 
         snprintf(why, len, "%.0f BigCache lookups", lookups);
         break;
     case MX_SUB_ELO:
-        snprintf(why, len, "%.0f ELO matches in %.0f windows", act[MX_A_elo_matches], act[MX_A_elo_windows]);
+        snprintf(why, len, "%.0f ELO windows, %.0f matches", act[MX_A_elo_windows], act[MX_A_elo_matches]);
         break;
     case MX_SUB_BATCH:
         snprintf(why, len, "%.0f madvise ranges queued", act[MX_A_madv_queued]);

@@ -176,7 +176,9 @@ static void subsystems(void **state)
     assert_int_equal(_hak_matrix_exercised(MX_SUB_BIGCACHE, act, why, sizeof why), 1);
     assert_string_equal(why, "40 BigCache lookups");
     assert_int_equal(_hak_matrix_exercised(MX_SUB_ELO, act, why, sizeof why), 1);
-    assert_string_equal(why, "6 ELO matches in 9 windows");
+    assert_string_equal(why, "9 ELO windows, 6 matches");
+    act[MX_A_elo_windows] = 0; /* sampled, but no window closed: not at work */
+    assert_int_equal(_hak_matrix_exercised(MX_SUB_ELO, act, why, sizeof why), 0);
     assert_int_equal(_hak_matrix_exercised(MX_SUB_SUPERSLAB, act, why, sizeof why), 1);
     assert_string_equal(why, "15 slab refills");
     act[MX_A_madv_queued] = 0;
@@ -427,6 +429,22 @@ static void table_and_attribution(void **state)
     _hak_matrix_summarize(m);
     a = render(_hak_matrix_print_attribution, m);
     assert_non_null(strstr(a, " although not exercised (0 BigCache lookups)"));
+    free(a);
+    /* … and names another final threshold, which moves large blocks anyway. */
+    for (int r = 0; r < 8; r++)
+        m->sample[1][1][r].act[MX_A_elo_threshold] = 2 * 1048576;
+    for (int r = 0; r < 8; r++)
+        m->sample[1][0][r].act[MX_A_elo_threshold] = 2.25 * 1048576;
+    _hak_matrix_summarize(m);
+    a = render(_hak_matrix_print_attribution, m);
+    assert_non_null(strstr(a, " although not exercised (0 BigCache lookups; threshold 2.00 MiB against baseline's "
+                              "2.25 MiB)"));
+    /* larson makes no large allocation: another threshold is no other activity. */
+    t = render(_hak_matrix_print_table, m);
+    const char *larson = strstr(t, "\nlarson — ");
+    assert_non_null(larson);
+    assert_null(strstr(larson, "activity of no-bigcache"));
+    free(t);
     free(a);
     free(m);
 }
