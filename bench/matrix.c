@@ -25,7 +25,7 @@ static const char usage_text[] =
     "usage: hakmem matrix [--quick] [--profiles A,B,...] [--workloads X,Y,...] [--peers P,Q,...|none]\n"
     "                     [--runs N|auto] [--iterations N] [--larson \"ARGS\"] [--out DIR] [--config FILE]\n"
     "                     [--bench-dir DIR] [--seed N] [--width PCT] [--max-runs N]\n"
-    "                     [--command NAME='CMD']... [--check-output] [--train-runs N]\n"
+    "                     [--command NAME='CMD']... [--check-output] [--train-runs N] [--aa]\n"
     "  --quick        20 iterations (+3 warm-up) per scenario, larson for 1 s\n"
     "  --profiles     hakmem profiles (default: every [profile] of the configuration file except\n"
     "                 the usage modes balanced, fast, learning, research; baseline is always added)\n"
@@ -48,6 +48,8 @@ static const char usage_text[] =
     "                 --command and no --workloads, only the commands run. [workload NAME] sections of\n"
     "                 the configuration file (command = CMD) join the default workloads\n"
     "  --check-output a command run that prints other than baseline's first run failed\n"
+    "  --aa           adds baseline-aa, baseline under a second name: it must come out the same, and a\n"
+    "                 faster or slower verdict on it is a false discovery (an A/A check)\n"
     "  --train-runs   runs of each workload under the learning profile before the rounds, each going on\n"
     "                 from the state the last wrote (policy.state_file); profiles with evo.policy = frozen\n"
     "                 then run on that workload's state (default 3)\n"
@@ -555,7 +557,8 @@ static int run_one(int wi, int c, bool base, bool strace, struct mx_sample *s, d
         set[nset++] = preload;
     }
     if (cf->kind == MX_HAKMEM) {
-        snprintf(profile, sizeof profile, "HAKMEM_PROFILE=%s", train_state ? train_profile : cf->name);
+        snprintf(profile, sizeof profile, "HAKMEM_PROFILE=%s",
+                 train_state ? train_profile : cf->sentinel ? "baseline" : cf->name);
         set[nset++] = profile;
         set[nset++] = stats;
         s->seed = next_seed();
@@ -1085,7 +1088,7 @@ int _hak_matrix_main(int argc, char **argv, const char *lib)
         }
     }
     char *profiles_arg = NULL, *peers_arg = NULL, *workloads_arg = NULL, *larson_arg = NULL;
-    bool quick = false, seeded = false;
+    bool quick = false, seeded = false, aa = false;
     double width_arg = 0;
     char *command_args[MX_MAX_WORKLOADS];
     int ncommand_args = 0;
@@ -1097,8 +1100,8 @@ int _hak_matrix_main(int argc, char **argv, const char *lib)
             fputs(usage_text, stdout);
             return 0;
         }
-        if (strcmp(a, "--quick") == 0 || strcmp(a, "--check-output") == 0) {
-            *(a[2] == 'q' ? &quick : &check_output) = true;
+        if (strcmp(a, "--quick") == 0 || strcmp(a, "--check-output") == 0 || strcmp(a, "--aa") == 0) {
+            *(a[2] == 'q' ? &quick : a[2] == 'c' ? &check_output : &aa) = true;
             continue;
         }
         static const char *const takes_value[] = { "--profiles", "--peers", "--workloads", "--larson", "--out",
@@ -1243,6 +1246,13 @@ int _hak_matrix_main(int argc, char **argv, const char *lib)
     char skipped[256] = "";
     if (choose_profiles(profiles_arg, file) || choose_peers(peers_arg, skipped, sizeof skipped))
         return 2;
+    if (aa) {
+        if (!mx->nconfigs || strcmp(mx->config[0].name, "baseline") != 0)
+            return usage("--aa needs the baseline profile", NULL);
+        if (add_config(MX_SENTINEL, MX_HAKMEM, mx->config[0].label))
+            return 2;
+        mx->config[mx->nconfigs - 1].sentinel = true;
+    }
     if (choose_workloads(workloads_arg, ncommand_args > 0, first_arg_command))
         return 2;
     if (!mx->nconfigs)

@@ -120,7 +120,9 @@ struct mx_config {
     char name[MX_NAME];    /* profile name, or the peer's (glibc, mimalloc, …) */
     int kind;              /* enum mx_kind */
     char label[MX_LABEL];  /* a profile's overrides "a.b = c, …"; a peer's library */
+    bool sentinel;         /* --aa: baseline again under another name, which must come out the same */
 };
+#define MX_SENTINEL "baseline-aa"
 
 /* Where baseline stands against the fastest peer on a workload: its time
  * over the peer's, paired by round, with a 95 % interval (NAN: no peer, or

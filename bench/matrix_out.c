@@ -196,6 +196,18 @@ void _hak_matrix_print_table(FILE *f, const struct mx_matrix *m)
             MX_MIN_PAIRS, 100 * MX_FDR, 100 * MX_SAME);
     fprintf(f, "%d cells with an interval; %d passed the false-discovery check (p <= %.4g).\n", m->cells,
             m->discoveries, m->bh_cut);
+    for (int x = 0; x < m->nconfigs; x++) {
+        if (!m->config[x].sentinel)
+            continue;
+        int flagged = 0, judged = 0;
+        for (int w = 0; w < m->nworkloads; w++) {
+            int v = m->sum[w][x].verdict;
+            flagged += v == MX_V_FASTER || v == MX_V_SLOWER;
+            judged += v != MX_V_FEW && v != MX_V_NONE;
+        }
+        fprintf(f, "A/A check: %s, baseline under a second name, came out faster or slower on %d of %d workloads "
+                   "(each a false discovery).\n", m->config[x].name, flagged, judged);
+    }
 }
 
 /* ---- Attribution ------------------------------------------------------------------ */
@@ -466,6 +478,8 @@ void _hak_matrix_write_json(FILE *f, const struct mx_matrix *m)
         put_str(f, m->config[x].name);
         fprintf(f, ", \"kind\": \"%s\", \"label\": ", m->config[x].kind == MX_HAKMEM ? "hakmem" : "peer");
         put_str(f, m->config[x].label);
+        if (m->config[x].sentinel)
+            fprintf(f, ", \"sentinel\": true");
         fputc('}', f);
     }
     fprintf(f, "],\n \"workloads\": [");

@@ -284,6 +284,8 @@ int _hak_matrix_read_json(const char *json, struct mx_matrix *m, char *err, size
             return -1;
         }
         x->kind = strcmp(kind, "peer") == 0 ? MX_PEER : MX_HAKMEM;
+        const char *sentinel = member(c, "sentinel", 8);
+        x->sentinel = sentinel && strncmp(sentinel, "true", 4) == 0;
         read_string(member(c, "label", 5), x->label, MX_LABEL);
     }
     for (const char *w; (w = element(lookup(json, "workloads"), m->nworkloads)) != NULL; m->nworkloads++) {

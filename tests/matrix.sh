@@ -107,7 +107,10 @@ EOF2
 # 4. --runs auto: ten rounds, then more until the intervals are within the
 # width, or the cap (named when not reached).
 "$HAK_BIN" matrix --workloads tiny --profiles baseline,no-bigcache --peers none --iterations 2 --runs auto \
-    --max-runs 12 --width 0.01 --out "$tmp/m4" >"$tmp/out4" 2>"$tmp/err4" || bad "--runs auto: $(tail -3 "$tmp/err4")"
+    --max-runs 12 --width 0.01 --aa --out "$tmp/m4" >"$tmp/out4" 2>"$tmp/err4" || bad "--runs auto: $(tail -3 "$tmp/err4")"
+grep -Eq '^A/A check: baseline-aa, baseline under a second name, came out faster or slower on [01] of 1 workloads' \
+    "$tmp/out4" || bad "--aa: no A/A check line"
+grep -Eq '^baseline-aa .* (same|inconclusive\*?|faster|slower) +1[0-2]/1[0-2]$' "$tmp/out4" || bad "--aa: no sentinel row"
 rounds=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["workloads"][0]["rounds"])' "$tmp/m4/matrix.json")
 case $rounds in 10|11|12) ;; *) bad "--runs auto ran $rounds rounds (10 to 12 expected)" ;; esac
 if [ "$rounds" = 12 ]; then
