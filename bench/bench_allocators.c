@@ -19,9 +19,9 @@ static const char usage[] =
     "                  written, freed (BigCache);\n"
     "                burst-free: 198 blocks of 320 KiB allocated, written, 102 freed,\n"
     "                  then the other 96 in address order (batched madvise);\n"
-    "                phases: first half of the run 6 blocks of 4.5 MiB from one site,\n"
-    "                  second half 12 of 3.75 MiB from 3 others, allocated, written,\n"
-    "                  freed (ELO)\n"
+    "                phases: first half of the run 4 rounds of 6 blocks of 4.5 MiB\n"
+    "                  from one site, second half 4 rounds of 12 of 3.75 MiB from 3\n"
+    "                  others, each round allocated, written, freed (ELO)\n"
     "  --iterations  measured iterations of each scenario (default 100)\n"
     "  --warmup      untimed iterations before them (default 10)\n"
     "  --allocator   hakmem, system (or glibc), mimalloc, jemalloc or tcmalloc: unless\n"
@@ -356,15 +356,20 @@ static void burst_finish(void)
  * blocks are 4.5 or 3.75 MiB, between two of ELO's candidates (3.3 and
  * 4.8 MiB): the six thresholds up to 3.3 MiB map them, the six from 4.8 MiB
  * give them arena runs, 32 MiB or 4.8 MiB alike.
- * Phase 1, an iteration: 6 blocks of 4.5 MiB at one call site (27 MiB,
- * within the retention bound, large.retain = 32 MiB), written, verified,
- * freed. In the arena all stays resident; mapped, BigCache keeps 4 blocks a
- * site, and 2 are unmapped, mapped and faulted in again.
- * Phase 2, an iteration: 4 blocks of 3.75 MiB at each of 3 other sites.
- * Mapped, BigCache serves them all; in the arena, 45 MiB freed is over the
- * bound and most of it is purged and faulted in again. The size histogram
- * moves down a power of two, which the lifecycle watches for. */
-enum { PH1_N = 6, PH2_SITES = 3, PH2_PER_SITE = 4, PH2_N = PH2_SITES * PH2_PER_SITE };
+ * An iteration is PH_ROUNDS rounds of its phase's pattern.
+ * Phase 1, a round: 6 blocks of 4.5 MiB at one call site (27 MiB, within
+ * the retention bound, large.retain = 32 MiB), written, verified, freed. In
+ * the arena all stays resident; mapped, BigCache keeps 4 blocks a site, and
+ * 2 are unmapped, mapped and faulted in again.
+ * Phase 2, a round: 4 blocks of 3.75 MiB at each of 3 other sites. Mapped,
+ * BigCache serves them all; in the arena, 45 MiB freed is over the bound
+ * and most of it is purged and faulted in again. The size histogram moves
+ * down a power of two, which the lifecycle watches for.
+ * Rounds: learning rates a window once it holds elo.min_samples (50)
+ * sampled allocations, so a phase must sample a few hundred for windows to
+ * tell thresholds apart early in it; at one round an iteration, a matrix
+ * run (100 iterations and 10 of warm-up) samples 330 in phase 1. */
+enum { PH_ROUNDS = 4, PH1_N = 6, PH2_SITES = 3, PH2_PER_SITE = 4, PH2_N = PH2_SITES * PH2_PER_SITE };
 #define PH1_SIZE (4 * MiB + 512 * KiB)
 #define PH2_SIZE (3 * MiB + 768 * KiB)
 
@@ -383,13 +388,16 @@ static void run_phases(uint64_t iter)
     bool two = phase_of(iter);
     uint32_t n = two ? PH2_N : PH1_N;
     size_t size = two ? PH2_SIZE : PH1_SIZE;
-    for (uint32_t i = 0; i < n; i++) {
-        blk[i] = two ? ph2_site[i % PH2_SITES](size) : site0(size);
-        touch(blk[i], size, tag_of(iter, i));
-    }
-    for (uint32_t i = 0; i < n; i++) {
-        verify(blk[i], size, tag_of(iter, i));
-        free(blk[i]);
+    for (uint32_t round = 0; round < PH_ROUNDS; round++) {
+        uint64_t tag = iter * PH_ROUNDS + round;
+        for (uint32_t i = 0; i < n; i++) {
+            blk[i] = two ? ph2_site[i % PH2_SITES](size) : site0(size);
+            touch(blk[i], size, tag_of(tag, i));
+        }
+        for (uint32_t i = 0; i < n; i++) {
+            verify(blk[i], size, tag_of(tag, i));
+            free(blk[i]);
+        }
     }
 }
 

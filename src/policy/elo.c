@@ -46,11 +46,78 @@ unsigned elo_challenger(const struct elo *e, struct elo_rng *r)
     return e->incumbent;
 }
 
+/* Bounds of size bucket b: [lo, hi). */
+static size_t bucket_lo(unsigned b) { return b ? UNIT << b : 0; }
+static size_t bucket_hi(unsigned b) { return b + 1 < ELO_BUCKETS ? UNIT << (b + 1) : SIZE_MAX; }
+
+void elo_sizes(struct elo *e, uint32_t buckets) { e->seen |= buckets; }
+
+bool elo_same(const struct elo *e, unsigned i, unsigned j)
+{
+    size_t lo = e->s[i].threshold, hi = e->s[j].threshold;
+    if (lo > hi) {
+        size_t t = lo;
+        lo = hi, hi = t;
+    }
+    if (lo == hi)
+        return true;
+    if (lo < e->p.min_size) /* unsampled requests may lie between them */
+        return false;
+    for (unsigned b = 0; b < ELO_BUCKETS; b++)
+        if ((e->seen >> b & 1) && bucket_lo(b) < hi && bucket_hi(b) > lo)
+            return false;
+    return true;
+}
+
+/* Whether i or one that behaves the same has been measured. */
+static bool covered(const struct elo *e, unsigned i)
+{
+    for (unsigned j = 0; j < e->p.count; j++)
+        if (e->s[j].measured && elo_same(e, i, j))
+            return true;
+    return false;
+}
+
+bool elo_all_tried(const struct elo *e)
+{
+    for (unsigned i = 0; i < e->p.count; i++)
+        if (!e->s[i].retired && !covered(e, i))
+            return false;
+    return true;
+}
+
+bool elo_first_look(const struct elo *e) { return !e->s[e->incumbent].measured || !elo_all_tried(e); }
+
 unsigned elo_pick(const struct elo *e, struct elo_rng *r)
 {
+    if (!e->s[e->incumbent].measured)
+        return e->incumbent; /* what every match is measured against */
+    unsigned fresh[ELO_MAX_STRATEGIES], n = 0;
+    for (unsigned i = 0; i < e->p.count; i++)
+        if (!e->s[i].retired && !covered(e, i))
+            fresh[n++] = i;
+    if (n)
+        return fresh[elo_rng_next(r) % n];
     if (elo_rng_unit(r) < e->p.epsilon)
         return elo_challenger(e, r);
     return e->incumbent;
+}
+
+void elo_revive(struct elo *e)
+{
+    for (unsigned i = 0; i < e->p.count; i++) {
+        struct elo_strategy *s = &e->s[i];
+        s->rating = e->p.initial;
+        s->retired = s->measured = false;
+        s->games = 0;
+        s->avg = (struct elo_metrics){ 0 };
+    }
+    e->survivors = e->p.count;
+    e->ref = (struct elo_metrics){ 0 };
+    e->ref_set = false;
+    e->seen = 0;
+    e->last_retired = -1;
+    e->revivals++;
 }
 
 static double norm(double x, double ref, double floor) { return (x + floor) / (ref + floor); }
@@ -71,14 +138,6 @@ static void average(struct elo_metrics *avg, const struct elo_metrics *m, double
     avg->mapped += a * (m->mapped - avg->mapped);
 }
 
-bool elo_all_tried(const struct elo *e)
-{
-    for (unsigned i = 0; i < e->p.count; i++)
-        if (!e->s[i].retired && !e->s[i].measured)
-            return false;
-    return true;
-}
-
 /* Retires the lowest-rated survivor once it has played enough matches; never
  * the incumbent (the highest rated). */
 static void retire(struct elo *e)
@@ -90,7 +149,7 @@ static void retire(struct elo *e)
         if (!e->s[i].retired && (low < 0 || e->s[i].rating < e->s[low].rating))
             low = (int)i;
     struct elo_strategy *s = &e->s[low];
-    if ((unsigned)low == e->incumbent || s->wins + s->losses + s->draws < e->p.retire_games)
+    if ((unsigned)low == e->incumbent || s->games < e->p.retire_games)
         return;
     s->retired = true;
     e->survivors--;
@@ -129,6 +188,7 @@ enum elo_outcome elo_window(struct elo *e, unsigned played, uint64_t samples, co
             out = ELO_DRAW, result = 0.5;
             c->draws++, inc->draws++;
         }
+        c->games++, inc->games++;
         double delta = e->p.k * (result - elo_expected(c->rating, inc->rating));
         c->rating += delta;
         inc->rating -= delta;

@@ -52,6 +52,15 @@ void evo_init(struct evo *v, const struct evo_params *p, const struct elo *e, ui
     }
 }
 
+/* Back to LEARN on a new size distribution or cost, with every strategy
+ * back in the running (elo_revive). */
+static void relearn(struct evo *v, struct elo *e, enum evo_reason why, uint64_t now, struct elo_rng *r)
+{
+    set_mode(v, EVO_LEARN, why, now);
+    elo_revive(e);
+    v->strategy = elo_pick(e, r);
+}
+
 static double total(const double h[EVO_BUCKETS])
 {
     double t = 0;
@@ -93,16 +102,40 @@ static void learn_sizes(struct evo *v, const double h[EVO_BUCKETS], double a)
     v->hist_set = true;
 }
 
+/* The histogram windows are compared with, or NULL. */
+static const double *reference(const struct evo *v)
+{
+    if (v->p.policy == EVO_P_OFF)
+        return NULL;
+    if (v->mode == EVO_LEARN)
+        return v->hist_set ? v->hist : NULL;
+    return total(v->frozen_hist) > 0 ? v->frozen_hist : NULL;
+}
+
+double evo_shift(const struct evo *v, const uint64_t hist[EVO_BUCKETS])
+{
+    const double *ref = reference(v);
+    double h[EVO_BUCKETS];
+    for (unsigned b = 0; b < EVO_BUCKETS; b++)
+        h[b] = (double)hist[b];
+    return ref ? evo_distance(h, ref) : 0;
+}
+
 bool evo_window(struct evo *v, struct elo *e, uint64_t samples, const struct elo_metrics *m,
                 const uint64_t hist[EVO_BUCKETS], uint64_t now, struct elo_rng *r)
 {
-    enum evo_mode before = v->mode;
+    uint64_t before = v->transitions;
     bool rated = samples >= e->p.min_samples;
     double h[EVO_BUCKETS], t = 0;
-    for (unsigned b = 0; b < EVO_BUCKETS; b++)
+    uint32_t buckets = 0;
+    for (unsigned b = 0; b < EVO_BUCKETS; b++) {
         t += (double)hist[b];
+        buckets |= (uint32_t)(hist[b] > 0) << b;
+    }
     for (unsigned b = 0; b < EVO_BUCKETS; b++)
         h[b] = t > 0 ? (double)hist[b] / t : 0;
+    if (rated)
+        elo_sizes(e, buckets);
 
     switch (v->mode) {
     case EVO_LEARN:
@@ -112,6 +145,11 @@ bool evo_window(struct evo *v, struct elo *e, uint64_t samples, const struct elo
             break;
         }
         if (rated) {
+            v->last_shift = evo_shift(v, hist);
+            if (v->last_shift > v->p.shift) {
+                relearn(v, e, EVO_R_SHIFT, now, r);
+                break;
+            }
             learn_sizes(v, h, e->p.smoothing);
             track_stability(v, e);
         }
@@ -135,16 +173,14 @@ bool evo_window(struct evo *v, struct elo *e, uint64_t samples, const struct elo
                 for (unsigned b = 0; b < EVO_BUCKETS; b++)
                     v->frozen_hist[b] = h[b];
             v->last_ratio = s / v->frozen_score;
-            v->last_shift = evo_distance(h, v->frozen_hist);
+            v->last_shift = evo_shift(v, hist);
             v->degrade_count = v->last_ratio > 1.0 + v->p.degrade ? v->degrade_count + 1 : 0;
             if (v->p.policy == EVO_P_AUTO && v->degrade_count >= v->p.degrade_windows) {
-                set_mode(v, EVO_LEARN, EVO_R_DEGRADE, now);
-                v->strategy = elo_pick(e, r);
+                relearn(v, e, EVO_R_DEGRADE, now, r);
                 break;
             }
             if (v->p.policy == EVO_P_AUTO && v->last_shift > v->p.shift) {
-                set_mode(v, EVO_LEARN, EVO_R_SHIFT, now);
-                v->strategy = elo_pick(e, r);
+                relearn(v, e, EVO_R_SHIFT, now, r);
                 break;
             }
         }
@@ -174,5 +210,5 @@ bool evo_window(struct evo *v, struct elo *e, uint64_t samples, const struct elo
     case EVO_NMODES:
         break;
     }
-    return v->mode != before;
+    return v->transitions != before;
 }

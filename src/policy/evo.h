@@ -7,8 +7,8 @@
 #include "policy/elo.h"
 
 /* Size histogram of sampled allocations: one bucket per power of two from
- * 64 KiB, the last one open-ended. */
-#define EVO_BUCKETS 16
+ * 64 KiB, the last one open-ended (elo.h describes the bounds). */
+#define EVO_BUCKETS ELO_BUCKETS
 
 hak_inline unsigned evo_bucket(size_t n)
 {
@@ -26,7 +26,7 @@ enum evo_reason {
     EVO_R_CANARY_LOST,  /* CANARY → FROZEN: the challenger did not overtake */
     EVO_R_CANARY_WON,   /* CANARY → LEARN (auto) or FROZEN on the new leader (canary) */
     EVO_R_DEGRADE,      /* FROZEN → LEARN: the score degraded */
-    EVO_R_SHIFT,        /* FROZEN → LEARN: the size distribution shifted */
+    EVO_R_SHIFT,        /* FROZEN or LEARN → LEARN: the size distribution shifted */
     EVO_NREASONS
 };
 
@@ -61,7 +61,8 @@ struct evo {
     struct elo_metrics frozen_ref;
     double frozen_score, frozen_hist[EVO_BUCKETS];
     unsigned degrade_count;
-    double last_ratio, last_shift; /* of the last frozen window: score / frozen score, distance */
+    double last_ratio;            /* of the last frozen window: score / frozen score */
+    double last_shift;            /* of the last rated window: evo_shift */
     enum evo_reason last_reason;
 };
 
@@ -71,10 +72,20 @@ void evo_init(struct evo *v, const struct evo_params *p, const struct elo *e, ui
 
 /* The window that ran v->strategy ended at now with `samples` allocations
  * costing m, sizes in hist (counts per bucket). Rates it, moves the
- * lifecycle and sets v->strategy for the next window. Returns whether the
- * mode changed (the reason is v->last_reason). */
+ * lifecycle and sets v->strategy for the next window. Returns whether a
+ * transition happened: the mode changed, or learning started again on a
+ * shift (LEARN → LEARN); the reason is v->last_reason. Whenever learning
+ * starts again on a shift or a degradation, the retired strategies return
+ * (elo_revive): under auto, a size shift while learning is a transition too,
+ * since a short run may never freeze before its sizes change. */
 bool evo_window(struct evo *v, struct elo *e, uint64_t samples, const struct elo_metrics *m,
                 const uint64_t hist[EVO_BUCKETS], uint64_t now, struct elo_rng *r);
+
+/* How far the sizes in hist (counts per bucket) are from what the lifecycle
+ * compares windows with (total variation distance): while learning (auto
+ * and learn), the sizes learned so far; frozen, those at freezing. 0 when
+ * there is nothing to compare with yet, or under evo.policy = off. */
+double evo_shift(const struct evo *v, const uint64_t hist[EVO_BUCKETS]);
 
 /* Total variation distance between two histograms given as counts or
  * shares (each is normalised first): 0 same, 1 disjoint. */

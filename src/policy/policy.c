@@ -9,6 +9,7 @@
 #include "os.h"
 #include "thread.h"
 #include <stdatomic.h>
+#include <string.h>
 
 size_t _hak_mmap_threshold;
 size_t _hak_policy_min_size = SIZE_MAX;
@@ -23,8 +24,28 @@ static struct {
     struct elo_rng rng;
     uint64_t seed;
     uint64_t window_n, window_ns, min_samples;
+    /* Samples that end the current window: elo.window when it runs the
+     * incumbent, elo.min_samples during the first look (elo_pick) and when
+     * it runs a challenger (epsilon or canary). A first look only has to
+     * tell behaviours apart, and short ones let even a short process learn;
+     * a challenger's window is played against the incumbent's running
+     * average, and keeping it short bounds what a bad one costs: one
+     * exploration of 10,000 allocations on a threshold ten times slower
+     * would be most of a short run. HAK_PEEK'd without the lock. */
+    uint64_t window_cur;
     _Atomic uint64_t count;       /* samples in the current window */
     _Atomic uint64_t hist[EVO_BUCKETS];
+    /* The last shift check (count and sizes into the window then): every
+     * elo.min_samples samples, those since the last check are compared with
+     * the lifecycle's sizes (evo_shift), so a long window that a shift
+     * falls in ends within elo.min_samples samples of it instead of running
+     * to its end on the old measurements. check_count is HAK_PEEK'd. */
+    uint64_t check_count, check_hist[EVO_BUCKETS];
+    /* The process's first window (elo.min_samples samples) is not rated:
+     * it pays for the start-up (the arena's first page faults, empty
+     * caches), which would make any challenger measured after it look
+     * better than the incumbent it ran. */
+    bool warm;
     uint64_t start_ns;            /* window start: HAK_PEEK'd without the lock */
     uint64_t start_cpu;
     long start_flt;
@@ -105,6 +126,29 @@ static void state_save(void)
     P.state_synced = P.elo.windows;
 }
 
+static bool window_full(uint64_t count, uint64_t now)
+{
+    return count >= HAK_PEEK(P.window_cur) ||
+           (count >= P.min_samples && now - HAK_PEEK(P.start_ns) >= P.window_ns);
+}
+
+/* Whether a shift check is due (P.check_count). */
+static bool check_due(uint64_t count) { return count >= HAK_PEEK(P.check_count) + P.min_samples; }
+
+/* Starts counting a window (at start-up, or with the lock held): its length
+ * (P.window_cur) and the batch size that goes with it. */
+static void next_window(void)
+{
+    bool first_look = P.evo.mode == EVO_LEARN && elo_first_look(&P.elo);
+    P.window_cur = !P.warm || first_look || P.evo.strategy != P.elo.incumbent ? P.min_samples : P.window_n;
+    /* Small batches for small windows, so a window ends near its size;
+     * at most 64 so a thread's samples are not held back for long. */
+    uint64_t per = P.window_cur / 64;
+    HAK_POKE(_hak_policy_batch, (uint32_t)(per < 1 ? 1 : per > 64 ? 64 : per));
+    P.check_count = 0;
+    memset(P.check_hist, 0, sizeof P.check_hist);
+}
+
 void _hak_policy_init(void)
 {
     size_t fixed = (size_t)HAK_OPT(large_mmap_threshold);
@@ -122,6 +166,7 @@ void _hak_policy_init(void)
         .min_samples = (uint64_t)HAK_OPT(elo_min_samples),
         .survivors = (unsigned)HAK_OPT(elo_survivors),
         .retire_games = (unsigned)HAK_OPT(elo_retire_games),
+        .min_size = (size_t)HAK_OPT(elo_min_size),
     };
     /* The weights are shares of their sum, so 40/30/30 and 4/3/3 agree. */
     double w = (double)(HAK_OPT(elo_weight_cpu) + HAK_OPT(elo_weight_faults) + HAK_OPT(elo_weight_memory));
@@ -172,13 +217,11 @@ void _hak_policy_init(void)
     P.window_n = (uint64_t)HAK_OPT(elo_window);
     P.window_ns = (uint64_t)HAK_OPT(elo_window_time) * 1000000u;
     P.min_samples = ep.min_samples;
-    /* Small batches for small windows, so a window ends near its size;
-     * at most 64 so a thread's samples are not held back for long. */
-    uint64_t per = P.window_n / 64;
-    _hak_policy_batch = (uint32_t)(per < 1 ? 1 : per > 64 ? 64 : per);
     atomic_store_explicit(&P.count, 0, memory_order_relaxed);
     for (unsigned b = 0; b < EVO_BUCKETS; b++)
         atomic_store_explicit(&P.hist[b], 0, memory_order_relaxed);
+    P.warm = false;
+    next_window();
     P.start_ns = now;
     P.start_cpu = _hak_os_cpu_ns();
     P.start_flt = _hak_os_minflt();
@@ -205,25 +248,38 @@ static void log_window(const struct elo_metrics *m, unsigned played, uint64_t sa
                      (unsigned long long)P.elo.windows, P.evo.strategy, P.elo.s[P.evo.strategy].threshold);
 }
 
-static bool window_full(uint64_t count, uint64_t now)
-{
-    return count >= P.window_n || (count >= P.min_samples && now - HAK_PEEK(P.start_ns) >= P.window_ns);
-}
-
-/* Ends the window if it is still full once the lock is held; a thread that
- * finds the lock taken leaves it to the holder. */
+/* Ends the window if it is still full once the lock is held, or if the
+ * samples since the last shift check show a shift; a thread that finds the
+ * lock taken leaves it to the holder. */
 static void close_window(void)
 {
     if (!hak_trylock(&P.lock))
         return;
-    uint64_t now = _hak_os_now_ns();
-    if (!P.learning || !window_full(atomic_load_explicit(&P.count, memory_order_relaxed), now)) {
+    uint64_t now = _hak_os_now_ns(), count = atomic_load_explicit(&P.count, memory_order_relaxed);
+    uint64_t hist[EVO_BUCKETS], recent[EVO_BUCKETS];
+    bool full = P.learning && window_full(count, now), shifted = false;
+    if (P.learning && !full && check_due(count)) {
+        for (unsigned b = 0; b < EVO_BUCKETS; b++) {
+            hist[b] = atomic_load_explicit(&P.hist[b], memory_order_relaxed);
+            recent[b] = hist[b] - P.check_hist[b];
+        }
+        shifted = evo_shift(&P.evo, recent) > P.evo.p.shift;
+        if (!shifted) {
+            P.check_count = count;
+            memcpy(P.check_hist, hist, sizeof hist);
+        }
+    }
+    if (!full && !shifted) {
         hak_unlock(&P.lock);
         return;
     }
-    uint64_t samples = atomic_exchange_explicit(&P.count, 0, memory_order_relaxed), hist[EVO_BUCKETS];
+    uint64_t samples = atomic_exchange_explicit(&P.count, 0, memory_order_relaxed);
     for (unsigned b = 0; b < EVO_BUCKETS; b++)
         hist[b] = atomic_exchange_explicit(&P.hist[b], 0, memory_order_relaxed);
+    /* A window cut short by a shift gives the lifecycle the sizes it was
+     * seen in: before them, the window ran the old distribution. */
+    if (shifted)
+        memcpy(hist, recent, sizeof hist);
     uint64_t cpu = _hak_os_cpu_ns();
     long flt = _hak_os_minflt();
     struct elo_metrics m = {
@@ -233,7 +289,12 @@ static void close_window(void)
     };
     unsigned played = P.evo.strategy;
     enum evo_mode before = P.evo.mode;
-    bool changed = evo_window(&P.evo, &P.elo, samples, &m, hist, now, &P.rng);
+    bool changed = false;
+    if (P.warm)
+        changed = evo_window(&P.evo, &P.elo, samples, &m, hist, now, &P.rng);
+    else
+        P.warm = true;
+    next_window();
     HAK_POKE(_hak_mmap_threshold, P.elo.s[P.evo.strategy].threshold);
     HAK_POKE(P.start_ns, now);
     P.start_cpu = cpu;
@@ -255,13 +316,13 @@ static void hand_over(struct policy_tls *t)
             atomic_fetch_add_explicit(&P.hist[b], t->hist[b], memory_order_relaxed);
             t->hist[b] = 0;
         }
-    if (window_full(c, _hak_os_now_ns()))
+    if (window_full(c, _hak_os_now_ns()) || check_due(c))
         close_window();
 }
 
 void _hak_policy_sample_slow(struct policy_tls *t)
 {
-    if (t->pending >= _hak_policy_batch)
+    if (t->pending >= HAK_PEEK(_hak_policy_batch))
         hand_over(t);
     else
         _hak_thread_arm(); /* held samples go over at thread exit */
@@ -373,7 +434,7 @@ static void print_text(struct hak_out *o, uint64_t now)
     for (unsigned m = 0; m < EVO_NMODES; m++)
         _hak_out_printf(o, "%s %s %.1f ms", m ? "," : "", evo_mode_name((enum evo_mode)m),
                         ms(v->time_in[m] + (m == v->mode ? now - v->mode_since : 0)));
-    _hak_out_printf(o, "; stable windows %u; last frozen window: score ratio %.3f, size shift %.3f\n",
+    _hak_out_printf(o, "; stable windows %u; last frozen window's score ratio %.3f; last size shift %.3f\n",
                     v->stable_count, v->last_ratio, v->last_shift);
 }
 

@@ -18,7 +18,8 @@ extern size_t _hak_mmap_threshold;
  * learns (ELO off, or evo.policy = frozen). Set at start-up, and to
  * SIZE_MAX by mallopt(M_MMAP_THRESHOLD). */
 extern size_t _hak_policy_min_size;
-/* Samples a thread gathers before handing them to the window. */
+/* Samples a thread gathers before handing them to the window; set at
+ * window boundaries to suit the window's length. */
 extern uint32_t _hak_policy_batch;
 
 hak_inline size_t hak_mmap_threshold(void) { return __atomic_load_n(&_hak_mmap_threshold, __ATOMIC_RELAXED); }
@@ -36,7 +37,7 @@ hak_inline void hak_policy_sample(struct policy_tls *t, size_t n)
         return;
     t->hist[evo_bucket(n)]++;
     uint32_t k = ++t->pending;
-    if (hak_unlikely(k == 1 || k >= _hak_policy_batch))
+    if (hak_unlikely(k == 1 || k >= __atomic_load_n(&_hak_policy_batch, __ATOMIC_RELAXED)))
         _hak_policy_sample_slow(t);
 }
 

@@ -58,6 +58,7 @@ void pstate_restore(const struct pstate *s, struct elo *e)
         const struct pstate_strategy *y = &s->s[i];
         x->rating = y->rating;
         x->wins = y->wins, x->losses = y->losses, x->draws = y->draws;
+        x->games = y->wins + y->losses + y->draws; /* the file keeps no revival */
         x->samples = y->samples, x->windows = y->windows;
         x->retired = y->retired;
     }

@@ -14,10 +14,14 @@
 #define MiB (1024 * KiB)
 #define SEC ((uint64_t)1000000000)
 
+/* The made-up worlds below give each strategy a cost of its own whatever
+ * the sizes; sampling only from 64 MiB up (min_size) makes that consistent:
+ * with no size known under any threshold, no two strategies count as
+ * equivalent (elo_same), so the first look meets all twelve. */
 static const struct elo_params defaults = {
     .count = 12, .min_threshold = 512 * KiB, .max_threshold = 32 * MiB, .k = 32, .initial = 1500,
     .epsilon = 0.1, .w_cpu = 0.4, .w_faults = 0.3, .w_mapped = 0.3, .draw_margin = 0.02,
-    .smoothing = 0.25, .min_samples = 50, .survivors = 6, .retire_games = 3,
+    .smoothing = 0.25, .min_samples = 50, .survivors = 6, .retire_games = 3, .min_size = 64 * MiB,
 };
 
 static const struct evo_params evo_defaults = {
@@ -164,6 +168,8 @@ static void test_epsilon(void **state)
     elo_init(&e, &defaults, 2 * MiB);
     e.s[0].retired = true;
     e.survivors--;
+    for (unsigned i = 0; i < 12; i++)
+        e.s[i].measured = true; /* past the first look */
     unsigned picks[12] = { 0 }, n = 110000;
     for (unsigned i = 0; i < n; i++)
         picks[elo_pick(&e, &r)]++;
@@ -218,6 +224,147 @@ static void test_survival(void **state)
     assert_true(e.s[1].retired);
 }
 
+/* Revival after retirements: every strategy is back at the initial rating,
+ * unmeasured, and waits retire_games new matches before retiring again;
+ * results stay as history. */
+static void test_revive(void **state)
+{
+    (void)state;
+    struct elo e;
+    elo_init(&e, &defaults, 2 * MiB);
+    struct elo_metrics good = cost(1.0), bad = cost(3.0);
+    elo_window(&e, 4, 100, &good);
+    for (unsigned round = 0; round < 10; round++)
+        for (unsigned i = 0; i < 12; i++)
+            if (i != 4 && !e.s[i].retired) {
+                elo_window(&e, i, 100, &bad);
+                elo_window(&e, 4, 100, &good);
+            }
+    assert_int_equal(e.survivors, 6);
+    elo_sizes(&e, 1u << 6);
+    uint64_t losses1 = e.s[1].losses;
+    elo_revive(&e);
+    assert_int_equal(e.survivors, 12);
+    assert_int_equal(e.incumbent, 4);
+    assert_int_equal(e.seen, 0);
+    assert_false(e.ref_set);
+    for (unsigned i = 0; i < 12; i++) {
+        assert_false(e.s[i].retired);
+        assert_false(e.s[i].measured);
+        assert_true(e.s[i].rating == 1500);
+        assert_int_equal(e.s[i].games, 0);
+    }
+    assert_int_equal(e.s[1].losses, losses1);
+    assert_true(elo_first_look(&e));
+    /* A strategy that retired before must lose retire_games new matches. */
+    elo_window(&e, 4, 100, &good);
+    elo_window(&e, 1, 100, &bad);
+    elo_window(&e, 1, 100, &bad);
+    assert_false(e.s[1].retired);
+    elo_window(&e, 1, 100, &bad);
+    assert_true(e.s[1].retired);
+}
+
+/* Equivalence by the sizes seen, with sampling from 64 KiB: thresholds
+ * 3.3 MiB (5), 4.8 MiB (6) and 7.1 MiB (7) against sizes in 4..8 MiB. */
+static void test_equivalence(void **state)
+{
+    (void)state;
+    struct elo e;
+    struct elo_rng r = { 3 };
+    struct elo_params p = defaults;
+    p.min_size = 64 * KiB;
+    elo_init(&e, &p, 2 * MiB);
+    assert_true(elo_same(&e, 0, 11)); /* nothing seen: all alike */
+    elo_sizes(&e, 1u << 6);
+    assert_true(elo_same(&e, 0, 5));
+    assert_false(elo_same(&e, 5, 6));
+    assert_false(elo_same(&e, 6, 7));
+    assert_true(elo_same(&e, 8, 11));
+    assert_true(elo_same(&e, 11, 8));
+    /* Unsampled sizes may lie between thresholds under min_size. */
+    e.p.min_size = 8 * MiB;
+    assert_false(elo_same(&e, 0, 5));
+    assert_true(elo_same(&e, 8, 11));
+    e.p.min_size = 64 * KiB;
+    /* The first look: incumbent 4 first, then one of each other class
+     * ({6}, {7}, {8..11}), then epsilon-greedy. */
+    assert_int_equal(elo_pick(&e, &r), 4);
+    struct elo_metrics m = cost(1.0);
+    elo_window(&e, 4, 100, &m);
+    bool met[4] = { false };
+    for (unsigned k = 0; k < 3; k++) {
+        assert_true(elo_first_look(&e));
+        unsigned c = elo_pick(&e, &r);
+        assert_true(c >= 6);
+        unsigned cls = c < 8 ? c - 6 : 2;
+        assert_false(met[cls]);
+        met[cls] = true;
+        elo_window(&e, c, 100, &m);
+    }
+    assert_false(elo_first_look(&e));
+    assert_true(elo_all_tried(&e));
+}
+
+/* Two phases of a synthetic world sized like bench_allocators' phases:
+ * blocks of 4.5 MiB (bucket 6) that are ten times dearer mapped, then
+ * blocks of 3.75 MiB (bucket 5) ten times dearer in the arena. Counts the
+ * windows until the running strategy is a good one and the bad windows
+ * after that. */
+static unsigned phase_bad(struct evo *v, struct elo *e, struct elo_rng *r, uint64_t *now, unsigned n,
+                          size_t size, bool mapped_good, unsigned *settle)
+{
+    uint64_t hist[EVO_BUCKETS] = { 0 };
+    hist[evo_bucket(size)] = 1000;
+    unsigned bad = 0;
+    *settle = n;
+    for (unsigned i = 0; i < n; i++) {
+        bool good = (e->s[v->strategy].threshold <= size) == mapped_good;
+        if (good && *settle == n)
+            *settle = i;
+        bad += !good && *settle < n;
+        struct elo_metrics m = cost(good ? 1.0 : 10.0);
+        evo_window(v, e, 1000, &m, hist, *now += SEC, r);
+    }
+    return bad;
+}
+
+static void test_two_phases(void **state)
+{
+    (void)state;
+    for (int pol = EVO_P_AUTO; pol <= EVO_P_LEARN; pol++)
+        for (uint64_t seed = 1; seed <= 20; seed++) {
+            struct elo e;
+            struct evo v;
+            struct elo_rng r = { seed };
+            struct elo_params p = defaults;
+            p.min_size = 64 * KiB;
+            elo_init(&e, &p, 2 * MiB);
+            struct evo_params vp = evo_defaults;
+            vp.policy = (enum evo_policy)pol;
+            uint64_t now = 0;
+            evo_init(&v, &vp, &e, now);
+            unsigned settle;
+            /* start on 2.25 MiB, which maps: one window measures it, the
+             * next tries another class, all of which are good */
+            unsigned bad = phase_bad(&v, &e, &r, &now, 2000, 4 * MiB + 512 * KiB, false, &settle);
+            assert_true(settle <= 2);
+            assert_true(bad < 2000 / 10);
+            /* the mapping strategies lost and retired, down to 6 */
+            assert_int_equal(e.survivors, 6);
+            for (unsigned i = 0; i < 12; i++)
+                if (!e.s[i].retired)
+                    assert_true(e.s[i].threshold > 4 * MiB + 512 * KiB);
+            /* The shift: the window that shows it, one to measure the
+             * incumbent again, one to try a mapping class. */
+            bad = phase_bad(&v, &e, &r, &now, 2000, 3 * MiB + 768 * KiB, true, &settle);
+            assert_true(settle <= 3);
+            assert_true(bad < 2000 / 10);
+            assert_true(v.by_reason[EVO_R_SHIFT] == 1);
+            assert_true(e.s[e.incumbent].threshold <= 3 * MiB + 768 * KiB);
+        }
+}
+
 /* Learning on a world where strategy `best` costs 0.5 and the rest 1.0;
  * windows last one second each. */
 static unsigned run_windows(struct evo *v, struct elo *e, unsigned best, unsigned n, uint64_t *now,
@@ -267,10 +414,11 @@ static void test_freeze_on_timeout(void **state)
     struct evo v;
     struct elo_rng r = { 7 };
     struct elo_params p = defaults;
-    p.epsilon = 0; /* never explores, so it is never stable */
+    p.epsilon = 0;
     elo_init(&e, &p, 2 * MiB);
     struct evo_params vp = evo_defaults;
     vp.freeze_ns = 30 * SEC;
+    vp.stable_windows = 1000; /* never stable in time */
     uint64_t now = 0;
     evo_init(&v, &vp, &e, now);
     run_windows(&v, &e, 8, 29, &now, &r, hist_a);
@@ -278,7 +426,7 @@ static void test_freeze_on_timeout(void **state)
     run_windows(&v, &e, 8, 1, &now, &r, hist_a);
     assert_int_equal(v.mode, EVO_FROZEN);
     assert_int_equal(v.last_reason, EVO_R_TIMEOUT);
-    assert_int_equal(v.frozen, 4);
+    assert_int_equal(v.frozen, 8); /* found by the first look, ε = 0 or not */
 }
 
 /* Learns until frozen on strategy 8, with canaries off unless asked. */
@@ -586,6 +734,9 @@ int main(void)
         cmocka_unit_test(test_min_samples),
         cmocka_unit_test(test_epsilon),
         cmocka_unit_test(test_survival),
+        cmocka_unit_test(test_revive),
+        cmocka_unit_test(test_equivalence),
+        cmocka_unit_test(test_two_phases),
         cmocka_unit_test(test_freeze_on_stability),
         cmocka_unit_test(test_freeze_on_timeout),
         cmocka_unit_test(test_relearn_on_degradation),
