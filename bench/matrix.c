@@ -79,8 +79,8 @@ static const struct workload {
     { "huge-sites", "one iteration: blocks of 34, 40 and 46 MiB from 3 call sites allocated, written, freed" },
     { "burst-free", "one iteration: 198 blocks of 320 KiB allocated, written; 102 freed, then the other 96 "
                     "in address order" },
-    { "phases", "one iteration: first half of the run 6 x 4.5 MiB from one site, second half 12 x 3.75 MiB "
-                "from 3 others; allocated, written, freed" },
+    { "phases", "one iteration: first half of the run 4 rounds of 6 x 4.5 MiB from one site, second half 4 "
+                "rounds of 12 x 3.75 MiB from 3 others; each round allocated, written, freed" },
     { "larson", "one replacement (free + malloc) in larson, all threads together" },
 };
 enum { NBUILTIN = sizeof builtin / sizeof builtin[0] };
