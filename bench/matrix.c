@@ -901,6 +901,9 @@ static void train(int w, int c, bool tty)
         matches += isnan(s.act[MX_A_elo_matches]) ? 0 : s.act[MX_A_elo_matches];
         threshold = s.act[MX_A_elo_threshold];
     }
+    char mib[32] = "n/a";
+    if (!isnan(threshold))
+        snprintf(mib, sizeof mib, "%.2f MiB", threshold / 1048576);
     if (access(mx->state_file[w], R_OK) != 0) {
         snprintf(mx->state_note[w], sizeof mx->state_note[w],
                  "no state: %d training run%s under %s wrote none (%.0f windows closed)", ok, ok == 1 ? "" : "s",
@@ -909,8 +912,8 @@ static void train(int w, int c, bool tty)
         return;
     }
     snprintf(mx->state_note[w], sizeof mx->state_note[w],
-             "state from %d training run%s under %s: %.0f windows, %.0f matches, threshold %.2f MiB at the end "
-             "(state/%s.state)", ok, ok == 1 ? "" : "s", train_profile, windows, matches, threshold / 1048576, name);
+             "state from %d training run%s under %s: %.0f windows, %.0f matches, threshold %s at the end "
+             "(state/%s.state)", ok, ok == 1 ? "" : "s", train_profile, windows, matches, mib, name);
 }
 
 /* --check-output: a command run that printed other than baseline's first

@@ -189,8 +189,9 @@ int _hak_matrix_json_string(const char *json, const char *path, char *buf, size_
 int _hak_matrix_read_json(const char *json, struct mx_matrix *m, char *err, size_t len);
 
 /* hakmem's activity from its statistics JSON: every MX_ACTIVITY number
- * (NAN where absent) and the evolution mode. Returns -1 if the text is not
- * hakmem's statistics or its counters were compiled out (all NAN). */
+ * (NAN where absent, and all but the policy's "elo." ones when the
+ * counters were compiled out) and the evolution mode. Returns -1 if the
+ * text is not hakmem's statistics. */
 int _hak_matrix_parse_activity(const char *json, double act[MX_NACT], double *mode);
 
 /* The calls of `strace -c` output (0 for a call not listed). Returns 0, or

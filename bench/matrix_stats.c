@@ -366,17 +366,19 @@ int _hak_matrix_parse_activity(const char *json, double act[MX_NACT], double *mo
     *mode = NAN;
     for (int k = 0; k < MX_NACT; k++)
         act[k] = NAN;
-    double counters;
-    if (_hak_matrix_json_number(json, "hakmem.counters", &counters) == 0 && counters == 0)
+    if (!lookup(json, "hakmem"))
         return -1;
     if (_hak_matrix_json_string(json, "evo.mode", word, sizeof word) == 0)
         for (int m = 0; m < MX_NMODES; m++)
             if (strcasecmp(word, modes[m]) == 0)
                 *mode = m;
-    if (!lookup(json, "hakmem"))
-        return -1;
+    /* Without counters (--disable-counters) only the policy's own figures
+     * mean anything: the counters' zeros would read as "did nothing". */
+    double counters;
+    bool counted = _hak_matrix_json_number(json, "hakmem.counters", &counters) != 0 || counters != 0;
     for (int k = 0; k < MX_NACT; k++)
-        if (_hak_matrix_json_number(json, _hak_matrix_act_path[k], &act[k]) != 0)
+        if ((!counted && strncmp(_hak_matrix_act_path[k], "elo.", 4) != 0) ||
+            _hak_matrix_json_number(json, _hak_matrix_act_path[k], &act[k]) != 0)
             act[k] = NAN;
     /* ELO off prints no leaderboard: it closed no window. */
     double on;

@@ -140,12 +140,13 @@ static bool check_due(uint64_t count) { return count >= HAK_PEEK(P.check_count) 
 static void next_window(void)
 {
     bool first_look = P.evo.mode == EVO_LEARN && elo_first_look(&P.elo);
-    P.window_cur = !P.warm || first_look || P.evo.strategy != P.elo.incumbent ? P.min_samples : P.window_n;
+    uint64_t len = !P.warm || first_look || P.evo.strategy != P.elo.incumbent ? P.min_samples : P.window_n;
+    HAK_POKE(P.window_cur, len);
     /* Small batches for small windows, so a window ends near its size;
      * at most 64 so a thread's samples are not held back for long. */
-    uint64_t per = P.window_cur / 64;
+    uint64_t per = len / 64;
     HAK_POKE(_hak_policy_batch, (uint32_t)(per < 1 ? 1 : per > 64 ? 64 : per));
-    P.check_count = 0;
+    HAK_POKE(P.check_count, 0);
     memset(P.check_hist, 0, sizeof P.check_hist);
 }
 
@@ -265,7 +266,7 @@ static void close_window(void)
         }
         shifted = evo_shift(&P.evo, recent) > P.evo.p.shift;
         if (!shifted) {
-            P.check_count = count;
+            HAK_POKE(P.check_count, count);
             memcpy(P.check_hist, hist, sizeof hist);
         }
     }

@@ -151,8 +151,13 @@ static void activity(void **state)
                      0);
     assert_true(act[MX_A_elo_windows] == 0 && act[MX_A_elo_matches] == 0 && mode == MX_MODE_NONE);
     assert_true(isnan(act[MX_A_bc_hits]));
-    assert_int_equal(_hak_matrix_parse_activity("{\"hakmem\": {\"counters\": false}}", act, &mode), -1);
-    assert_true(isnan(act[MX_A_os_mmap]) && isnan(mode));
+    /* Counters compiled out: the policy's figures only, never a zero count. */
+    assert_int_equal(_hak_matrix_parse_activity("{\"hakmem\": {\"counters\": false}, \"bigcache\": {\"hits\": 0}, "
+                                                "\"elo\": {\"enabled\": true, \"windows\": 3, \"threshold\": 1}}",
+                                                act, &mode),
+                     0);
+    assert_true(isnan(act[MX_A_os_mmap]) && isnan(act[MX_A_bc_hits]) && isnan(mode));
+    assert_true(act[MX_A_elo_windows] == 3 && act[MX_A_elo_threshold] == 1);
     assert_int_equal(_hak_matrix_parse_activity("not json", act, &mode), -1);
 }
 
