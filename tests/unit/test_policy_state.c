@@ -378,6 +378,7 @@ static void test_io_errors(void **state)
     assert_int_equal(pstate_read("/dev/null/x", buf, sizeof buf, &len, err, sizeof err), PSTATE_ERROR);
     assert_non_null(strstr(err, "cannot open"));
     path_in_dir(path, sizeof path, "big");
+    memset(buf, 'x', sizeof buf);
     put_file(path, buf, sizeof buf);
     assert_int_equal(pstate_read(path, buf, 100, &len, err, sizeof err), PSTATE_ERROR);
     assert_non_null(strstr(err, "larger than 100 bytes"));
