@@ -188,21 +188,27 @@ static void test_epsilon(void **state)
         assert_int_not_equal(elo_pick(&e, &r), 4);
 }
 
+/* Strategy 4 leads; each challenger loses in turn, over and over: the
+ * lowest retire one by one once they have played retire_games matches,
+ * down to 6. */
+static void challengers_lose(struct elo *e, const struct elo_metrics *good, const struct elo_metrics *bad)
+{
+    elo_window(e, 4, 100, good);
+    for (unsigned round = 0; round < 10; round++)
+        for (unsigned i = 0; i < 12; i++)
+            if (i != 4 && !e->s[i].retired) {
+                elo_window(e, i, 100, bad);
+                elo_window(e, 4, 100, good);
+            }
+}
+
 static void test_survival(void **state)
 {
     (void)state;
     struct elo e;
     elo_init(&e, &defaults, 2 * MiB);
     struct elo_metrics good = cost(1.0), bad = cost(3.0);
-    elo_window(&e, 4, 100, &good);
-    /* Each challenger loses in turn, over and over: the lowest retire one by
-     * one once they have played retire_games matches, down to 6. */
-    for (unsigned round = 0; round < 10; round++)
-        for (unsigned i = 0; i < 12; i++)
-            if (i != 4 && !e.s[i].retired) {
-                elo_window(&e, i, 100, &bad);
-                elo_window(&e, 4, 100, &good);
-            }
+    challengers_lose(&e, &good, &bad);
     assert_int_equal(e.survivors, 6);
     assert_int_equal(e.retirements, 6);
     assert_false(e.s[4].retired);
@@ -233,13 +239,7 @@ static void test_revive(void **state)
     struct elo e;
     elo_init(&e, &defaults, 2 * MiB);
     struct elo_metrics good = cost(1.0), bad = cost(3.0);
-    elo_window(&e, 4, 100, &good);
-    for (unsigned round = 0; round < 10; round++)
-        for (unsigned i = 0; i < 12; i++)
-            if (i != 4 && !e.s[i].retired) {
-                elo_window(&e, i, 100, &bad);
-                elo_window(&e, 4, 100, &good);
-            }
+    challengers_lose(&e, &good, &bad);
     assert_int_equal(e.survivors, 6);
     elo_sizes(&e, 1u << 6);
     uint64_t losses1 = e.s[1].losses;
