@@ -228,9 +228,12 @@ struct tiny_heap *_hak_tiny_heap(void)
     }
     h->tls = t;
     h->ctr = &_hak_thread.ctr;
-    /* A thread allocating after its exit functions ran may be past the last
-     * round of key destructors, and then its TLS goes away under the heap:
-     * such a heap stays off the registry, whose readers follow h->ctr. */
+    /* The registry's readers follow h->ctr into this thread's TLS, so a
+     * listed heap must be unlisted by the exit destructor before that TLS
+     * goes. A thread allocating after its exit functions ran may be past
+     * the last round of key destructors: such a heap stays off the
+     * registry. (Frees, which glibc also makes after the key destructors,
+     * never set up a heap: see _hak_tiny_free_slow.) */
     h->listed = !_hak_thread.gone;
     if (h->listed) {
         h->reg_next = reg_head;
@@ -814,11 +817,12 @@ static bool list_contains(void *head, uintptr_t a, uint32_t limit, const struct 
 }
 
 /* The block carries the free mark. For a slab of ours every list it could be
- * on is ours to read, so confirm; for another thread's slab the 64-bit
- * per-process key is the evidence (a user write cannot forge it by chance). */
+ * on is ours to read, so confirm; for another thread's slab (or an abandoned
+ * one, to a thread without a heap) the 64-bit per-process key is the
+ * evidence (a user write cannot forge it by chance). */
 static bool confirm_double_free(struct tiny_tls *t, struct tiny_heap *h, struct tiny_slab *s, uintptr_t a)
 {
-    if (atomic_load_explicit(&s->owner, memory_order_relaxed) != h)
+    if (!h || atomic_load_explicit(&s->owner, memory_order_relaxed) != h)
         return true;
     return list_contains(t->head[s->cls], a, t->bound[s->cls] - t->room[s->cls] + 1, NULL) ||
            list_contains(s->free, a, s->capacity + 1, s) ||
@@ -834,7 +838,11 @@ void _hak_tiny_free_slow(void *p, struct tiny_slab *s, const char *fn)
         return;
     }
     struct tiny_tls *t = &_hak_thread.tiny;
-    struct tiny_heap *h = _hak_tiny_heap();
+    /* A free never sets up a heap: the frees glibc makes at the very end of
+     * a thread (__nptl_free_stacks, after the key destructors) would list a
+     * heap whose TLS is unmapped soon after. Without one, the block goes to
+     * its slab's remote list, as any other thread's free does. */
+    struct tiny_heap *h = t->heap;
     struct tiny_heap *owner = atomic_load_explicit(&s->owner, memory_order_acquire);
     if (!owner && h && adopt(h, s->cls, s)) {
         owner = h;
@@ -888,7 +896,7 @@ size_t _hak_tiny_usable(void *p, struct tiny_slab *s, const char *fn)
     }
     /* A freed block (realloc after free): the free path's check. */
     uintptr_t a = (uintptr_t)p;
-    if (((uintptr_t *)p)[1] == tiny_mark(a) && confirm_double_free(&_hak_thread.tiny, _hak_tiny_heap(), s, a)) {
+    if (((uintptr_t *)p)[1] == tiny_mark(a) && confirm_double_free(&_hak_thread.tiny, _hak_thread.tiny.heap, s, a)) {
         HAK_CTR_INC(early_return, double_free);
         _hak_report(fn, "double free", p);
         return 0;
