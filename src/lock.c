@@ -16,21 +16,18 @@ static inline void cpu_relax(void)
 
 #define FORK_LEVEL_MASK ((uintptr_t)7)
 
+/* _hak_lock_depth is already raised (hak_lock). */
 void _hak_lock_slow(hak_lock_t *l)
 {
     uintptr_t self = hak_lock_self();
     uintptr_t h = atomic_load_explicit(&l->held, memory_order_relaxed);
-    if ((h & ~FORK_LEVEL_MASK) == self && (h & FORK_LEVEL_MASK)) {
-        _hak_lock_depth++; /* held by this thread for a fork: borrowed */
-        return;
-    }
+    if ((h & ~FORK_LEVEL_MASK) == self && (h & FORK_LEVEL_MASK))
+        return; /* held by this thread for a fork: borrowed */
     for (unsigned spins = 0;; spins++) {
         uintptr_t free_ = 0;
         if (atomic_load_explicit(&l->held, memory_order_relaxed) == 0 &&
-            atomic_compare_exchange_weak_explicit(&l->held, &free_, self, memory_order_acquire, memory_order_relaxed)) {
-            _hak_lock_depth++;
+            atomic_compare_exchange_weak_explicit(&l->held, &free_, self, memory_order_acquire, memory_order_relaxed))
             return;
-        }
         if (spins < 64)
             cpu_relax();
         else

@@ -29,8 +29,13 @@ typedef struct {
 
 #define HAK_LOCK_INIT { 0, false }
 
-/* Locks this thread holds now, fork holds aside (fork's prepare handler
- * asks). Aligned to 8, its address leaves three low bits for the level. */
+/* Locks this thread holds or is taking now, fork holds aside (fork's
+ * prepare handler asks). It is raised before a lock is taken and lowered
+ * after it is released, with a signal fence between, so that a signal
+ * handler that forks never sees 0 while this thread holds a lock: its
+ * prepare would then wait without bound for a lock whose holder may be
+ * waiting for the interrupted one. Aligned to 8, its address leaves three
+ * low bits for the level. */
 extern hak_tls uintptr_t _hak_lock_depth;
 
 /* A thread's token: the address of its own TLS word (never 0, low bits 0). */
@@ -40,23 +45,25 @@ void _hak_lock_slow(hak_lock_t *l);
 
 hak_inline void hak_lock(hak_lock_t *l)
 {
+    _hak_lock_depth++;
+    atomic_signal_fence(memory_order_seq_cst);
     uintptr_t free_ = 0;
     if (hak_likely(atomic_compare_exchange_strong_explicit(&l->held, &free_, hak_lock_self(), memory_order_acquire,
-                                                           memory_order_relaxed))) {
-        _hak_lock_depth++;
+                                                           memory_order_relaxed)))
         return;
-    }
     _hak_lock_slow(l);
 }
 
 hak_inline bool hak_trylock(hak_lock_t *l)
 {
-    uintptr_t free_ = 0;
-    if (!atomic_compare_exchange_strong_explicit(&l->held, &free_, hak_lock_self(), memory_order_acquire,
-                                                 memory_order_relaxed))
-        return false;
     _hak_lock_depth++;
-    return true;
+    atomic_signal_fence(memory_order_seq_cst);
+    uintptr_t free_ = 0;
+    if (atomic_compare_exchange_strong_explicit(&l->held, &free_, hak_lock_self(), memory_order_acquire,
+                                                memory_order_relaxed))
+        return true;
+    _hak_lock_depth--;
+    return false;
 }
 
 /* A lock this thread holds for a fork is only borrowed by its critical
@@ -65,6 +72,7 @@ hak_inline void hak_unlock(hak_lock_t *l)
 {
     if (hak_likely(atomic_load_explicit(&l->held, memory_order_relaxed) == hak_lock_self()))
         atomic_store_explicit(&l->held, 0, memory_order_release);
+    atomic_signal_fence(memory_order_seq_cst);
     _hak_lock_depth--;
 }
 
