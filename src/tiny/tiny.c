@@ -843,6 +843,8 @@ void _hak_tiny_free_slow(void *p, struct tiny_slab *s, const char *fn)
      * heap whose TLS is unmapped soon after. Without one, the block goes to
      * its slab's remote list, as any other thread's free does. */
     struct tiny_heap *h = t->heap;
+    if (!h)
+        _hak_thread_arm(); /* no heap lists this thread's counters: they join the totals at its exit */
     struct tiny_heap *owner = atomic_load_explicit(&s->owner, memory_order_acquire);
     if (!owner && h && adopt(h, s->cls, s)) {
         owner = h;
@@ -968,8 +970,11 @@ void _hak_tiny_thread_exit(void)
 {
     struct tiny_tls *t = &_hak_thread.tiny;
     struct tiny_heap *h = t->heap;
-    if (!h)
+    if (!h) { /* a thread that only freed */
+        _hak_stats_retire(&_hak_thread.ctr);
+        memset(&_hak_thread.ctr, 0, sizeof _hak_thread.ctr);
         return;
+    }
     HAK_CTR_INC(tiny, thread_exit);
     slow_enter(h);
     heap_retire(h);

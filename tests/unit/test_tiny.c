@@ -227,6 +227,7 @@ static void remote_frees_are_drained(void **state)
     assert_true(reused);
 #if HAK_COUNTERS
     assert_int_equal(GREW(free_ss_remote, -1), NREMOTE);
+    assert_int_equal(GREW(tiny_thread_init, -1), 1); /* the thread that only freed set up no heap */
     assert_int_equal(GREW(free_remote_blocks, -1), NREMOTE);
     assert_true(GREW(free_remote_drain, -1) >= 1);
     assert_true(GREW(tiny_refill_remote, -1) + GREW(tiny_refill_partial, -1) >= 1);
@@ -246,6 +247,8 @@ static void *leaver(void *arg)
 static void *inheritor(void *arg)
 {
     int *ok = arg;
+    /* A heap first (another class): a thread without one frees remotely. */
+    hak_free(hak_malloc(24));
     for (unsigned i = 0; i < NREMOTE; i++)
         hak_free(blocks[i]);
     /* Adopted slabs are this thread's: the next allocations reuse them. */
