@@ -80,6 +80,7 @@ static void init_once(void)
                      _hak_cfg.errors == 1 ? "" : "s");
         _exit(1);
     }
+    _hak_stats_init();
     _hak_tiny_init();
     _hak_policy_init();
     _hak_huge_init();

@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <stddef.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 struct hak_gcounters _hak_gctr;
@@ -259,9 +260,34 @@ static void stats_path(char *buf, size_t len)
     buf[n] = 0;
 }
 
+/* The file fd 2 named at start-up: the report at exit goes to fd 2 only if
+ * it still names that file. A program may close stderr (coreutils do at
+ * exit) and may then open a file of its own as fd 2. */
+static struct {
+    dev_t dev;
+    ino_t ino;
+    bool known;
+} stderr_id;
+
+void _hak_stats_init(void)
+{
+    struct stat st;
+    if (HAK_OPT(stats) && fstat(2, &st) == 0) {
+        stderr_id.dev = st.st_dev;
+        stderr_id.ino = st.st_ino;
+        stderr_id.known = true;
+    }
+}
+
+static bool stderr_unchanged(void)
+{
+    struct stat st;
+    return stderr_id.known && fstat(2, &st) == 0 && st.st_dev == stderr_id.dev && st.st_ino == stderr_id.ino;
+}
+
 void _hak_stats_at_exit(void)
 {
-    if (HAK_OPT(stats))
+    if (HAK_OPT(stats) && stderr_unchanged())
         _hak_stats_print(2, false);
     if (HAK_OPT_STR(stats_file)[0]) {
         char path[HAK_OPT_STR_MAX + 32];

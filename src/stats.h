@@ -11,7 +11,10 @@ void _hak_stats_retire(const struct hak_counters *c);
 void _hak_stats_snapshot(struct hak_counters *out);
 /* Prints the report: text (json false) or one JSON object. */
 void _hak_stats_print(int fd, bool json);
-/* The library destructor's part: print as configured. */
+/* At start-up, once the options are read: notes what stderr is. */
+void _hak_stats_init(void);
+/* The library destructor's part: print as configured (the text report
+ * only while fd 2 is still the stderr of start-up). */
 void _hak_stats_at_exit(void);
 
 #endif
