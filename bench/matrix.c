@@ -145,6 +145,24 @@ static long iterations = 100, warmup = 10;
 static char larson_args[7][32] = { "5", "8", "1000", "5000", "100", "4141", "2" };
 static bool have_strace;
 static int failures, runs_done;
+/* For the progress line: the timed rounds' runs planned (the first rounds,
+ * with --runs auto) and when they started. */
+static int runs_planned;
+static struct timespec rounds_start;
+
+/* "12m03s elapsed, about 8m left" from the runs done so far. */
+static void eta(char *buf, size_t len)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    double el = (double)(now.tv_sec - rounds_start.tv_sec) + (now.tv_nsec - rounds_start.tv_nsec) / 1e9;
+    int e = (int)el;
+    int n = snprintf(buf, len, "%d/%d runs, %dm%02ds elapsed", runs_done, runs_planned, e / 60, e % 60);
+    if (runs_done > 0 && runs_done < runs_planned && n > 0 && (size_t)n < len) {
+        int left = (int)(el / runs_done * (runs_planned - runs_done));
+        snprintf(buf + n, len - (size_t)n, ", about %dm%02ds left", left / 60, left % 60);
+    }
+}
 static int train_runs = 3;              /* --train-runs */
 static const char train_profile[] = "learning";
 static bool check_output;              /* --check-output: commands must print the same everywhere */
@@ -852,12 +870,17 @@ static void run_round(int w, int r, bool tty)
         order[k] = order[j];
         order[j] = t;
     }
-    if (!tty)
-        progress(false, "[round %d] %s (%d runs done)", r + 1, mx->workload[w], runs_done);
+    char when[96];
+    if (!tty) {
+        eta(when, sizeof when);
+        progress(false, "[round %d] %s (%s)", r + 1, mx->workload[w], when);
+    }
     for (int k = 0; k < mx->nconfigs; k++) {
         int c = order[k];
-        if (tty)
-            progress(true, "[round %d] %s: %s (%d runs done)", r + 1, mx->workload[w], mx->config[c].name, runs_done);
+        if (tty) {
+            eta(when, sizeof when);
+            progress(true, "[round %d] %s: %s (%s)", r + 1, mx->workload[w], mx->config[c].name, when);
+        }
         struct mx_sample *s = &mx->sample[w][c][r];
         char keep[4200];
         double sys[MX_NSYS];
@@ -1290,13 +1313,22 @@ int _hak_matrix_main(int argc, char **argv, const char *lib)
     char when[64];
     time_t t = time(NULL);
     strftime(when, sizeof when, "%Y-%m-%d %H:%M UTC", gmtime(&t));
+    /* The header names the programs that run, with their arguments. */
+    bool has_scenario = false, has_larson = false;
+    for (int w = 0; w < mx->nworkloads; w++) {
+        has_scenario |= mx->wkind[w] == MX_W_SCENARIO;
+        has_larson |= mx->wkind[w] == MX_W_LARSON;
+    }
+    char scen[96] = "", lars[256] = "";
+    if (has_scenario)
+        snprintf(scen, sizeof scen, " | bench_allocators --iterations %ld --warmup %ld", iterations, warmup);
+    if (has_larson)
+        snprintf(lars, sizeof lars, " | larson %s %s %s %s %s %s %s", larson_args[0], larson_args[1], larson_args[2],
+                 larson_args[3], larson_args[4], larson_args[5], larson_args[6]);
     snprintf(mx->info, sizeof mx->info,
-             "hakmem matrix%s | %s | %ld CPUs | %d round%s, shuffled, seed %llu | bench_allocators --iterations %ld "
-             "--warmup %ld | larson %s %s %s %s %s %s %s | profiles from %.200s%s%.100s",
+             "hakmem matrix%s | %s | %ld CPUs | %d round%s, shuffled, seed %llu%s%s | profiles from %.200s%s%.100s",
              quick ? " --quick" : "", when, sysconf(_SC_NPROCESSORS_ONLN), mx->runs, mx->runs == 1 ? "" : "s",
-             mx->seed, iterations, warmup,
-             larson_args[0], larson_args[1], larson_args[2], larson_args[3], larson_args[4], larson_args[5],
-             larson_args[6], file, skipped[0] ? " | not installed: " : "", skipped);
+             mx->seed, scen, lars, file, skipped[0] ? " | not installed: " : "", skipped);
 
     bool tty = isatty(2);
     int first = auto_width > 0 ? MX_AUTO_FIRST : mx->runs;
@@ -1335,6 +1367,8 @@ int _hak_matrix_main(int argc, char **argv, const char *lib)
     bool active[MX_MAX_WORKLOADS];
     for (int w = 0; w < mx->nworkloads; w++)
         active[w] = true;
+    runs_planned = first * mx->nworkloads * mx->nconfigs;
+    clock_gettime(CLOCK_MONOTONIC, &rounds_start);
     for (int r = 0; r < mx->runs; r++) {
         int any = 0;
         for (int w = 0; w < mx->nworkloads; w++)

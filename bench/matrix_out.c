@@ -578,22 +578,27 @@ void _hak_matrix_write_plot_data(FILE *f, const struct mx_matrix *m)
 void _hak_matrix_write_plot_script(FILE *f, const struct mx_matrix *m, const char *data_path, const char *svg_path)
 {
     int ref = reference(m);
-    /* A log scale, since peers can be 100x apart; bars grow from 1 (the
-     * reference), up when slower and down when faster. */
+    /* A log scale, since peers can be 100x apart; each bar spans from 1 (the
+     * reference) to its ratio, up when slower and down when faster, so a
+     * small difference shows as a short bar, not as the tip of a tall one. */
     fprintf(f, "set terminal svg size %d,480 dynamic font 'sans,11' background rgb 'white'\n",
             480 + 12 * m->nworkloads * m->nconfigs);
     fprintf(f, "set output '%s'\n", svg_path);
     fprintf(f, "set title 'hakmem matrix: median time per op against %s (lower is faster)'\n", m->config[ref].name);
     fprintf(f, "set ylabel 'time / %s (log scale)'\n", m->config[ref].name);
     fprintf(f, "set logscale y\nset grid ytics\nset key outside right top vertical\n"
-               "set style data histograms\nset style histogram clustered gap 1\n"
-               "set style fill solid 0.85 border -1\nset boxwidth 0.9\nset xtics nomirror\n"
-               "set datafile missing 'NaN'\n");
+               "set style fill solid 0.85 border -1\nset xtics nomirror\n"
+               "set datafile missing 'NaN'\nset key autotitle columnhead\n");
+    fprintf(f, "set xrange [-0.6:%d.4]\n", m->nworkloads - 1);
+    /* Bar i of a workload sits at its column's offset within a 0.9 wide group. */
+    fprintf(f, "n = %d\nbw = 0.9 / n\nx(i) = $0 + (i - 2 - (n - 1) / 2.0) * bw\n", m->nconfigs);
     /* gnuplot's own colours repeat after 8: 16 distinct ones, then again. */
     fprintf(f, "colors = '#1f77b4 #ff7f0e #2ca02c #d62728 #9467bd #8c564b #e377c2 #7f7f7f #bcbd22 #17becf "
                "#393b79 #ad494a #8ca252 #e7ba52 #7b4173 #3182bd'\n");
-    fprintf(f, "plot for [i=2:%d] '%s' using (column(i) > 0 ? column(i) : NaN):xtic(1) title columnheader(i) "
-               "linecolor rgb word(colors, (i - 2) %% 16 + 1), "
+    fprintf(f, "plot for [i=2:%d] '%s' using (x(i)):(column(i)):(x(i) - bw / 2):(x(i) + bw / 2):"
+               "(column(i) < 1 ? column(i) : 1):(column(i) < 1 ? 1 : column(i)) with boxxyerror "
+               "title columnheader(i) linecolor rgb word(colors, (i - 2) %% 16 + 1), "
+               "'%s' using 0:(1):xtic(1) with lines dashtype 2 linecolor rgb 'black' notitle, "
                "1 with lines dashtype 2 linecolor rgb 'black' notitle\n",
-            m->nconfigs + 1, data_path);
+            m->nconfigs + 1, data_path, data_path);
 }

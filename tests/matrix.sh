@@ -38,6 +38,9 @@ else
         bad "no activity line (policy figures only) for baseline"
 fi
 grep -q 'seed 18446744073709551615 ' "$tmp/out" || bad "the seed is not in the header"
+# The header names only the programs that ran: vm is a scenario, no larson.
+head -n 1 "$tmp/out" | grep -q '| bench_allocators --iterations 3 ' || bad "header without bench_allocators' arguments"
+head -n 1 "$tmp/out" | grep -q 'larson' && bad "header names larson, which did not run"
 # One round gives no verdict: vm is either "too few runs", or, when no vm
 # block reached BigCache in baseline's run (under the learned threshold),
 # "not exercised" with the activity line to match.
@@ -103,6 +106,7 @@ HAKMEM_CONFIG=$tmp/hakmem.ini "$HAK_BIN" matrix --workloads echo --command same=
     --runs 2 --check-output --out "$tmp/m3" >"$tmp/out3" 2>"$tmp/err3"
 [ $? = 1 ] || bad "a command whose output differs must fail the matrix"
 grep -q '^echo — op: one run of the command: echo hello$' "$tmp/out3" || bad "no table for the [workload] section"
+head -n 1 "$tmp/out3" | grep -Eq 'bench_allocators|larson' && bad "a matrix of commands names bench_allocators or larson"
 grep -q '^same — op: one run of the command: echo same$' "$tmp/out3" || bad "no table for --command"
 grep -Eq '^glibc .* 2/2$' <(sed -n '/^same —/,/^$/p' "$tmp/out3") || bad "same output: runs must stand"
 grep -Eq '^glibc .* 0/2$' <(sed -n '/^preload —/,/^$/p' "$tmp/out3") || bad "other output: runs must fail"

@@ -522,6 +522,9 @@ static void csv_json_plot(void **state)
     assert_non_null(strstr(buf, "set output '/d/matrix.svg'\n"));
     assert_non_null(strstr(buf, "plot for [i=2:4] '/d/matrix.dat' using "));
     assert_non_null(strstr(buf, "linecolor rgb word(colors, (i - 2) % 16 + 1)"));
+    /* Bars span from 1 (the reference) to the ratio, not from the axis. */
+    assert_non_null(strstr(buf, "(column(i) < 1 ? column(i) : 1):(column(i) < 1 ? 1 : column(i)) with boxxyerror"));
+    assert_null(strstr(buf, "histogram"));
     free(buf);
     free(m);
 }
