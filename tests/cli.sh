@@ -69,6 +69,16 @@ grep -Eq "^evo\.policy +frozen +profile frozen \($conf:[0-9]+\)" "$tmp/t" || bad
 HAKMEM_TINY_CACHE_MAX=lots "$HAK_BIN" config --values >"$tmp/t" 2>"$tmp/e"
 [ $? = 1 ] || bad "config with a bad variable should exit 1"
 grep -q "HAKMEM_TINY_CACHE_MAX: tiny.cache_max: 'lots' is not a whole number (keeping 256)" "$tmp/e" || bad "bad variable warning: $(cat "$tmp/e")"
+# Blanks around a value are not part of it, from the environment or --set.
+HAKMEM_BIGCACHE_ENABLED=' true ' HAKMEM_BIGCACHE_MAX_WASTE=' 40 ' "$HAK_BIN" config --values >"$tmp/t" 2>"$tmp/e" ||
+    bad "config with blanks around values: $(cat "$tmp/e")"
+grep -qx 'bigcache.max_waste = 40' "$tmp/t" || bad "env value with blanks: $(grep max_waste "$tmp/t")"
+[ -s "$tmp/e" ] && bad "env values with blanks warned: $(cat "$tmp/e")"
+"$HAK_BIN" run --set 'bigcache.max_waste= 50 ' --set 'bigcache.enabled= off' -- "$HAK_BIN" config --values >"$tmp/t" 2>"$tmp/e" ||
+    bad "run --set with blanks: $(cat "$tmp/e")"
+grep -qx 'bigcache.max_waste = 50' "$tmp/t" || bad "--set value with blanks: $(grep max_waste "$tmp/t")"
+grep -qx 'bigcache.enabled = false' "$tmp/t" || bad "--set boolean with blanks: $(grep bigcache.enabled "$tmp/t")"
+[ -s "$tmp/e" ] && bad "--set values with blanks warned: $(cat "$tmp/e")"
 "$HAK_BIN" config --json >"$tmp/j" || bad "config --json"
 grep -q '"tiny.use_superslab": {"value": "true"' "$tmp/j" || bad "config --json content"
 
