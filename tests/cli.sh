@@ -101,5 +101,13 @@ HAKMEM_STATS_FILE="$tmp/stats.json" "$HAK_BIN" run -- sh -c 'ls / >/dev/null; ec
 # Proof of use: allocation counts, or without counters the file hakmem wrote.
 grep -Eq '"alloc_fast": [1-9]|"counters": false' "$tmp/stats.json" 2>/dev/null ||
     bad "run: hakmem was not in use (stats: $(head -c 300 "$tmp/stats.json" 2>/dev/null))"
+# Text logs give thresholds and sizes in MiB or KiB, as the stats text does
+# (awk's 128 KiB strings fill the windows).
+HAKMEM_VERBOSE=2 HAKMEM_ELO_WINDOW=20 HAKMEM_ELO_MIN_SAMPLES=5 "$HAK_BIN" run -- \
+    awk 'BEGIN { s = "x"; for (i = 0; i < 17; i++) s = s s; for (i = 0; i < 400; i++) t = s i }' 2>"$tmp/e" ||
+    bad "run awk with verbose logs"
+grep -Eq '^hakmem: elo: window [0-9]+: strategy [0-9]+ \(threshold [0-9.]+ [KM]iB\) .*, [0-9.]+ [KM]iB mapped' "$tmp/e" ||
+    bad "verbose window log in MiB: $(grep -m1 'elo: window' "$tmp/e")"
+grep -E 'threshold [0-9]+[),]| [0-9]+ bytes mapped' "$tmp/e" && bad "a threshold in bytes in the logs"
 expect_status 127 "run missing program" "$HAK_BIN" run -- /nonexistent/program
 exit $fail
