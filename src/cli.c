@@ -10,6 +10,11 @@
 #include <string.h>
 #include <unistd.h>
 
+/* Tells the library this is the command (init.c): its own allocator then
+ * reads no HAKMEM_ variable and warns about none. */
+extern const char _hak_command[] __attribute__((visibility("default")));
+const char _hak_command[] = "hakmem";
+
 static const char usage_text[] =
     "usage: hakmem run [--profile NAME] [--config FILE] [--set SECTION.KEY=VALUE]... [--] COMMAND [ARG]...\n"
     "       hakmem config [--profile NAME] [--config FILE] [--json | --values | --doc ini|markdown]\n"

@@ -79,6 +79,19 @@ grep -qx 'bigcache.max_waste = 40' "$tmp/t" || bad "env value with blanks: $(gre
 grep -qx 'bigcache.max_waste = 50' "$tmp/t" || bad "--set value with blanks: $(grep max_waste "$tmp/t")"
 grep -qx 'bigcache.enabled = false' "$tmp/t" || bad "--set boolean with blanks: $(grep bigcache.enabled "$tmp/t")"
 [ -s "$tmp/e" ] && bad "--set values with blanks warned: $(cat "$tmp/e")"
+# Each warning shows once: the command's own allocator reads no HAKMEM_
+# variable, and the program `run` starts (or `config`) reports.
+warned='tiny.cache_max: .lots. is not a whole number'
+HAKMEM_TINY_CACHE_MAX=lots "$HAK_BIN" config --values >"$tmp/t" 2>"$tmp/e"
+[ "$(grep -c "$warned" "$tmp/e")" = 1 ] || bad "config: the bad variable warned $(grep -c "$warned" "$tmp/e") times"
+HAKMEM_TINY_CACHE_MAX=lots "$HAK_BIN" run -- true 2>"$tmp/e" || bad "run with a bad variable should run"
+[ "$(grep -c "$warned" "$tmp/e")" = 1 ] && [ "$(wc -l <"$tmp/e")" = 1 ] ||
+    bad "run: the bad variable warned $(grep -c "$warned" "$tmp/e") times: $(cat "$tmp/e")"
+"$HAK_BIN" run --set tiny.cache_max=lots -- true 2>"$tmp/e" || bad "run with a bad --set value should run"
+[ "$(grep -c "$warned" "$tmp/e")" = 1 ] && [ "$(wc -l <"$tmp/e")" = 1 ] ||
+    bad "run --set: the bad value warned $(grep -c "$warned" "$tmp/e") times: $(cat "$tmp/e")"
+HAKMEM_STATS=1 "$HAK_BIN" config --values >"$tmp/t" 2>"$tmp/e"
+[ -s "$tmp/e" ] && bad "config printed its own allocator's stats: $(head -3 "$tmp/e")"
 "$HAK_BIN" config --json >"$tmp/j" || bad "config --json"
 grep -q '"tiny.use_superslab": {"value": "true"' "$tmp/j" || bad "config --json content"
 
