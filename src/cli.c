@@ -54,6 +54,27 @@ static const char *opt_value(int argc, char **argv, int *i, const char *name)
     return argv[++*i];
 }
 
+/* A --profile the configuration file in use lacks is a usage error, named
+ * with the profiles there (a library only warns: it must not end a program). */
+static int check_profile(const char *profile, const char *file)
+{
+    char msg[1024];
+    if (hak_config_check_profile(profile, file, msg, sizeof msg) == 0)
+        return 0;
+    fprintf(stderr, "hakmem: --profile: %s\n", msg);
+    return 2;
+}
+
+/* So is a --config file that cannot be read (the library would fall back
+ * on the built-in copy). */
+static int check_file(const char *path)
+{
+    if (access(path, R_OK) == 0)
+        return 0;
+    fprintf(stderr, "hakmem: --config: %s: %s\n", path, strerror(errno));
+    return 2;
+}
+
 static const char *library_path(char *buf, size_t len)
 {
     const char *env = getenv("HAKMEM_LIBRARY");
@@ -70,6 +91,7 @@ static const char *library_path(char *buf, size_t len)
 
 static int cmd_run(int argc, char **argv)
 {
+    const char *profile = NULL;
     int i = 0;
     for (; i < argc; i++) {
         const char *v;
@@ -79,11 +101,12 @@ static int cmd_run(int argc, char **argv)
         } else if ((v = opt_value(argc, argv, &i, "--profile")) != NULL) {
             if (!v[0])
                 return usage("--profile needs a name", NULL);
-            setenv("HAKMEM_PROFILE", v, 1);
-            unsetenv("HAKMEM_MODE");
+            profile = v;
         } else if ((v = opt_value(argc, argv, &i, "--config")) != NULL) {
             if (!v[0])
                 return usage("--config needs a file", NULL);
+            if (check_file(v))
+                return 2;
             setenv("HAKMEM_CONFIG", v, 1);
         } else if ((v = opt_value(argc, argv, &i, "--set")) != NULL) {
             const char *eq = strchr(v, '=');
@@ -103,6 +126,12 @@ static int cmd_run(int argc, char **argv)
     }
     if (i >= argc)
         return usage("run needs a command", NULL);
+    if (profile) {
+        if (check_profile(profile, NULL)) /* after --config, which set HAKMEM_CONFIG */
+            return 2;
+        setenv("HAKMEM_PROFILE", profile, 1);
+        unsetenv("HAKMEM_MODE");
+    }
     char path[PATH_MAX];
     const char *lib = library_path(path, sizeof path);
     if (!lib) {
@@ -139,6 +168,8 @@ static int cmd_config(int argc, char **argv)
         } else if ((v = opt_value(argc, argv, &i, "--config")) != NULL) {
             if (!v[0])
                 return usage("--config needs a file", NULL);
+            if (check_file(v))
+                return 2;
             file = v;
         } else if (strcmp(argv[i], "--json") == 0) {
             format = HAK_DUMP_JSON;
@@ -155,6 +186,8 @@ static int cmd_config(int argc, char **argv)
             return usage("unknown argument", argv[i]);
         }
     }
+    if (profile && check_profile(profile, file))
+        return 2;
     fflush(stdout);
     return hak_config_dump(STDOUT_FILENO, profile, file, format) ? 1 : 0;
 }

@@ -33,7 +33,7 @@ static void warn(struct hak_config *c, int fd, const char *where, const char *fm
     c->errors++;
     if (fd < 0)
         return;
-    char msg[512];
+    char msg[1024];
     va_list ap;
     va_start(ap, fmt);
     _hak_vfmt(msg, sizeof msg, fmt, ap);
@@ -219,6 +219,41 @@ static void parse_pass(struct hak_config *c, const char *text, const char *profi
         *seen = x.profile_seen;
 }
 
+/* The names of the profiles in text, ", "-separated into l->buf (those
+ * that do not fit are left out). */
+struct profile_list {
+    char *buf;
+    size_t len;
+};
+
+static int list_handler(void *user, const char *section, const char *name, const char *value)
+{
+    (void)name, (void)value;
+    struct profile_list *l = user;
+    const char *prof = named(section, "profile");
+    if (!prof)
+        return 1;
+    size_t n = strlen(prof), used = strlen(l->buf);
+    for (const char *p = l->buf; *p;) {
+        size_t k = strcspn(p, ",");
+        if (k == n && memcmp(p, prof, n) == 0)
+            return 1;
+        p += k;
+        p += *p ? 2 : 0;
+    }
+    if (used + n + 3 <= l->len)
+        _hak_fmt(l->buf + used, l->len - used, "%s%s", used ? ", " : "", prof);
+    return 1;
+}
+
+static void profile_names(const char *text, char *buf, size_t len)
+{
+    struct ini_ctx x = { NULL, text, 0, 0, "", false, -1 }; /* a profile pass: the reader warns not */
+    struct profile_list l = { buf, len };
+    buf[0] = 0;
+    ini_parse_stream(conf_reader, &x, list_handler, &l);
+}
+
 /* ------------------------------------------------------------------ env */
 
 static void load_env(struct hak_config *c, int fd)
@@ -307,12 +342,20 @@ void _hak_config_load(struct hak_config *c, const struct hak_load_args *a)
         else if ((profile = getenv("HAKMEM_MODE")) != NULL && profile[0])
             profile_from = "HAKMEM_MODE";
     }
+    if (a->missing && a->missing_len)
+        a->missing[0] = 0;
     if (profile && profile[0]) {
         bool seen = false;
         _hak_fmt(c->profile, sizeof c->profile, "%s", profile);
         parse_pass(c, text, c->profile, fd, &seen);
         if (!seen) {
-            warn(c, fd, profile_from, "no section [profile %s] in %s", profile, c->file);
+            char names[512], msg[1024];
+            profile_names(text, names, sizeof names);
+            _hak_fmt(msg, sizeof msg, "no section [profile %s] in %s; its profiles: %s", profile, c->file,
+                     names[0] ? names : "none");
+            warn(c, fd, profile_from, "%s", msg);
+            if (a->missing && a->missing_len)
+                _hak_fmt(a->missing, a->missing_len, "%s", msg);
             c->profile[0] = 0;
         }
     }

@@ -80,7 +80,7 @@ extern const char _hak_command[] __attribute__((weak, visibility("default")));
 static void init_once(void)
 {
     bool command = _hak_command != NULL;
-    struct hak_load_args args = { NULL, NULL, !command, command ? -1 : 2 };
+    struct hak_load_args args = { .use_env = !command, .warn_fd = command ? -1 : 2 };
     _hak_config_load(&_hak_cfg, &args);
     if (HAK_OPT(strict_config) && _hak_cfg.errors) {
         _hak_dprintf(2, "hakmem: config: %u error%s and strict_config is set; exiting\n", _hak_cfg.errors,

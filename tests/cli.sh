@@ -33,6 +33,37 @@ expect_status 2 "config bad flag" "$HAK_BIN" config --frob
 expect_status 2 "config bad doc" "$HAK_BIN" config --doc pdf
 expect_status 2 "config profile without name" "$HAK_BIN" config --profile
 
+# Bad input on the command line fails at once (exit 2, the command not run),
+# in one message that names the flag and, for a profile, the file's profiles.
+unknown_profile() { # description: $tmp/out and $tmp/err hold what it printed
+    grep -q ran "$tmp/out" && bad "$1 ran the command"
+    [ "$(wc -l <"$tmp/err")" = 1 ] || bad "$1: not one message: $(cat "$tmp/err")"
+    grep -Eq "^hakmem: --profile: no section \[profile nosuch\] in $conf; its profiles: baseline, .*, research$" "$tmp/err" ||
+        bad "$1 message: $(cat "$tmp/err")"
+}
+expect_status 2 "run --profile nosuch" "$HAK_BIN" run --profile nosuch -- sh -c 'echo ran'
+unknown_profile "run --profile nosuch"
+expect_status 2 "config --profile nosuch" "$HAK_BIN" config --profile nosuch
+unknown_profile "config --profile nosuch"
+printf '[profile mine]\nbigcache.enabled = false\n' >"$tmp/mine.ini"
+expect_status 2 "run --profile not in --config" "$HAK_BIN" run --profile nosuch --config "$tmp/mine.ini" -- true
+grep -qx "hakmem: --profile: no section \[profile nosuch\] in $tmp/mine.ini; its profiles: mine" "$tmp/err" ||
+    bad "run --profile not in --config message: $(cat "$tmp/err")"
+expect_status 0 "run --profile of --config" "$HAK_BIN" run --profile mine --config "$tmp/mine.ini" -- true
+expect_status 2 "config --config missing" "$HAK_BIN" config --config "$tmp/nosuch.ini"
+grep -qx "hakmem: --config: $tmp/nosuch.ini: No such file or directory" "$tmp/err" || bad "--config message: $(cat "$tmp/err")"
+expect_status 2 "run --config missing" "$HAK_BIN" run --config "$tmp/nosuch.ini" -- true
+# From the environment a missing profile is a warning, once, and the program
+# runs: a library never ends a program.
+for how in "$HAK_BIN run --" "env LD_PRELOAD=$HAKMEM_LIBRARY"; do
+    HAKMEM_PROFILE=nosuch $how sh -c 'echo ran' >"$tmp/out" 2>"$tmp/err" || bad "HAKMEM_PROFILE=nosuch $how: exit $?"
+    grep -qx ran "$tmp/out" || bad "HAKMEM_PROFILE=nosuch $how did not run the program"
+    [ "$(wc -l <"$tmp/err")" = 1 ] && grep -q '^hakmem: config: HAKMEM_PROFILE: no section \[profile nosuch\]' "$tmp/err" ||
+        bad "HAKMEM_PROFILE=nosuch $how: not one warning: $(cat "$tmp/err")"
+done
+expect_status 1 "config with HAKMEM_PROFILE missing" env HAKMEM_PROFILE=nosuch "$HAK_BIN" config --values
+[ "$(wc -l <"$tmp/err")" = 1 ] || bad "config with HAKMEM_PROFILE missing: not one warning: $(cat "$tmp/err")"
+
 # Every profile of the shipped file against its golden file.
 profiles=$(sed -n 's/^\[profile \(.*\)\]$/\1/p' "$conf")
 [ -n "$profiles" ] || bad "no profiles found in $conf"
