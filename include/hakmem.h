@@ -42,11 +42,12 @@ const char *hak_version(void);
 
 /* Formats of hak_config_dump. */
 enum {
-    HAK_DUMP_TEXT = 0,     /* every option: value, source, description */
+    HAK_DUMP_TEXT = 0,     /* every option: value, source, description, in lines cut to 100 columns */
     HAK_DUMP_JSON = 1,
     HAK_DUMP_VALUES = 2,   /* "name = value" lines */
     HAK_DUMP_MARKDOWN = 3, /* the option table of the documentation */
-    HAK_DUMP_INI = 4       /* the documented option sections of hakmem.ini */
+    HAK_DUMP_INI = 4,      /* the documented option sections of hakmem.ini */
+    HAK_DUMP_TEXT_LONG = 5 /* as TEXT, with each line whole */
 };
 
 /* Loads the configuration as start-up would — with profile and config_file

@@ -16,15 +16,18 @@ extern const char _hak_command[] __attribute__((visibility("default")));
 const char _hak_command[] = "hakmem";
 
 static const char usage_text[] =
-    "usage: hakmem run [--profile NAME] [--config FILE] [--set SECTION.KEY=VALUE]... [--] COMMAND [ARG]...\n"
-    "       hakmem config [--profile NAME] [--config FILE] [--json | --values | --doc ini|markdown]\n"
-    "       hakmem matrix [--quick] [--profiles A,B,...] [--workloads X,Y,...] [--peers P,Q,...] [--runs N|auto]\n"
-    "                     [--command NAME='CMD'] [--out DIR] ... (hakmem matrix --help)\n"
+    "usage: hakmem run [--profile NAME] [--config FILE] [--set SECTION.KEY=VALUE]... [--] COMMAND\n"
+    "                  [ARG]...\n"
+    "       hakmem config [--profile NAME] [--config FILE]\n"
+    "                     [--long | --json | --values | --doc ini|markdown]\n"
+    "       hakmem matrix [--quick] [--profiles A,B,...] [--workloads X,Y,...] [--peers P,Q,...]\n"
+    "                     [--runs N|auto] [--command NAME='CMD'] [--out DIR] ... (hakmem matrix --help)\n"
     "       hakmem matrix --replay FILE | --compare A.json B.json\n"
     "       hakmem --version | --help\n"
     "\n"
     "  run     run COMMAND with libhakmem preloaded and the given settings\n"
-    "  config  print every option: effective value, where it came from, description\n"
+    "  config  print every option: effective value, where it came from, description (lines cut to\n"
+    "          100 columns; --long: whole)\n"
     "  matrix  run every profile and peer allocator over the workloads: time against baseline with 95%\n"
     "          intervals and verdicts, each subsystem's activity, attribution, the gap to the best peer\n"
     "\n"
@@ -171,6 +174,8 @@ static int cmd_config(int argc, char **argv)
             if (check_file(v))
                 return 2;
             file = v;
+        } else if (strcmp(argv[i], "--long") == 0) {
+            format = HAK_DUMP_TEXT_LONG;
         } else if (strcmp(argv[i], "--json") == 0) {
             format = HAK_DUMP_JSON;
         } else if (strcmp(argv[i], "--values") == 0) {

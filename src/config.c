@@ -441,6 +441,55 @@ static void print_markdown(struct hak_out *o)
     }
 }
 
+/* Columns of the TEXT format: a line longer is cut, ending in "...". */
+#define TEXT_WIDTH 100
+
+/* A line of the TEXT format, cut to TEXT_WIDTH bytes (so as many columns or
+ * fewer) between UTF-8 characters; whole in TEXT_LONG. */
+static void text_line(struct hak_out *o, bool whole, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void text_line(struct hak_out *o, bool whole, const char *fmt, ...)
+{
+    char line[1536];
+    va_list ap;
+    va_start(ap, fmt);
+    _hak_vfmt(line, sizeof line, fmt, ap);
+    va_end(ap);
+    size_t n = strlen(line);
+    if (!whole && n > TEXT_WIDTH) {
+        n = TEXT_WIDTH - 3;
+        while (n > 0 && ((unsigned char)line[n] & 0xC0) == 0x80) /* n on a continuation byte */
+            n--;
+        memcpy(line + n, "...", 4);
+    }
+    _hak_out_printf(o, "%s\n", line);
+}
+
+static void print_text(struct hak_out *o, const struct hak_config *c, bool whole)
+{
+    char name[64], val[HAK_OPT_STR_MAX], src[600];
+    /* Cut: columns as wide as their entries (capped, wider entries stand
+     * out), for as much description as fits. Whole: the fixed layout. */
+    int wname = 28, wval = 10, wsrc = 36;
+    if (!whole) {
+        wname = wval = wsrc = 6; /* the headings */
+        for (int id = 0; id < HAK_OPT__COUNT; id++) {
+            int n = (int)strlen(_hak_opt_name(id, name, sizeof name));
+            int v = (int)strlen(_hak_opt_format(id, &c->val[id], val, sizeof val));
+            int s = (int)strlen(_hak_src_format(&c->src[id], c, src, sizeof src));
+            wname = n > wname ? n : wname;
+            wval = v > wval && v <= 16 ? v : wval;
+            wsrc = s > wsrc && s <= 36 ? s : wsrc;
+        }
+    }
+    text_line(o, whole, "# file: %s", c->file);
+    text_line(o, whole, "# profile: %s", c->profile[0] ? c->profile : "(none)");
+    text_line(o, whole, "%-*s %-*s %-*s %s", wname, "option", wval, "value", wsrc, "source", "description");
+    for (int id = 0; id < HAK_OPT__COUNT; id++)
+        text_line(o, whole, "%-*s %-*s %-*s %s", wname, _hak_opt_name(id, name, sizeof name), wval,
+                  _hak_opt_format(id, &c->val[id], val, sizeof val), wsrc,
+                  _hak_src_format(&c->src[id], c, src, sizeof src), _hak_opt_desc[id].doc);
+}
+
 void _hak_config_print(const struct hak_config *c, int fd, int format)
 {
     struct hak_out o;
@@ -448,12 +497,8 @@ void _hak_config_print(const struct hak_config *c, int fd, int format)
     char name[64], val[HAK_OPT_STR_MAX], src[600];
     switch (format) {
     case HAK_DUMP_TEXT:
-        _hak_out_printf(&o, "# file: %s\n# profile: %s\n", c->file, c->profile[0] ? c->profile : "(none)");
-        _hak_out_printf(&o, "%-28s %-10s %-36s %s\n", "option", "value", "source", "description");
-        for (int id = 0; id < HAK_OPT__COUNT; id++)
-            _hak_out_printf(&o, "%-28s %-10s %-36s %s\n", _hak_opt_name(id, name, sizeof name),
-                            _hak_opt_format(id, &c->val[id], val, sizeof val),
-                            _hak_src_format(&c->src[id], c, src, sizeof src), _hak_opt_desc[id].doc);
+    case HAK_DUMP_TEXT_LONG:
+        print_text(&o, c, format == HAK_DUMP_TEXT_LONG);
         break;
     case HAK_DUMP_VALUES:
         for (int id = 0; id < HAK_OPT__COUNT; id++)

@@ -20,6 +20,7 @@ expect_status 0 "--version" "$HAK_BIN" --version
 grep -q '^hakmem [0-9]' "$tmp/out" || bad "--version output: $(cat "$tmp/out")"
 expect_status 0 "--help" "$HAK_BIN" --help
 grep -q 'usage: hakmem run' "$tmp/out" || bad "--help prints usage"
+awk 'length > 100' "$tmp/out" | grep . && bad "--help has lines over 100 columns"
 expect_status 2 "no arguments" "$HAK_BIN"
 grep -q 'usage:' "$tmp/err" || bad "no arguments: usage on stderr"
 expect_status 2 "unknown command" "$HAK_BIN" frobnicate
@@ -93,7 +94,7 @@ HAKMEM_CONFIG= "$HAK_BIN" config --profile no-superslab --values >"$tmp/b" 2>"$t
 diff -u "$srcdir/tests/golden/profile-no-superslab.txt" "$tmp/b" || bad "built-in copy differs"
 
 # Sources are named: file:line, profile, env.
-HAKMEM_TINY_CACHE_MAX=77 HAKMEM_CONFIG="$conf" "$HAK_BIN" config --profile frozen >"$tmp/t" 2>&1
+HAKMEM_TINY_CACHE_MAX=77 HAKMEM_CONFIG="$conf" "$HAK_BIN" config --profile frozen --long >"$tmp/t" 2>&1
 grep -Eq '^tiny\.cache_max +77 +env HAKMEM_TINY_CACHE_MAX' "$tmp/t" || bad "config shows env source"
 grep -Eq "^evo\.policy +frozen +profile frozen \($conf:[0-9]+\)" "$tmp/t" || bad "config shows profile source"
 # A configuration error is a warning and a non-zero status, not a crash.
@@ -123,6 +124,28 @@ HAKMEM_TINY_CACHE_MAX=lots "$HAK_BIN" run -- true 2>"$tmp/e" || bad "run with a 
     bad "run --set: the bad value warned $(grep -c "$warned" "$tmp/e") times: $(cat "$tmp/e")"
 HAKMEM_STATS=1 "$HAK_BIN" config --values >"$tmp/t" 2>"$tmp/e"
 [ -s "$tmp/e" ] && bad "config printed its own allocator's stats: $(head -3 "$tmp/e")"
+# config fits 100 columns, descriptions cut; --long keeps them whole, with
+# sources too long for the short view (a file deep down).
+mkdir -p "$tmp/a-directory-whose-name-is-long-enough/to-push-the-source-column-past-its-width"
+long_conf="$tmp/a-directory-whose-name-is-long-enough/to-push-the-source-column-past-its-width/hakmem.ini"
+cp "$conf" "$long_conf"
+for args in "" "--profile frozen" "--profile minimal"; do
+    # shellcheck disable=SC2086 # $args: words
+    HAKMEM_CONFIG="$long_conf" HAKMEM_STATS_FILE="$long_conf.json" "$HAK_BIN" config $args >"$tmp/t" 2>"$tmp/e" ||
+        bad "config $args: $(cat "$tmp/e")"
+    [ "$(awk 'length > 100' "$tmp/t" | wc -l)" = 0 ] || bad "config $args: lines over 100 columns: $(awk 'length > 100' "$tmp/t")"
+    # shellcheck disable=SC2086
+    HAKMEM_CONFIG="$long_conf" HAKMEM_STATS_FILE="$long_conf.json" "$HAK_BIN" config --long $args >"$tmp/l" 2>"$tmp/e"
+    [ "$(wc -l <"$tmp/t")" = "$(wc -l <"$tmp/l")" ] || bad "config $args: --long has other lines"
+done
+grep -q '^# file: .*/to-push-the-source-column-past-its-width/hakmem\.ini$' "$tmp/l" || bad "config --long: the file whole"
+grep -Eq "^evo\.policy +off +profile minimal \($long_conf:[0-9]+\)" "$tmp/l" || bad "config --long: the source whole"
+grep -Eq "^stats_file +$long_conf\.json +env HAKMEM_STATS_FILE" "$tmp/l" || bad "config --long: the value whole"
+"$HAK_BIN" config >"$tmp/t"
+"$HAK_BIN" config --long >"$tmp/l"
+grep -q '\.\.\.$' "$tmp/t" || bad "config cuts no description"
+grep -Eq "^evo\.policy +auto +default +lifecycle: auto \(learn, freeze, probe, relearn\), learn \(always\), frozen .*probing\), off \(ELO without a lifecycle\)$" "$tmp/l" ||
+    bad "config --long: the description whole: $(grep '^evo\.policy' "$tmp/l")"
 "$HAK_BIN" config --json >"$tmp/j" || bad "config --json"
 grep -q '"tiny.use_superslab": {"value": "true"' "$tmp/j" || bad "config --json content"
 
