@@ -157,6 +157,11 @@ diff -u "$tmp/ini.have" "$tmp/ini" || bad "conf/hakmem.ini option docs are stale
 sed -n '/^<!-- BEGIN OPTIONS/,/^<!-- END OPTIONS/p' "$srcdir/README.md" | sed '1d;$d' >"$tmp/md.have"
 diff -u "$tmp/md.have" "$tmp/md" || bad "README.md option table is stale: run scripts/gen-docs.sh"
 
+# The manual names the configured sysconfdir, where hakmem.ini is read from.
+grep -qxF ".I $HAK_SYSCONFDIR/hakmem.ini" "$builddir/doc/hakmem.1" ||
+    bad "hakmem.1 FILES: $(sed -n '/^\.SH FILES/,/^\.SH/p' "$builddir/doc/hakmem.1" 2>&1)"
+grep -n '@[a-z_]*@' "$builddir/doc/hakmem.1" && bad "hakmem.1 has a placeholder left"
+
 # run: the library is preloaded and the settings are passed on.
 "$HAK_BIN" run --profile minimal --set tiny.cache_max=99 --set bigcache.enabled=off -- env >"$tmp/env" 2>"$tmp/err" ||
     bad "run env failed: $(cat "$tmp/err")"
