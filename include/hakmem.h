@@ -57,9 +57,9 @@ enum {
 int hak_config_dump(int fd, const char *profile, const char *config_file, int format);
 
 /* Whether the configuration file hak_config_dump would read (config_file,
- * else as start-up chooses it) has a [profile NAME] section for profile:
- * 0 if it has; otherwise -1, with what start-up would warn (the file and
- * the profiles it has) in msg. Prints nothing. */
+ * else as start-up chooses it) has a [profile NAME] section for profile (a
+ * name, not NULL): 0 if it has; otherwise -1, with what start-up would warn
+ * (the file and the profiles it has) in msg. Prints nothing. */
 int hak_config_check_profile(const char *profile, const char *config_file, char *msg, size_t len);
 
 /* The environment variable of option "section.key", or NULL if no such

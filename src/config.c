@@ -219,10 +219,8 @@ static void parse_pass(struct hak_config *c, const char *text, const char *profi
         *seen = x.profile_seen;
 }
 
-/* The names of the profiles in text, ", "-separated into l->buf (those
- * that do not fit are left out). */
 struct profile_list {
-    char *buf;
+    char *buf; /* ", "-separated names */
     size_t len;
 };
 
@@ -246,9 +244,11 @@ static int list_handler(void *user, const char *section, const char *name, const
     return 1;
 }
 
+/* The names of the profiles in text with a key (as a profile pass finds
+ * them), ", "-separated into buf; those that do not fit are left out. */
 static void profile_names(const char *text, char *buf, size_t len)
 {
-    struct ini_ctx x = { NULL, text, 0, 0, "", false, -1 }; /* a profile pass: the reader warns not */
+    struct ini_ctx x = { NULL, text, 0, 0, "", false, -1 }; /* profile set: the reader does not warn again */
     struct profile_list l = { buf, len };
     buf[0] = 0;
     ini_parse_stream(conf_reader, &x, list_handler, &l);

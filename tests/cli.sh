@@ -122,6 +122,16 @@ HAKMEM_TINY_CACHE_MAX=lots "$HAK_BIN" run -- true 2>"$tmp/e" || bad "run with a 
 "$HAK_BIN" run --set tiny.cache_max=lots -- true 2>"$tmp/e" || bad "run with a bad --set value should run"
 [ "$(grep -c "$warned" "$tmp/e")" = 1 ] && [ "$(wc -l <"$tmp/e")" = 1 ] ||
     bad "run --set: the bad value warned $(grep -c "$warned" "$tmp/e") times: $(cat "$tmp/e")"
+# Under strict_config the program run starts ends after its one warning;
+# config shows the values and the warning (the command's own allocator ends nothing).
+HAKMEM_STRICT_CONFIG=1 HAKMEM_TINY_CACHE_MAX=lots "$HAK_BIN" config --values >"$tmp/t" 2>"$tmp/e"
+st=$?
+[ $st = 1 ] && [ "$(grep -c "$warned" "$tmp/e")" = 1 ] && grep -qx 'tiny.cache_max = 256' "$tmp/t" ||
+    bad "config under strict_config: exit $st, $(cat "$tmp/e")"
+HAKMEM_STRICT_CONFIG=1 HAKMEM_TINY_CACHE_MAX=lots "$HAK_BIN" run -- sh -c 'echo ran' >"$tmp/out" 2>"$tmp/e"
+st=$?
+[ $st = 1 ] && ! grep -q ran "$tmp/out" && [ "$(grep -c "$warned" "$tmp/e")" = 1 ] ||
+    bad "run under strict_config: exit $st, $(cat "$tmp/out" "$tmp/e")"
 HAKMEM_STATS=1 "$HAK_BIN" config --values >"$tmp/t" 2>"$tmp/e"
 [ -s "$tmp/e" ] && bad "config printed its own allocator's stats: $(head -3 "$tmp/e")"
 # config fits 100 columns, descriptions cut; --long keeps them whole, with
