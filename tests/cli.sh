@@ -111,6 +111,9 @@ grep -qx 'bigcache.max_waste = 40' "$tmp/t" || bad "env value with blanks: $(gre
 grep -qx 'bigcache.max_waste = 50' "$tmp/t" || bad "--set value with blanks: $(grep max_waste "$tmp/t")"
 grep -qx 'bigcache.enabled = false' "$tmp/t" || bad "--set boolean with blanks: $(grep bigcache.enabled "$tmp/t")"
 [ -s "$tmp/e" ] && bad "--set values with blanks warned: $(cat "$tmp/e")"
+printf '[bigcache]\nmax_waste =   60 \t\n' >"$tmp/blanks.ini"
+"$HAK_BIN" config --config "$tmp/blanks.ini" --values 2>"$tmp/e" | grep -qx 'bigcache.max_waste = 60' ||
+    bad "file value with blanks: $(cat "$tmp/e")"
 # Each warning shows once: the command's own allocator reads no HAKMEM_
 # variable, and the program `run` starts (or `config`) reports.
 warned='tiny.cache_max: .lots. is not a whole number'
