@@ -42,11 +42,12 @@ const char *hak_version(void);
 
 /* Formats of hak_config_dump. */
 enum {
-    HAK_DUMP_TEXT = 0,     /* every option: value, source, description */
+    HAK_DUMP_TEXT = 0,     /* every option: value, source, description, in lines cut to 100 columns */
     HAK_DUMP_JSON = 1,
     HAK_DUMP_VALUES = 2,   /* "name = value" lines */
     HAK_DUMP_MARKDOWN = 3, /* the option table of the documentation */
-    HAK_DUMP_INI = 4       /* the documented option sections of hakmem.ini */
+    HAK_DUMP_INI = 4,      /* the documented option sections of hakmem.ini */
+    HAK_DUMP_TEXT_LONG = 5 /* as TEXT, with each line whole */
 };
 
 /* Loads the configuration as start-up would — with profile and config_file
@@ -54,6 +55,12 @@ enum {
  * and prints it to fd. Warnings go to stderr. Returns the number of
  * configuration errors found. The running allocator is not changed. */
 int hak_config_dump(int fd, const char *profile, const char *config_file, int format);
+
+/* Whether the configuration file hak_config_dump would read (config_file,
+ * else as start-up chooses it) has a [profile NAME] section for profile (a
+ * name, not NULL): 0 if it has; otherwise -1, with what start-up would warn
+ * (the file and the profiles it has) in msg. Prints nothing. */
+int hak_config_check_profile(const char *profile, const char *config_file, char *msg, size_t len);
 
 /* The environment variable of option "section.key", or NULL if no such
  * option exists. */

@@ -10,16 +10,24 @@
 #include <string.h>
 #include <unistd.h>
 
+/* Tells the library this is the command (init.c): its own allocator then
+ * reads no HAKMEM_ variable and warns about none. */
+extern const char _hak_command[] __attribute__((visibility("default")));
+const char _hak_command[] = "hakmem";
+
 static const char usage_text[] =
-    "usage: hakmem run [--profile NAME] [--config FILE] [--set SECTION.KEY=VALUE]... [--] COMMAND [ARG]...\n"
-    "       hakmem config [--profile NAME] [--config FILE] [--json | --values | --doc ini|markdown]\n"
-    "       hakmem matrix [--quick] [--profiles A,B,...] [--workloads X,Y,...] [--peers P,Q,...] [--runs N|auto]\n"
-    "                     [--command NAME='CMD'] [--out DIR] ... (hakmem matrix --help)\n"
+    "usage: hakmem run [--profile NAME] [--config FILE] [--set SECTION.KEY=VALUE]... [--] COMMAND\n"
+    "                  [ARG]...\n"
+    "       hakmem config [--profile NAME] [--config FILE]\n"
+    "                     [--long | --json | --values | --doc ini|markdown]\n"
+    "       hakmem matrix [--quick] [--profiles A,B,...] [--workloads X,Y,...] [--peers P,Q,...]\n"
+    "                     [--runs N|auto] [--command NAME='CMD'] [--out DIR] ... (hakmem matrix --help)\n"
     "       hakmem matrix --replay FILE | --compare A.json B.json\n"
     "       hakmem --version | --help\n"
     "\n"
     "  run     run COMMAND with libhakmem preloaded and the given settings\n"
-    "  config  print every option: effective value, where it came from, description\n"
+    "  config  print every option: effective value, where it came from, description (lines cut to\n"
+    "          100 columns; --long: whole)\n"
     "  matrix  run every profile and peer allocator over the workloads: time against baseline with 95%\n"
     "          intervals and verdicts, each subsystem's activity, attribution, the gap to the best peer\n"
     "\n"
@@ -49,6 +57,27 @@ static const char *opt_value(int argc, char **argv, int *i, const char *name)
     return argv[++*i];
 }
 
+/* A --profile the configuration file in use lacks is a usage error, named
+ * with the profiles there (a library only warns: it must not end a program). */
+static int check_profile(const char *profile, const char *file)
+{
+    char msg[1024];
+    if (hak_config_check_profile(profile, file, msg, sizeof msg) == 0)
+        return 0;
+    fprintf(stderr, "hakmem: --profile: %s\n", msg);
+    return 2;
+}
+
+/* So is a --config file that cannot be read (the library would fall back
+ * on the built-in copy). */
+static int check_file(const char *path)
+{
+    if (access(path, R_OK) == 0)
+        return 0;
+    fprintf(stderr, "hakmem: --config: %s: %s\n", path, strerror(errno));
+    return 2;
+}
+
 static const char *library_path(char *buf, size_t len)
 {
     const char *env = getenv("HAKMEM_LIBRARY");
@@ -65,6 +94,7 @@ static const char *library_path(char *buf, size_t len)
 
 static int cmd_run(int argc, char **argv)
 {
+    const char *profile = NULL;
     int i = 0;
     for (; i < argc; i++) {
         const char *v;
@@ -74,11 +104,12 @@ static int cmd_run(int argc, char **argv)
         } else if ((v = opt_value(argc, argv, &i, "--profile")) != NULL) {
             if (!v[0])
                 return usage("--profile needs a name", NULL);
-            setenv("HAKMEM_PROFILE", v, 1);
-            unsetenv("HAKMEM_MODE");
+            profile = v;
         } else if ((v = opt_value(argc, argv, &i, "--config")) != NULL) {
             if (!v[0])
                 return usage("--config needs a file", NULL);
+            if (check_file(v))
+                return 2;
             setenv("HAKMEM_CONFIG", v, 1);
         } else if ((v = opt_value(argc, argv, &i, "--set")) != NULL) {
             const char *eq = strchr(v, '=');
@@ -98,6 +129,12 @@ static int cmd_run(int argc, char **argv)
     }
     if (i >= argc)
         return usage("run needs a command", NULL);
+    if (profile) {
+        if (check_profile(profile, NULL)) /* after --config, which set HAKMEM_CONFIG */
+            return 2;
+        setenv("HAKMEM_PROFILE", profile, 1);
+        unsetenv("HAKMEM_MODE");
+    }
     char path[PATH_MAX];
     const char *lib = library_path(path, sizeof path);
     if (!lib) {
@@ -134,7 +171,11 @@ static int cmd_config(int argc, char **argv)
         } else if ((v = opt_value(argc, argv, &i, "--config")) != NULL) {
             if (!v[0])
                 return usage("--config needs a file", NULL);
+            if (check_file(v))
+                return 2;
             file = v;
+        } else if (strcmp(argv[i], "--long") == 0) {
+            format = HAK_DUMP_TEXT_LONG;
         } else if (strcmp(argv[i], "--json") == 0) {
             format = HAK_DUMP_JSON;
         } else if (strcmp(argv[i], "--values") == 0) {
@@ -150,6 +191,8 @@ static int cmd_config(int argc, char **argv)
             return usage("unknown argument", argv[i]);
         }
     }
+    if (profile && check_profile(profile, file))
+        return 2;
     fflush(stdout);
     return hak_config_dump(STDOUT_FILENO, profile, file, format) ? 1 : 0;
 }

@@ -33,7 +33,7 @@ static void warn(struct hak_config *c, int fd, const char *where, const char *fm
     c->errors++;
     if (fd < 0)
         return;
-    char msg[512];
+    char msg[1024];
     va_list ap;
     va_start(ap, fmt);
     _hak_vfmt(msg, sizeof msg, fmt, ap);
@@ -219,6 +219,41 @@ static void parse_pass(struct hak_config *c, const char *text, const char *profi
         *seen = x.profile_seen;
 }
 
+struct profile_list {
+    char *buf; /* ", "-separated names */
+    size_t len;
+};
+
+static int list_handler(void *user, const char *section, const char *name, const char *value)
+{
+    (void)name, (void)value;
+    struct profile_list *l = user;
+    const char *prof = named(section, "profile");
+    if (!prof)
+        return 1;
+    size_t n = strlen(prof), used = strlen(l->buf);
+    for (const char *p = l->buf; *p;) {
+        size_t k = strcspn(p, ",");
+        if (k == n && memcmp(p, prof, n) == 0)
+            return 1;
+        p += k;
+        p += *p ? 2 : 0;
+    }
+    if (used + n + 3 <= l->len)
+        _hak_fmt(l->buf + used, l->len - used, "%s%s", used ? ", " : "", prof);
+    return 1;
+}
+
+/* The names of the profiles in text with a key (as a profile pass finds
+ * them), ", "-separated into buf; those that do not fit are left out. */
+static void profile_names(const char *text, char *buf, size_t len)
+{
+    struct ini_ctx x = { NULL, text, 0, 0, "", false, -1 }; /* profile set: the reader does not warn again */
+    struct profile_list l = { buf, len };
+    buf[0] = 0;
+    ini_parse_stream(conf_reader, &x, list_handler, &l);
+}
+
 /* ------------------------------------------------------------------ env */
 
 static void load_env(struct hak_config *c, int fd)
@@ -307,12 +342,20 @@ void _hak_config_load(struct hak_config *c, const struct hak_load_args *a)
         else if ((profile = getenv("HAKMEM_MODE")) != NULL && profile[0])
             profile_from = "HAKMEM_MODE";
     }
+    if (a->missing && a->missing_len)
+        a->missing[0] = 0;
     if (profile && profile[0]) {
         bool seen = false;
         _hak_fmt(c->profile, sizeof c->profile, "%s", profile);
         parse_pass(c, text, c->profile, fd, &seen);
         if (!seen) {
-            warn(c, fd, profile_from, "no section [profile %s] in %s", profile, c->file);
+            char names[512], msg[1024];
+            profile_names(text, names, sizeof names);
+            _hak_fmt(msg, sizeof msg, "no section [profile %s] in %s; its profiles: %s", profile, c->file,
+                     names[0] ? names : "none");
+            warn(c, fd, profile_from, "%s", msg);
+            if (a->missing && a->missing_len)
+                _hak_fmt(a->missing, a->missing_len, "%s", msg);
             c->profile[0] = 0;
         }
     }
@@ -398,6 +441,55 @@ static void print_markdown(struct hak_out *o)
     }
 }
 
+/* Columns of the TEXT format: a line longer is cut, ending in "...". */
+#define TEXT_WIDTH 100
+
+/* A line of the TEXT format, cut to TEXT_WIDTH bytes (so as many columns or
+ * fewer) between UTF-8 characters; whole in TEXT_LONG. */
+static void text_line(struct hak_out *o, bool whole, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void text_line(struct hak_out *o, bool whole, const char *fmt, ...)
+{
+    char line[1536];
+    va_list ap;
+    va_start(ap, fmt);
+    _hak_vfmt(line, sizeof line, fmt, ap);
+    va_end(ap);
+    size_t n = strlen(line);
+    if (!whole && n > TEXT_WIDTH) {
+        n = TEXT_WIDTH - 3;
+        while (n > 0 && ((unsigned char)line[n] & 0xC0) == 0x80) /* n on a continuation byte */
+            n--;
+        memcpy(line + n, "...", 4);
+    }
+    _hak_out_printf(o, "%s\n", line);
+}
+
+static void print_text(struct hak_out *o, const struct hak_config *c, bool whole)
+{
+    char name[64], val[HAK_OPT_STR_MAX], src[600];
+    /* Cut: columns as wide as their entries (capped, wider entries stand
+     * out), for as much description as fits. Whole: the fixed layout. */
+    int wname = 28, wval = 10, wsrc = 36;
+    if (!whole) {
+        wname = wval = wsrc = 6; /* the headings */
+        for (int id = 0; id < HAK_OPT__COUNT; id++) {
+            int n = (int)strlen(_hak_opt_name(id, name, sizeof name));
+            int v = (int)strlen(_hak_opt_format(id, &c->val[id], val, sizeof val));
+            int s = (int)strlen(_hak_src_format(&c->src[id], c, src, sizeof src));
+            wname = n > wname ? n : wname;
+            wval = v > wval && v <= 16 ? v : wval;
+            wsrc = s > wsrc && s <= 36 ? s : wsrc;
+        }
+    }
+    text_line(o, whole, "# file: %s", c->file);
+    text_line(o, whole, "# profile: %s", c->profile[0] ? c->profile : "(none)");
+    text_line(o, whole, "%-*s %-*s %-*s %s", wname, "option", wval, "value", wsrc, "source", "description");
+    for (int id = 0; id < HAK_OPT__COUNT; id++)
+        text_line(o, whole, "%-*s %-*s %-*s %s", wname, _hak_opt_name(id, name, sizeof name), wval,
+                  _hak_opt_format(id, &c->val[id], val, sizeof val), wsrc,
+                  _hak_src_format(&c->src[id], c, src, sizeof src), _hak_opt_desc[id].doc);
+}
+
 void _hak_config_print(const struct hak_config *c, int fd, int format)
 {
     struct hak_out o;
@@ -405,12 +497,8 @@ void _hak_config_print(const struct hak_config *c, int fd, int format)
     char name[64], val[HAK_OPT_STR_MAX], src[600];
     switch (format) {
     case HAK_DUMP_TEXT:
-        _hak_out_printf(&o, "# file: %s\n# profile: %s\n", c->file, c->profile[0] ? c->profile : "(none)");
-        _hak_out_printf(&o, "%-28s %-10s %-36s %s\n", "option", "value", "source", "description");
-        for (int id = 0; id < HAK_OPT__COUNT; id++)
-            _hak_out_printf(&o, "%-28s %-10s %-36s %s\n", _hak_opt_name(id, name, sizeof name),
-                            _hak_opt_format(id, &c->val[id], val, sizeof val),
-                            _hak_src_format(&c->src[id], c, src, sizeof src), _hak_opt_desc[id].doc);
+    case HAK_DUMP_TEXT_LONG:
+        print_text(&o, c, format == HAK_DUMP_TEXT_LONG);
         break;
     case HAK_DUMP_VALUES:
         for (int id = 0; id < HAK_OPT__COUNT; id++)

@@ -10,6 +10,8 @@ struct hak_load_args {
     const char *file;      /* ini file; NULL: HAKMEM_CONFIG, then SYSCONFDIR/hakmem.ini */
     bool use_env;          /* read the environment (off only in tests) */
     int warn_fd;           /* where warnings go; -1 for nowhere */
+    char *missing;         /* if not NULL, gets the warning about a missing profile ("" if none) */
+    size_t missing_len;
 };
 
 /* Fills c from scratch. Never calls malloc. Each bad input prints one

@@ -71,11 +71,19 @@ bool _hak_bootstrap_owns(const void *p)
     return (const char *)p >= bootstrap && (const char *)p < bootstrap + BOOTSTRAP_SIZE;
 }
 
+/* Defined by the hakmem command (cli.c), whose own allocator takes nothing
+ * from the environment and neither warns nor exits on a configuration
+ * error: the settings are for the program it runs or the configuration it
+ * shows, which report their errors themselves (else each warning would
+ * show twice). Weak: NULL in every other program. */
+extern const char _hak_command[] __attribute__((weak, visibility("default")));
+
 static void init_once(void)
 {
-    struct hak_load_args args = { NULL, NULL, true, 2 };
+    bool command = _hak_command != NULL;
+    struct hak_load_args args = { .use_env = !command, .warn_fd = command ? -1 : 2 };
     _hak_config_load(&_hak_cfg, &args);
-    if (HAK_OPT(strict_config) && _hak_cfg.errors) {
+    if (HAK_OPT(strict_config) && _hak_cfg.errors && !command) {
         _hak_dprintf(2, "hakmem: config: %u error%s and strict_config is set; exiting\n", _hak_cfg.errors,
                      _hak_cfg.errors == 1 ? "" : "s");
         _exit(1);

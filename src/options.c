@@ -182,9 +182,25 @@ int _hak_opt_parse(int id, const char *text, struct hak_optval *out, bool check_
     return _hak_value_parse(d->type, d->range, text, out, check_range, err, errlen);
 }
 
-int _hak_value_parse(enum hak_opt_type type, const char *range, const char *text, struct hak_optval *out,
+static bool is_blank(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; }
+
+int _hak_value_parse(enum hak_opt_type type, const char *range, const char *raw, struct hak_optval *out,
                      bool check_range, char *err, size_t errlen)
 {
+    /* Blanks around a value are not part of it (inih strips them in the
+     * file; the environment and --set keep them). */
+    char text[HAK_OPT_STR_MAX];
+    while (is_blank(*raw))
+        raw++;
+    size_t len = strlen(raw);
+    while (len > 0 && is_blank(raw[len - 1]))
+        len--;
+    if (len >= sizeof text) {
+        _hak_fmt(err, errlen, "value is longer than %zu characters", sizeof text - 1);
+        return -1;
+    }
+    memcpy(text, raw, len);
+    text[len] = 0;
     switch (type) {
     case HAK_T_BOOL: {
         static const char *const yes[] = { "1", "true", "yes", "on" };
@@ -256,15 +272,9 @@ int _hak_value_parse(enum hak_opt_type type, const char *range, const char *text
         out->i = idx;
         return 0;
     }
-    case HAK_T_STR: {
-        size_t n = strlen(text);
-        if (n >= sizeof out->s) {
-            _hak_fmt(err, errlen, "value is longer than %zu characters", sizeof out->s - 1);
-            return -1;
-        }
-        memcpy(out->s, text, n + 1);
+    case HAK_T_STR:
+        memcpy(out->s, text, len + 1); /* len < HAK_OPT_STR_MAX = sizeof out->s */
         return 0;
-    }
     }
     return -1;
 }

@@ -57,6 +57,18 @@ static struct {
     struct { uint64_t windows, rated, matches, retirements; } loaded; /* the file's totals */
     char state_error[200];            /* why the last load or write failed, "" if none did */
 } P = { .lock = HAK_LOCK_INIT };
+
+/* A threshold or size in the text output (logs, stats): MiB, or KiB below
+ * 1 MiB; the JSON keeps bytes. */
+static void print_size(char *buf, size_t len, size_t n)
+{
+    if (n % (1024 * 1024) == 0)
+        _hak_fmt(buf, len, "%zu MiB", n >> 20);
+    else if (n >= 1024 * 1024)
+        _hak_fmt(buf, len, "%.2f MiB", (double)n / (1024.0 * 1024.0));
+    else
+        _hak_fmt(buf, len, "%zu KiB", n >> 10);
+}
 /* The state file's text and values while it is loaded or written (at
  * start-up, or with the lock held): too big for some stacks. */
 static char state_text[PSTATE_MAX];
@@ -99,10 +111,12 @@ static void state_load(void)
     P.loaded.matches = state_values.matches;
     P.loaded.retirements = state_values.retirements;
     P.state_loaded = true;
-    if (HAK_OPT(verbose) >= 1)
-        _hak_dprintf(2, "hakmem: policy: state file %s loaded: leader %u (threshold %zu), %u survivors, %llu windows\n",
-                     P.state_path, P.elo.incumbent, P.elo.s[P.elo.incumbent].threshold, P.elo.survivors,
-                     (unsigned long long)state_values.windows);
+    if (HAK_OPT(verbose) >= 1) {
+        char size[32];
+        print_size(size, sizeof size, P.elo.s[P.elo.incumbent].threshold);
+        _hak_dprintf(2, "hakmem: policy: state file %s loaded: leader %u (threshold %s), %u survivors, %llu windows\n",
+                     P.state_path, P.elo.incumbent, size, P.elo.survivors, (unsigned long long)state_values.windows);
+    }
 }
 
 /* Writes the state file if this process closed a window since the file
@@ -234,19 +248,27 @@ static void log_window(const struct elo_metrics *m, unsigned played, uint64_t sa
                        bool changed)
 {
     int verbose = (int)HAK_OPT(verbose);
-    if (verbose >= 2)
-        _hak_dprintf(2, "hakmem: elo: window %llu: strategy %u (threshold %zu) %llu samples, %.0f ns cpu and %.3f faults "
-                     "per allocation, %zu bytes mapped; rating %.1f\n",
-                     (unsigned long long)P.elo.windows, played, P.elo.s[played].threshold,
-                     (unsigned long long)samples, m->cpu_ns, m->faults, (size_t)m->mapped, P.elo.s[played].rating);
-    if (verbose >= 1 && P.elo.last_retired >= 0)
-        _hak_dprintf(2, "hakmem: elo: strategy %d (threshold %zu) retired, rating %.1f; %u survivors\n",
-                     P.elo.last_retired, P.elo.s[P.elo.last_retired].threshold,
-                     P.elo.s[P.elo.last_retired].rating, P.elo.survivors);
-    if (verbose >= 1 && changed)
-        _hak_dprintf(2, "hakmem: evo: %s -> %s (%s) after window %llu; next strategy %u (threshold %zu)\n",
+    char size[32];
+    if (verbose >= 2) {
+        char mapped[32];
+        print_size(size, sizeof size, P.elo.s[played].threshold);
+        print_size(mapped, sizeof mapped, (size_t)m->mapped);
+        _hak_dprintf(2, "hakmem: elo: window %llu: strategy %u (threshold %s) %llu samples, %.0f ns cpu and %.3f faults "
+                     "per allocation, %s mapped; rating %.1f\n",
+                     (unsigned long long)P.elo.windows, played, size, (unsigned long long)samples, m->cpu_ns, m->faults,
+                     mapped, P.elo.s[played].rating);
+    }
+    if (verbose >= 1 && P.elo.last_retired >= 0) {
+        print_size(size, sizeof size, P.elo.s[P.elo.last_retired].threshold);
+        _hak_dprintf(2, "hakmem: elo: strategy %d (threshold %s) retired, rating %.1f; %u survivors\n",
+                     P.elo.last_retired, size, P.elo.s[P.elo.last_retired].rating, P.elo.survivors);
+    }
+    if (verbose >= 1 && changed) {
+        print_size(size, sizeof size, P.elo.s[P.evo.strategy].threshold);
+        _hak_dprintf(2, "hakmem: evo: %s -> %s (%s) after window %llu; next strategy %u (threshold %s)\n",
                      evo_mode_name(before), evo_mode_name(P.evo.mode), evo_reason_name(P.evo.last_reason),
-                     (unsigned long long)P.elo.windows, P.evo.strategy, P.elo.s[P.evo.strategy].threshold);
+                     (unsigned long long)P.elo.windows, P.evo.strategy, size);
+    }
 }
 
 /* Ends the window if it is still full once the lock is held, or if the
@@ -378,16 +400,6 @@ void _hak_policy_fork_child(void)
         _hak_policy_min_size = SIZE_MAX;
         P.state_path[0] = 0;
     }
-}
-
-static void print_size(char *buf, size_t len, size_t n)
-{
-    if (n % (1024 * 1024) == 0)
-        _hak_fmt(buf, len, "%zu MiB", n >> 20);
-    else if (n >= 1024 * 1024)
-        _hak_fmt(buf, len, "%.2f MiB", (double)n / (1024.0 * 1024.0));
-    else
-        _hak_fmt(buf, len, "%zu KiB", n >> 10);
 }
 
 static double ms(uint64_t ns) { return (double)ns / 1e6; }

@@ -98,10 +98,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
 
     static struct hak_config c; /* 5 KiB and more: off the stack */
-    struct hak_load_args args = { profile, path, true, nset & 1 ? null_fd : -1 };
+    struct hak_load_args args = { .profile = profile, .file = path, .use_env = true, .warn_fd = nset & 1 ? null_fd : -1 };
     _hak_config_load(&c, &args);
     check_values(&c);
-    _hak_config_print(&c, null_fd, (int)(ini_len % (HAK_DUMP_INI + 1))); /* one format a run: they cost */
+    _hak_config_print(&c, null_fd, (int)(ini_len % (HAK_DUMP_TEXT_LONG + 1))); /* one format a run: they cost */
 
     for (unsigned i = 0; i < nset; i++)
         unsetenv(set[i]);

@@ -72,7 +72,7 @@ static void clear_env(void)
 static const char *load(const char *file, const char *profile)
 {
     unit_clear(warn_fd);
-    struct hak_load_args a = { profile, file, true, warn_fd };
+    struct hak_load_args a = { .profile = profile, .file = file, .use_env = true, .warn_fd = warn_fd };
     _hak_config_load(&cfg, &a);
     return unit_text(warn_fd, warnings, sizeof warnings);
 }
@@ -262,6 +262,7 @@ static void long_lines_and_missing_things(void **state)
     snprintf(expect, sizeof expect, "%s:3: line longer than", path);
     assert_non_null(strstr(w, expect));
     assert_non_null(strstr(w, "argument: no section [profile absent]"));
+    assert_non_null(strstr(w, "; its profiles: none\n"));
     assert_int_equal(cfg.val[HAK_OPT_tiny_cache_max].i, 80); /* the line after it still counts */
     assert_string_equal(cfg.profile, "");
     assert_int_equal(cfg.errors, 2);
@@ -274,6 +275,29 @@ static void long_lines_and_missing_things(void **state)
     w = load(NULL, "baseline");
     assert_non_null(strstr(w, "(from HAKMEM_CONFIG)"));
     assert_string_equal(cfg.profile, "baseline"); /* still found in the built-in copy */
+}
+
+/* A missing profile's warning names the file's profiles once each (a
+ * section with no key is none: it would apply nothing), also to the caller. */
+static void missing_profile_lists_the_profiles(void **state)
+{
+    (void)state;
+    const char *path = write_file("profiles.ini", "[profile a]\ntiny.cache_max = 1\n[tiny]\ncache_max = 2\n"
+                                                  "[profile b]\nstats = true\n[profile empty]\n"
+                                                  "[profile a]\nstats = true\n");
+    char missing[256] = "x";
+    unit_clear(warn_fd);
+    struct hak_load_args a = { .profile = "c", .file = path, .use_env = true, .warn_fd = warn_fd,
+                               .missing = missing, .missing_len = sizeof missing };
+    _hak_config_load(&cfg, &a);
+    char expect[512];
+    snprintf(expect, sizeof expect, "no section [profile c] in %s; its profiles: a, b", path);
+    assert_string_equal(missing, expect);
+    assert_non_null(strstr(unit_text(warn_fd, warnings, sizeof warnings), expect));
+    a.profile = "b";
+    _hak_config_load(&cfg, &a);
+    assert_string_equal(missing, "");
+    assert_string_equal(cfg.profile, "b");
 }
 
 static void builtin_copy_has_every_profile(void **state)
@@ -356,7 +380,7 @@ static void loading_never_allocates(void **state)
     allocations = 0;
     counting = 1;
     unit_clear(warn_fd);
-    struct hak_load_args a = { "p", path, true, warn_fd };
+    struct hak_load_args a = { .profile = "p", .file = path, .use_env = true, .warn_fd = warn_fd };
     _hak_config_load(&cfg, &a);
     counting = 0;
     assert_int_equal(allocations, 0);
@@ -375,6 +399,7 @@ int main(void)
         cmocka_unit_test_setup(bad_values_warn_and_keep, before_each),
         cmocka_unit_test_setup(bad_environment, before_each),
         cmocka_unit_test_setup(long_lines_and_missing_things, before_each),
+        cmocka_unit_test_setup(missing_profile_lists_the_profiles, before_each),
         cmocka_unit_test_setup(builtin_copy_has_every_profile, before_each),
         cmocka_unit_test_setup(shipped_profiles_match_golden_files, before_each),
         cmocka_unit_test_setup(verbose_reports_sources, before_each),

@@ -127,6 +127,22 @@ static void enums_and_strings(void **state)
     assert_int_equal(_hak_opt_parse(HAK_OPT_stats_file, longtext, &v, true, err, sizeof err), -1);
 }
 
+/* Blanks around a value (the environment and --set keep them) are not part of it. */
+static void blanks_around_values(void **state)
+{
+    (void)state;
+    assert_int_equal(parse_ok(HAK_OPT_stats, " true "), 1);
+    assert_int_equal(parse_ok(HAK_OPT_stats, "\toff\n"), 0);
+    assert_int_equal(parse_ok(HAK_OPT_bigcache_max_waste, " 50 "), 50);
+    assert_int_equal(parse_ok(HAK_OPT_large_mmap_threshold, " 4M"), 4 * 1024 * 1024);
+    assert_non_null(strstr(parse_err(HAK_OPT_bigcache_max_waste, " 5 0 "), "'5 0' is not a whole number"));
+    parse_err(HAK_OPT_stats, "  ");
+    struct hak_optval v;
+    char err[256];
+    assert_int_equal(_hak_opt_parse(HAK_OPT_stats_file, " /tmp/x.json ", &v, true, err, sizeof err), 0);
+    assert_string_equal(v.s, "/tmp/x.json");
+}
+
 static void format_round_trips(void **state)
 {
     (void)state;
@@ -209,6 +225,7 @@ int main(void)
         cmocka_unit_test(sizes),
         cmocka_unit_test(integers_and_durations),
         cmocka_unit_test(enums_and_strings),
+        cmocka_unit_test(blanks_around_values),
         cmocka_unit_test(format_round_trips),
         cmocka_unit_test(unsigned_64),
         cmocka_unit_test(names_resolve),
