@@ -188,11 +188,12 @@ static void test_epsilon(void **state)
         assert_int_not_equal(elo_pick(&e, &r), 4);
 }
 
-/* Strategy 4 leads; each challenger loses in turn, over and over: the
- * lowest retire one by one once they have played retire_games matches,
- * down to 6. */
+/* A fresh board (2 MiB) where strategy 4 leads and each challenger loses
+ * in turn, over and over: the lowest retire one by one once they have
+ * played retire_games matches, down to 6. */
 static void challengers_lose(struct elo *e, const struct elo_metrics *good, const struct elo_metrics *bad)
 {
+    elo_init(e, &defaults, 2 * MiB);
     elo_window(e, 4, 100, good);
     for (unsigned round = 0; round < 10; round++)
         for (unsigned i = 0; i < 12; i++)
@@ -206,7 +207,6 @@ static void test_survival(void **state)
 {
     (void)state;
     struct elo e;
-    elo_init(&e, &defaults, 2 * MiB);
     struct elo_metrics good = cost(1.0), bad = cost(3.0);
     challengers_lose(&e, &good, &bad);
     assert_int_equal(e.survivors, 6);
@@ -237,7 +237,6 @@ static void test_revive(void **state)
 {
     (void)state;
     struct elo e;
-    elo_init(&e, &defaults, 2 * MiB);
     struct elo_metrics good = cost(1.0), bad = cost(3.0);
     challengers_lose(&e, &good, &bad);
     assert_int_equal(e.survivors, 6);
