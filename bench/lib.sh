@@ -184,10 +184,16 @@ checked_run() {
     got=$(sed -n 's/^allocator: //p' "$err" | head -n 1)
     [ "$got" = "$alloc" ] || die "$what meant for $alloc ran on '${got:-unknown}' (command: $*)"
     [ "$alloc" = hakmem ] || return 0
+    hakmem_served ||
+        die "$what under hakmem: no statistics file in HAKMEM_STATS_FILE with tiny.alloc_fast + alloc_slow > 0, so hakmem did not serve the allocations"
+}
 
-    # Every benchmark allocates its stdio buffers and bookkeeping through
-    # malloc, so hakmem's process has tiny allocations however large its
-    # scenario's blocks are.
+# hakmem_served — whether the statistics files of the last run (alloc_env's
+# HAKMEM_STATS_FILE, in $tmp/stats) show allocations served by hakmem; sets
+# hakmem_stats to the file of the process that made them (empty if none).
+# Every benchmark allocates its stdio buffers and bookkeeping through malloc,
+# so hakmem's process has tiny allocations however large its blocks are.
+hakmem_served() {
     local f json n
     hakmem_stats=
     for f in "$tmp"/stats/*.json; do
@@ -204,8 +210,7 @@ checked_run() {
             [ -z "$n" ] || [ $((n)) -eq 0 ] || hakmem_stats=$f
         fi
     done
-    [ -n "$hakmem_stats" ] ||
-        die "$what under hakmem: no statistics file in HAKMEM_STATS_FILE with tiny.alloc_fast + alloc_slow > 0, so hakmem did not serve the allocations"
+    [ -n "$hakmem_stats" ]
 }
 
 # hakmem_counters FILE LABEL KEY... — the counters KEY of a hakmem
