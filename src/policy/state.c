@@ -459,6 +459,13 @@ int pstate_read(const char *path, char *buf, size_t cap, size_t *len, char *err,
 
 int pstate_write(const char *path, const char *buf, size_t len, char *err, size_t errlen)
 {
+    /* rename() would replace whatever is at path: run as root with the
+     * state set to /dev/null, it once turned the device into a file. */
+    struct stat st;
+    if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        _hak_fmt(err, errlen, "not a regular file (never replaced)");
+        return -1;
+    }
     char tmp[512]; /* path is an option value, under 256 bytes */
     size_t n = _hak_fmt(tmp, sizeof tmp, "%s.tmp.%d.%d.%016llx", path, (int)getpid(), (int)gettid(),
                         (unsigned long long)_hak_os_random());

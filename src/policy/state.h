@@ -100,6 +100,8 @@ int pstate_read(const char *path, char *buf, size_t cap, size_t *len, char *err,
  * temporary file in the same directory (named after path, the process, the
  * thread and a random number), which is renamed over path once written
  * completely; a reader sees the old file or the new one, never part of one.
+ * Anything but a regular file at path (a device such as /dev/null, a FIFO,
+ * a symbolic link, a directory) is left alone: -1.
  * Not synced: a crash may lose the newest state, and the loader's checks
  * catch a file a crash left incomplete. 0, or -1 with the reason in err
  * (the temporary file removed). */
