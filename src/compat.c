@@ -3,6 +3,7 @@
  * does, mallinfo counts live allocations as in use). */
 #include "alloc.h"
 #include "counters.h"
+#include "entry.h"
 #include "large/arena.h"
 #include "large/bigcache.h"
 #include "init.h"
@@ -11,7 +12,6 @@
 #include "policy/policy.h"
 #include "stats.h"
 #include "tiny/tiny.h"
-#include "vg.h"
 #include <errno.h>
 #include <malloc.h>
 #include <pthread.h>
@@ -47,8 +47,7 @@ static struct totals totals(void)
 hak_export int malloc_trim(size_t pad)
 {
     (void)pad;
-    HAK_VG_VALUE(int, _hak_trim()); /* it flushes the TLS lists: reads freed blocks */
-    return _hak_trim();
+    return _hak_entry_trim();
 }
 
 /* hblks/hblkhd: live huge blocks and their mappings; arena: every other
