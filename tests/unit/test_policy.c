@@ -70,6 +70,38 @@ static void test_expected(void **state)
     assert_true(fabs(elo_expected(1700, 1500) + elo_expected(1500, 1700) - 1.0) < 1e-12);
 }
 
+/* The policy computes its own exp and log (no libm in the library): the
+ * expected scores and the candidates must be libm's, to a few ulp. */
+static void test_math_matches_libm(void **state)
+{
+    (void)state;
+    for (double d = -3000; d <= 3000; d += 0.37) {
+        double want = 1.0 / (1.0 + pow(10.0, d / 400.0)), got = elo_expected(1500, 1500 + d);
+        assert_true(fabs(got - want) <= 1e-14 * want); /* x·ln10 rounds: ~|x| ulp */
+    }
+    struct elo e;
+    for (unsigned count = 2; count <= ELO_MAX_STRATEGIES; count++)
+        for (size_t hi = 1 * MiB; hi <= 4096 * MiB; hi = hi * 3 + 64 * KiB) {
+            struct elo_params p = defaults;
+            p.count = count;
+            p.max_threshold = hi;
+            elo_init(&e, &p, 2 * MiB);
+            double lo = (double)p.min_threshold, best = INFINITY;
+            unsigned incumbent = 0;
+            for (unsigned i = 0; i < count; i++) {
+                double t = lo * pow((double)hi / lo, (double)i / (count - 1));
+                size_t th = ((size_t)(t + 32 * KiB) / (64 * KiB)) * (64 * KiB);
+                assert_int_equal(e.s[i].threshold, th < 64 * KiB ? 64 * KiB : th);
+                double dist = fabs(log(t) - log(2.0 * MiB));
+                if (dist < best) {
+                    best = dist;
+                    incumbent = i;
+                }
+            }
+            assert_int_equal(e.incumbent, incumbent);
+        }
+}
+
 /* The incumbent (4) runs a window of cost 1.0; challenger 7 then scores
  * q: the ratings move by K * (result - expected) and the sum is kept. */
 static void one_match(double q, enum elo_outcome want, double want_rating)
@@ -728,6 +760,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_thresholds),
         cmocka_unit_test(test_expected),
+        cmocka_unit_test(test_math_matches_libm),
         cmocka_unit_test(test_rating_arithmetic),
         cmocka_unit_test(test_score_normalised),
         cmocka_unit_test(test_min_samples),
