@@ -115,8 +115,9 @@ static char *conf_reader(char *str, int num, void *stream)
     return str;
 }
 
-/* The NAME of a section "[kind NAME]", or NULL. */
-static const char *named(const char *section, const char *kind)
+/* The NAME of a section "[kind NAME]" and its length, blanks around it left
+ * out (as `hakmem matrix` reads it), or NULL. */
+static const char *named(const char *section, const char *kind, size_t *len)
 {
     size_t n = strlen(kind);
     if (strncmp(section, kind, n) != 0 || !is_space(section[n]))
@@ -124,20 +125,25 @@ static const char *named(const char *section, const char *kind)
     section += n;
     while (is_space(*section))
         section++;
+    n = strlen(section);
+    while (n && is_space(section[n - 1]))
+        n--;
+    *len = n;
     return section;
 }
 
 static int conf_handler(void *user, const char *section, const char *name, const char *value)
 {
     struct ini_ctx *x = user;
-    const char *prof = named(section, "profile");
+    size_t plen, wlen;
+    const char *prof = named(section, "profile", &plen);
     char where[600];
     _hak_fmt(where, sizeof where, "%s:%u", x->c->file, x->line);
     struct hak_src src = { x->profile ? HAK_SRC_PROFILE : HAK_SRC_FILE, x->line, x->c->file };
     int id;
     if (!x->profile) {
         /* [workload NAME] sections are `hakmem matrix`'s, not options. */
-        if (prof || named(section, "workload"))
+        if (prof || named(section, "workload", &wlen))
             return 1;
         id = _hak_opt_find2(section, name);
         if (id < 0) {
@@ -148,7 +154,7 @@ static int conf_handler(void *user, const char *section, const char *name, const
             return 1;
         }
     } else {
-        if (!prof || strcmp(prof, x->profile) != 0)
+        if (!prof || plen != strlen(x->profile) || memcmp(prof, x->profile, plen) != 0)
             return 1;
         x->profile_seen = true;
         id = _hak_opt_find(name);
@@ -228,10 +234,11 @@ static int list_handler(void *user, const char *section, const char *name, const
 {
     (void)name, (void)value;
     struct profile_list *l = user;
-    const char *prof = named(section, "profile");
+    size_t n;
+    const char *prof = named(section, "profile", &n);
     if (!prof)
         return 1;
-    size_t n = strlen(prof), used = strlen(l->buf);
+    size_t used = strlen(l->buf);
     for (const char *p = l->buf; *p;) {
         size_t k = strcspn(p, ",");
         if (k == n && memcmp(p, prof, n) == 0)
@@ -240,7 +247,7 @@ static int list_handler(void *user, const char *section, const char *name, const
         p += *p ? 2 : 0;
     }
     if (used + n + 3 <= l->len)
-        _hak_fmt(l->buf + used, l->len - used, "%s%s", used ? ", " : "", prof);
+        _hak_fmt(l->buf + used, l->len - used, "%s%.*s", used ? ", " : "", (int)n, prof);
     return 1;
 }
 

@@ -51,6 +51,12 @@ expect_status 2 "run --profile not in --config" "$HAK_BIN" run --profile nosuch 
 grep -qx "hakmem: --profile: no section \[profile nosuch\] in $tmp/mine.ini; its profiles: mine" "$tmp/err" ||
     bad "run --profile not in --config message: $(cat "$tmp/err")"
 expect_status 0 "run --profile of --config" "$HAK_BIN" run --profile mine --config "$tmp/mine.ini" -- true
+# Blanks around a profile's name are not part of it (as `hakmem matrix` reads it).
+printf '[profile  spaced ]\nbigcache.enabled = false\n' >"$tmp/spaced.ini"
+expect_status 0 "config --profile with blanks in its section" "$HAK_BIN" config --profile spaced --config "$tmp/spaced.ini"
+grep -Eq '^bigcache\.enabled +false +profile spaced ' "$tmp/out" || bad "[profile  spaced ] not applied: $(grep bigcache.enabled "$tmp/out")"
+expect_status 2 "config --profile nosuch, blanks" "$HAK_BIN" config --profile nosuch --config "$tmp/spaced.ini"
+grep -q 'its profiles: spaced$' "$tmp/err" || bad "[profile  spaced ] listed as: $(cat "$tmp/err")"
 expect_status 2 "config --config missing" "$HAK_BIN" config --config "$tmp/nosuch.ini"
 grep -qx "hakmem: --config: $tmp/nosuch.ini: No such file or directory" "$tmp/err" || bad "--config message: $(cat "$tmp/err")"
 expect_status 2 "run --config missing" "$HAK_BIN" run --config "$tmp/nosuch.ini" -- true
