@@ -491,6 +491,31 @@ static unsigned long long hash_text(const char *text)
     return h;
 }
 
+/* The library's warnings ("hakmem: ..." lines) in a run's stderr, each shown
+ * once per matrix: runs' stderr goes to a file, and a bad value in the
+ * configuration file would otherwise go unseen, or be shown once per run. */
+static void show_warnings(const char *err, const char *config)
+{
+    static unsigned long long seen[128];
+    static int nseen;
+    for (const char *l = err; *l;) {
+        size_t n = strcspn(l, "\n");
+        if (strncmp(l, "hakmem: ", 8) == 0) {
+            char line[600];
+            snprintf(line, sizeof line, "%.*s", (int)(n < sizeof line ? n : sizeof line - 1), l);
+            unsigned long long h = hash_text(line);
+            int k = 0;
+            while (k < nseen && seen[k] != h)
+                k++;
+            if (k == nseen && nseen < (int)(sizeof seen / sizeof seen[0])) {
+                seen[nseen++] = h;
+                fprintf(stderr, "\nhakmem matrix: a run under %s said: %s\n", config, line);
+            }
+        }
+        l += n + (l[n] == '\n');
+    }
+}
+
 static void release(struct outcome *o)
 {
     free(o->out);
@@ -600,6 +625,7 @@ static int run_one(int wi, int c, bool base, bool strace, struct mx_sample *s, d
     collect_stats(NULL, NULL, NULL); /* what a failed run before this one left */
     spawn(argv, env, limit, &o);
     free(env);
+    show_warnings(o.err, cf->name);
 
     int rc = -1;
     char got[64];

@@ -5,6 +5,7 @@
 # matrix.svg); a profile and a [workload] added to the configuration file
 # join the matrix and the usage modes stay out; command workloads with
 # --check-output (a command that prints differently per allocator fails);
+# the library's warnings shown once;
 # --runs auto; the training pass behind frozen; --replay and --compare; bad
 # arguments are refused.
 set -u
@@ -85,9 +86,13 @@ fi
 cp "$srcdir/conf/hakmem.ini" "$tmp/hakmem.ini"
 printf '\n[profile smoke-small-cache]\ntiny.cache_max = 16\n' >>"$tmp/hakmem.ini"
 printf '\n[workload echo]\ncommand = echo hello\n' >>"$tmp/hakmem.ini"
+# A bad value every run warns about is shown once, not once per run.
+printf '\n[bigcache]\nslots = banana\n' >>"$tmp/hakmem.ini"
 HAKMEM_CONFIG=$tmp/hakmem.ini "$HAK_BIN" matrix --workloads tiny --peers none --runs 1 --iterations 2 \
     --out "$tmp/m2" >"$tmp/out2" 2>"$tmp/err2" || bad "matrix with an added profile: $(tail -5 "$tmp/err2")"
 grep -q 'warning' "$tmp/err2" && bad "hakmem warned about the [workload] section: $(grep warning "$tmp/err2")"
+[ "$(grep -c "^hakmem matrix: a run under .* said: hakmem: config: .*bigcache.slots: 'banana'" "$tmp/err2")" = 1 ] ||
+    bad "the bad value must be shown once: $(grep -c banana "$tmp/err2") lines"
 got=$(tail -n +2 "$tmp/m2/matrix.csv" | cut -d, -f2 | tr '\n' ' ')
 want=$(sed -n 's/^\[profile \(.*\)\]$/\1/p' "$tmp/hakmem.ini" |
     grep -vx -e balanced -e fast -e learning -e research | tr '\n' ' ')
