@@ -3,10 +3,9 @@
 # profiles and glibc, one round (the table, the activity and attribution,
 # matrix.csv, matrix.json with the runs' seeds, the kept statistics files,
 # matrix.svg); a profile and a [workload] added to the configuration file
-# join the matrix and the usage modes stay out; command workloads with
-# --check-output (a command that prints differently per allocator fails);
-# the library's warnings shown once;
-# --runs auto; the training pass behind frozen; --replay and --compare; bad
+# join the matrix, the usage modes stay out and a bad value in the file is
+# shown once; command workloads with --check-output (a command that prints
+# differently per allocator fails); --runs auto; the training pass behind frozen; --replay and --compare; bad
 # arguments are refused.
 set -u
 : "${srcdir:?set by the test harness}" "${HAK_BIN:?set by the test harness}"
