@@ -5,8 +5,8 @@
 # matrix.svg); a profile and a [workload] added to the configuration file
 # join the matrix, the usage modes stay out and a bad value in the file is
 # shown once; command workloads with --check-output (a command that prints
-# differently per allocator fails); --runs auto; the training pass behind frozen; --replay and --compare; bad
-# arguments are refused.
+# differently per allocator fails); --runs auto; the training pass behind
+# frozen; --replay and --compare; bad arguments are refused.
 set -u
 : "${srcdir:?set by the test harness}" "${HAK_BIN:?set by the test harness}"
 fail=0
