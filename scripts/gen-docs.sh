@@ -1,6 +1,6 @@
 #!/bin/sh
 # gen-docs.sh — rewrites the generated option documentation in
-# conf/hakmem.ini and README.md from the option table, via a built hakmem:
+# conf/hakmem.ini and doc/options.md from the option table, via a built hakmem:
 #   scripts/gen-docs.sh BUILDDIR
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -20,4 +20,4 @@ replace() {
 "$bin" config --doc ini >"$tmp"
 replace "$top/conf/hakmem.ini" '^; BEGIN OPTIONS' '^; END OPTIONS'
 "$bin" config --doc markdown >"$tmp"
-replace "$top/README.md" '^<!-- BEGIN OPTIONS' '^<!-- END OPTIONS'
+replace "$top/doc/options.md" '^<!-- BEGIN OPTIONS' '^<!-- END OPTIONS'

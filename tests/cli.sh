@@ -173,8 +173,8 @@ grep -q '"tiny.use_superslab": {"value": "true"' "$tmp/j" || bad "config --json 
 sed -n '/^; BEGIN OPTIONS/,/^; END OPTIONS/p' "$conf" | sed '1d;$d' >"$tmp/ini.have"
 diff -u "$tmp/ini.have" "$tmp/ini" || bad "conf/hakmem.ini option docs are stale: run scripts/gen-docs.sh"
 "$HAK_BIN" config --doc markdown >"$tmp/md"
-sed -n '/^<!-- BEGIN OPTIONS/,/^<!-- END OPTIONS/p' "$srcdir/README.md" | sed '1d;$d' >"$tmp/md.have"
-diff -u "$tmp/md.have" "$tmp/md" || bad "README.md option table is stale: run scripts/gen-docs.sh"
+sed -n '/^<!-- BEGIN OPTIONS/,/^<!-- END OPTIONS/p' "$srcdir/doc/options.md" | sed '1d;$d' >"$tmp/md.have"
+diff -u "$tmp/md.have" "$tmp/md" || bad "doc/options.md option table is stale: run scripts/gen-docs.sh"
 
 # The manual names the configured sysconfdir, where hakmem.ini is read from.
 grep -qxF ".I $HAK_SYSCONFDIR/hakmem.ini" "$builddir/doc/hakmem.1" ||
