@@ -490,15 +490,30 @@ static unsigned take_free(struct tiny_tls *t, unsigned c, struct tiny_slab *s, u
     if (!first)
         return 0;
     uintptr_t key = _hak_list_key;
-    void *last = first, *next = tiny_link_get(first, key);
+    void *last = first, *next;
     unsigned n = 1;
     bool dropped = false;
     if (hak_likely(!validate_links)) { /* the key is 0: see validate_links */
-        for (; next && n < want; n++) {
+        /* s's list holds carved - used blocks (see used). If want covers
+         * them all and t's list is empty, the whole list moves as it is:
+         * its last link is already NULL. */
+        uint32_t avail = s->carved - s->used;
+        if (avail <= want && !t->head[c]) {
+            t->head[c] = first;
+            s->free = NULL;
+            slab_used(s, (int32_t)avail);
+            t->room[c] -= avail;
+            return avail;
+        }
+        unsigned left = want;
+        next = tiny_link_get(first, 0);
+        while (--left > 0 && next) {
             last = next;
             next = tiny_link_get(last, 0);
         }
+        n = want - left;
     } else {
+        next = tiny_link_get(first, key);
         for (;;) {
             if (!link_ok(s, next)) {
                 bad_link("malloc", s, last);
@@ -842,22 +857,23 @@ static void flush_list(struct tiny_heap *h, struct tiny_tls *t, unsigned c, unsi
             break;
         }
         hak_assert(s && atomic_load(&s->owner) == h);
+        /* The run ends at the budget, or at a block outside s: NULL is
+         * outside too (NULL - lo wraps past any limit). */
         uintptr_t lo = s->data, limit = s->limit;
         void *first = b, *last;
-        uint32_t k = 0;
+        uint32_t n0 = n;
         if (hak_likely(!validate_links)) { /* the key is 0: see validate_links */
             do {
                 last = b;
                 b = tiny_link_get(b, 0);
-                k++;
-            } while (--n > 0 && b && (uintptr_t)b - lo < limit);
+            } while (--n > 0 && (uintptr_t)b - lo < limit);
         } else {
             do {
                 last = b;
                 b = tiny_link_get(b, key);
-                k++;
-            } while (--n > 0 && b && (uintptr_t)b - lo < limit && link_ok(s, b));
+            } while (--n > 0 && (uintptr_t)b - lo < limit && link_ok(s, b));
         }
+        uint32_t k = n0 - n;
         tiny_link_set(last, s->free, key);
         s->free = first;
         s->used -= k;

@@ -271,6 +271,76 @@ static void free_burst_is_batched(void **state)
 #endif
 }
 
+/* The same burst with every other block freed by another thread: the
+ * remote frees and the flushed runs meet on the slab's lists, and every
+ * block comes back once. */
+struct mixed_result {
+    uint64_t remote, drained, carved_again;
+    int distinct, one_slab, used_exact;
+};
+
+static void *free_evens(void *arg)
+{
+    void **p = arg;
+    for (unsigned i = 0; i < BURST; i += 2)
+        hak_free(p[i]);
+    return NULL;
+}
+
+static void *mixed_thread(void *arg)
+{
+    struct mixed_result *r = arg;
+    struct tiny_tls *t = &_hak_thread.tiny;
+    unsigned c = hak_size_class(32);
+    static void *p[BURST];
+    for (unsigned i = 0; i < BURST; i++)
+        p[i] = hak_malloc(32);
+    struct tiny_slab *s = tiny_slab_of((uintptr_t)p[0]);
+#if HAK_COUNTERS
+    uint64_t remote0 = _hak_thread.ctr.free_remote_blocks[0], carve0 = _hak_thread.ctr.tiny_refill_carve[c];
+#endif
+    run_thread(free_evens, p);
+    for (unsigned i = 1; i < BURST; i += 2)
+        hak_free(p[i]);
+    r->one_slab = 1;
+    for (unsigned i = 0; i < BURST; i++) {
+        p[i] = hak_malloc(32);
+        r->one_slab &= tiny_slab_of((uintptr_t)p[i]) == s;
+    }
+#if HAK_COUNTERS
+    r->drained = _hak_thread.ctr.free_remote_blocks[0] - remote0;
+    r->carved_again = _hak_thread.ctr.tiny_refill_carve[c] - carve0;
+#endif
+    qsort(p, BURST, sizeof p[0], cmp_ptr);
+    r->distinct = 1;
+    for (unsigned i = 1; i < BURST; i++)
+        r->distinct &= p[i] != p[i - 1];
+    for (unsigned i = 0; i < BURST; i++)
+        hak_free(p[i]);
+    r->used_exact = s->used == t->bound[c] - t->room[c];
+    return NULL;
+}
+
+static void free_burst_meets_remote_frees(void **state)
+{
+    (void)state;
+    if (_hak_tiny_check)
+        skip(); /* check mode keeps no TLS lists */
+    struct mixed_result r;
+    memset(&r, 0, sizeof r);
+    snap(&before);
+    run_thread(mixed_thread, &r);
+    snap(&after);
+    assert_true(r.one_slab);
+    assert_true(r.distinct);
+    assert_true(r.used_exact);
+#if HAK_COUNTERS
+    assert_int_equal(GREW(free_ss_remote, -1), BURST / 2);
+    assert_int_equal(r.drained, BURST / 2);
+    assert_int_equal(r.carved_again, 0);
+#endif
+}
+
 /* ---------------------------------------------------------------- remote */
 
 #define NREMOTE 5000
@@ -601,6 +671,7 @@ int main(void)
         cmocka_unit_test(carving_and_stages),
         cmocka_unit_test(tls_list_is_lifo_and_bounded),
         cmocka_unit_test(free_burst_is_batched),
+        cmocka_unit_test(free_burst_meets_remote_frees),
         cmocka_unit_test(remote_frees_are_drained),
         cmocka_unit_test(exit_abandons_and_free_adopts),
         cmocka_unit_test(misuse_is_reported_and_survived),
