@@ -9,9 +9,10 @@
 #include <time.h>
 
 static const char usage[] =
-    "usage: bench_tiny [--reps N] [--ops N]\n"
-    "  --reps N  timed repetitions of each pattern (default 11)\n"
-    "  --ops N   malloc+free pairs per repetition (default 1000000)\n"
+    "usage: bench_tiny [--reps N] [--ops N] [--pattern NAME]\n"
+    "  --reps N        timed repetitions of each pattern (default 11)\n"
+    "  --ops N         malloc+free pairs per repetition (default 1000000)\n"
+    "  --pattern NAME  run only this pattern (hot, lifo, fifo, rand, simple, window)\n"
     "Prints one line per pattern:\n"
     "  tiny PATTERN median_ns=X min_ns=Y ops=N reps=R\n"
     "where X and Y are ns per malloc+free pair over the repetitions.\n";
@@ -114,6 +115,46 @@ static uint64_t pattern_rand(uint64_t ops)
     return steps + BATCH;
 }
 
+/* glibc-simple's shape (mimalloc-bench): SIMPLE blocks of one size (16, 32
+ * and 64 B in turn), the first half freed oldest first, the second half
+ * newest first. Bursts of frees longer than any TLS bound. */
+enum { SIMPLE = 1600 };
+static uint64_t pattern_simple(uint64_t ops)
+{
+    static void *live[SIMPLE];
+    uint64_t n = ops < SIMPLE ? 1 : ops / SIMPLE;
+    for (uint64_t b = 0; b < n; b++) {
+        size_t size = (size_t)16 << (b % 3);
+        for (uint64_t i = 0; i < SIMPLE; i++)
+            live[i] = get(size, i);
+        for (uint64_t i = 0; i < SIMPLE / 2; i++)
+            free(live[i]);
+        for (uint64_t i = SIMPLE; i > SIMPLE / 2; i--)
+            free(live[i - 1]);
+    }
+    return n * SIMPLE;
+}
+
+/* A FIFO window of WINDOW blocks of random sizes (16–128, step 16): each
+ * step frees the oldest block and allocates one in its place. */
+enum { WINDOW = 64 };
+static uint64_t pattern_window(uint64_t ops)
+{
+    void *live[WINDOW];
+    uint64_t s = 0x9E3779B97F4A7C15u;
+    for (uint64_t i = 0; i < WINDOW; i++)
+        live[i] = get(cycle_size(xorshift(&s) >> 32), i);
+    uint64_t steps = ops > WINDOW ? ops - WINDOW : 0;
+    for (uint64_t i = 0; i < steps; i++) {
+        unsigned k = (unsigned)(i % WINDOW);
+        free(live[k]);
+        live[k] = get(cycle_size(xorshift(&s) >> 32), i);
+    }
+    for (uint64_t i = 0; i < WINDOW; i++)
+        free(live[i]);
+    return steps + WINDOW;
+}
+
 static const struct {
     const char *name;
     pattern_fn *run;
@@ -122,6 +163,8 @@ static const struct {
     { "lifo", pattern_lifo },
     { "fifo", pattern_fifo },
     { "rand", pattern_rand },
+    { "simple", pattern_simple },
+    { "window", pattern_window },
 };
 
 
@@ -153,11 +196,14 @@ static long parse_count(const char *opt, const char *s, long max)
 int main(int argc, char **argv)
 {
     long reps = 11, ops = 1000000;
+    const char *only = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--reps"))
             reps = parse_count("--reps", i + 1 < argc ? argv[++i] : NULL, 100000);
         else if (!strcmp(argv[i], "--ops"))
             ops = parse_count("--ops", i + 1 < argc ? argv[++i] : NULL, 1L << 40);
+        else if (!strcmp(argv[i], "--pattern") && i + 1 < argc)
+            only = argv[++i];
         else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             fputs(usage, stdout);
             return 0;
@@ -173,7 +219,11 @@ int main(int argc, char **argv)
         fputs("bench_tiny: out of memory\n", stderr);
         return 1;
     }
+    bool found = false;
     for (size_t p = 0; p < sizeof patterns / sizeof patterns[0]; p++) {
+        if (only && strcmp(only, patterns[p].name))
+            continue;
+        found = true;
         uint64_t pairs = patterns[p].run((uint64_t)ops); /* untimed warm-up */
         for (long r = 0; r < reps; r++) {
             uint64_t t0 = now_ns();
@@ -187,5 +237,9 @@ int main(int argc, char **argv)
         fflush(stdout);
     }
     free(ns);
+    if (!found) {
+        fprintf(stderr, "bench_tiny: no pattern '%s'\n%s", only, usage);
+        return 2;
+    }
     return 0;
 }

@@ -22,7 +22,9 @@ bool _hak_tiny_check;
 bool _hak_tiny_secure;
 uintptr_t _hak_list_key;
 static uint32_t tiny_bound[HAK_NCLASS];
-/* check or secure: links read on the slow paths are validated. */
+/* check or secure: links read on the slow paths are validated. Secure mode
+ * is the only one with a list key, so where links are not validated the key
+ * is 0 and the loops that walk them skip the xor (plain links). */
 static bool validate_links;
 
 /* Live heaps (for stats and the fork child) and heaps of exited threads
@@ -45,18 +47,24 @@ HAK_LOCK_LIST(&abandoned[0].lock, HAK_NCLASS, sizeof abandoned[0], HAK_RANK_TINY
  * figure over to retired_out (its blocks are still out). */
 static _Atomic int64_t retired_out;
 
-/* n blocks of s went out (n > 0) or came back (n < 0), by this thread,
- * which owns s (or, with no heap of its own, hands the bytes over). */
-static inline void slab_used(struct tiny_slab *s, int32_t n)
+/* d bytes of blocks went out (d > 0) or came back (d < 0), by this thread
+ * (or, with no heap of its own, handed over). */
+static inline void out_add(int64_t d)
 {
-    s->used += (uint32_t)n;
-    int64_t d = (int64_t)n * s->size;
     struct tiny_heap *h = _hak_thread.tiny.heap;
     if (hak_likely(h != NULL))
         atomic_store_explicit(&h->out_bytes, atomic_load_explicit(&h->out_bytes, memory_order_relaxed) + d,
                               memory_order_relaxed);
     else
         atomic_fetch_add_explicit(&retired_out, d, memory_order_relaxed);
+}
+
+/* n blocks of s went out (n > 0) or came back (n < 0), by this thread,
+ * which owns s. */
+static inline void slab_used(struct tiny_slab *s, int32_t n)
+{
+    s->used += (uint32_t)n;
+    out_add((int64_t)n * s->size);
 }
 
 static void retire_out(struct tiny_heap *h)
@@ -473,27 +481,56 @@ static bool has_blocks(const struct tiny_slab *s) { return s->free || s->carved 
 
 /* ------------------------------------------------------------------ refill */
 
+/* Moves up to want blocks from the head of s's local list to t's list c:
+ * one walk to the cut, then one splice (the blocks keep their order, and
+ * their links, which both lists encode with the same key). */
 static unsigned take_free(struct tiny_tls *t, unsigned c, struct tiny_slab *s, unsigned want)
 {
-    unsigned n = 0;
-    void *b = s->free;
-    void *head = t->head[c];
+    void *first = s->free;
+    if (!first)
+        return 0;
     uintptr_t key = _hak_list_key;
+    void *last = first, *next;
+    unsigned n = 1;
     bool dropped = false;
-    while (b && n < want) {
-        void *next = tiny_link_get(b, key);
-        if (hak_unlikely(validate_links) && !link_ok(s, next)) {
-            bad_link("malloc", s, b);
-            dropped = true;
-            next = NULL;
+    if (hak_likely(!validate_links)) { /* the key is 0: see validate_links */
+        /* s's list holds carved - used blocks (see used). If want covers
+         * them all and t's list is empty, the whole list moves as it is:
+         * its last link is already NULL. */
+        uint32_t avail = s->carved - s->used;
+        if (avail <= want && !t->head[c]) {
+            t->head[c] = first;
+            s->free = NULL;
+            slab_used(s, (int32_t)avail);
+            t->room[c] -= avail;
+            return avail;
         }
-        tiny_link_set(b, head, key);
-        head = b;
-        b = next;
-        n++;
+        unsigned left = want;
+        next = tiny_link_get(first, 0);
+        while (--left > 0 && next) {
+            last = next;
+            next = tiny_link_get(last, 0);
+        }
+        n = want - left;
+    } else {
+        next = tiny_link_get(first, key);
+        for (;;) {
+            if (!link_ok(s, next)) {
+                bad_link("malloc", s, last);
+                dropped = true;
+                next = NULL;
+                break;
+            }
+            if (!next || n == want)
+                break;
+            last = next;
+            next = tiny_link_get(last, key);
+            n++;
+        }
     }
-    t->head[c] = head;
-    s->free = b;
+    tiny_link_set(last, t->head[c], key);
+    t->head[c] = first;
+    s->free = next;
     slab_used(s, (int32_t)n);
     if (hak_unlikely(dropped))
         drop_free_list(s);
@@ -777,7 +814,17 @@ static void check_free(void *p, struct tiny_slab *s, struct tiny_heap *h, struct
 
 /* ------------------------------------------------------------------ free */
 
-/* Gives one block of h's back to its slab (owner only). */
+/* Block b of h's came back to s (its link is already on s's list): s
+ * changes lists, or goes back to its source once empty (owner only). */
+static void slab_returned(struct tiny_heap *h, struct tiny_slab *s)
+{
+    if (s->list == TINY_LIST_FULL)
+        slab_move(h, s, TINY_LIST_PARTIAL);
+    if (s->list == TINY_LIST_PARTIAL && slab_releasable(s))
+        slab_release(h, s);
+}
+
+/* Gives one block of h's back to its slab (owner only; check mode). */
 static void slab_return(struct tiny_heap *h, void *b)
 {
     struct tiny_slab *s = tiny_slab_of((uintptr_t)b);
@@ -786,21 +833,59 @@ static void slab_return(struct tiny_heap *h, void *b)
     s->free = b;
     slab_used(s, -1);
     HAK_CTR_INC(free, ss_local);
-    if (s->list == TINY_LIST_FULL)
-        slab_move(h, s, TINY_LIST_PARTIAL);
-    if (s->list == TINY_LIST_PARTIAL && slab_releasable(s))
-        slab_release(h, s);
+    slab_returned(h, s);
 }
 
-/* Returns up to n blocks from the head of t's list c to their slabs. */
+/* Returns up to n blocks from the head of t's list c to their slabs, a run
+ * at a time: consecutive blocks of one slab are already linked, so a run
+ * costs one slab lookup and one splice onto the slab's list, whatever its
+ * length. Blocks keep their free marks. A link to something that is not a
+ * block of a slab of h's (in check or secure mode, where links are
+ * validated) is reported and the rest of the list is dropped (leaked). */
 static void flush_list(struct tiny_heap *h, struct tiny_tls *t, unsigned c, unsigned n)
 {
-    while (n-- > 0 && t->head[c]) {
-        void *b = t->head[c];
-        t->head[c] = tiny_link_get(b, _hak_list_key);
-        t->room[c]++;
-        slab_return(h, b);
+    uintptr_t key = _hak_list_key;
+    void *b = t->head[c];
+    int64_t bytes = 0;
+    uint32_t total = 0;
+    while (n > 0 && b) {
+        struct tiny_slab *s = tiny_slab_of((uintptr_t)b);
+        if (hak_unlikely(validate_links) &&
+            (!s || atomic_load_explicit(&s->owner, memory_order_relaxed) != h || !link_ok(s, b))) {
+            _hak_check_report("free", "corrupted free list", b, c, _hak_class_size[c]);
+            b = NULL;
+            break;
+        }
+        hak_assert(s && atomic_load(&s->owner) == h);
+        /* The run ends at the budget, or at a block outside s: NULL is
+         * outside too (NULL - lo wraps past any limit). */
+        uintptr_t lo = s->data, limit = s->limit;
+        void *first = b, *last;
+        uint32_t n0 = n;
+        if (hak_likely(!validate_links)) { /* the key is 0: see validate_links */
+            do {
+                last = b;
+                b = tiny_link_get(b, 0);
+            } while (--n > 0 && (uintptr_t)b - lo < limit);
+        } else {
+            do {
+                last = b;
+                b = tiny_link_get(b, key);
+            } while (--n > 0 && (uintptr_t)b - lo < limit && link_ok(s, b));
+        }
+        uint32_t k = n0 - n;
+        tiny_link_set(last, s->free, key);
+        s->free = first;
+        s->used -= k;
+        total += k;
+        bytes += (int64_t)k * s->size;
+        HAK_CTR_INC(free, flush_runs);
+        slab_returned(h, s);
     }
+    t->head[c] = b;
+    t->room[c] = b ? t->room[c] + total : t->bound[c];
+    out_add(-bytes);
+    HAK_CTR_ADD(free, ss_local, total);
 }
 
 /* Whether a is among the first limit blocks of a list; with s, the walk
@@ -876,6 +961,7 @@ void _hak_tiny_free_slow(void *p, struct tiny_slab *s, const char *fn)
     slow_enter(h);
     if (t->room[c] == 0) { /* full: keep half */
         flush_list(h, t, c, t->bound[c] - t->bound[c] / 2);
+        HAK_CTR_INC(free, tls_flush);
         /* A thread fed by its own frees may not refill for a long time:
          * its notified slabs are drained here too, or their remote frees
          * would pin them (and their SuperSlabs) indefinitely. */

@@ -174,6 +174,173 @@ static void tls_list_is_lifo_and_bounded(void **state)
 #endif
 }
 
+/* A burst of frees longer than the bound: each overflow returns half the
+ * list in one pass, a run of one slab's blocks per splice, and the slab's
+ * accounting stays exact. */
+#define BURST 1600
+struct burst_result {
+    uint32_t bound;
+    uint64_t frees_slow, flushes, runs, carved_again;
+    int one_slab, used_exact, distinct, double_free_seen, reused_once;
+};
+
+static int cmp_ptr(const void *a, const void *b)
+{
+    uintptr_t x = *(const uintptr_t *)a, y = *(const uintptr_t *)b;
+    return (x > y) - (x < y);
+}
+
+static void *burst_thread(void *arg)
+{
+    struct burst_result *r = arg;
+    struct tiny_tls *t = &_hak_thread.tiny;
+    unsigned c = hak_size_class(32);
+    static void *p[BURST], *q[BURST];
+    for (unsigned i = 0; i < BURST; i++)
+        p[i] = hak_malloc(32);
+    r->bound = t->bound[c];
+    struct tiny_slab *s = tiny_slab_of((uintptr_t)p[0]);
+    r->one_slab = 1;
+    for (unsigned i = 0; i < BURST; i++)
+        r->one_slab &= tiny_slab_of((uintptr_t)p[i]) == s;
+#if HAK_COUNTERS
+    uint64_t fl0 = _hak_thread.ctr.free_tls_flush[0], ru0 = _hak_thread.ctr.free_flush_runs[0];
+#endif
+    for (unsigned i = 0; i < BURST / 2; i++) /* glibc-simple's order: half oldest first … */
+        hak_free(p[i]);
+    for (unsigned i = BURST; i > BURST / 2; i--) /* … half newest first */
+        hak_free(p[i - 1]);
+#if HAK_COUNTERS
+    r->flushes = _hak_thread.ctr.free_tls_flush[0] - fl0;
+    r->runs = _hak_thread.ctr.free_flush_runs[0] - ru0;
+#endif
+    /* Blocks in the TLS list count as used; the rest went back to s. */
+    r->used_exact = s->used == t->bound[c] - t->room[c];
+    /* A block the flush put back on the slab is still known to be free. */
+    void *flushed = s->free;
+    capture_stderr();
+    if (flushed)
+        hak_free(flushed);
+    const char *w = release_stderr();
+    char expect[96];
+    snprintf(expect, sizeof expect, "hakmem: hak_free(): double free %p\n", flushed);
+    r->double_free_seen = flushed && strstr(w, expect) != NULL;
+    /* Every block comes back, once, without carving fresh space. */
+#if HAK_COUNTERS
+    uint64_t carve0 = _hak_thread.ctr.tiny_refill_carve[c];
+#endif
+    r->reused_once = 1;
+    for (unsigned i = 0; i < BURST; i++) {
+        q[i] = hak_malloc(32);
+        r->reused_once &= tiny_slab_of((uintptr_t)q[i]) == s;
+    }
+#if HAK_COUNTERS
+    r->carved_again = _hak_thread.ctr.tiny_refill_carve[c] - carve0;
+#endif
+    qsort(q, BURST, sizeof q[0], cmp_ptr);
+    r->distinct = 1;
+    for (unsigned i = 1; i < BURST; i++)
+        r->distinct &= q[i] != q[i - 1];
+    for (unsigned i = 0; i < BURST; i++)
+        hak_free(q[i]);
+    return NULL;
+}
+
+static void free_burst_is_batched(void **state)
+{
+    (void)state;
+    if (_hak_tiny_check)
+        skip(); /* check mode keeps no TLS lists */
+    struct burst_result r;
+    memset(&r, 0, sizeof r);
+    run_thread(burst_thread, &r);
+    assert_true(r.bound > 0 && r.bound < BURST);
+    assert_true(r.one_slab);
+    assert_true(r.used_exact);
+    assert_true(r.double_free_seen);
+    assert_true(r.reused_once);
+    assert_true(r.distinct);
+#if HAK_COUNTERS
+    /* The first overflow comes after `bound` frees, then one every half. */
+    uint32_t batch = r.bound - r.bound / 2;
+    assert_true(r.flushes >= 1);
+    assert_true(r.flushes <= (BURST - r.bound + batch - 1) / batch + 1);
+    /* All blocks are of one slab: one splice per flush. */
+    assert_int_equal(r.runs, r.flushes);
+    assert_int_equal(r.carved_again, 0);
+#endif
+}
+
+/* The same burst with every other block freed by another thread: the
+ * remote frees and the flushed runs meet on the slab's lists, and every
+ * block comes back once. */
+struct mixed_result {
+    uint64_t remote, drained, carved_again;
+    int distinct, one_slab, used_exact;
+};
+
+static void *free_evens(void *arg)
+{
+    void **p = arg;
+    for (unsigned i = 0; i < BURST; i += 2)
+        hak_free(p[i]);
+    return NULL;
+}
+
+static void *mixed_thread(void *arg)
+{
+    struct mixed_result *r = arg;
+    struct tiny_tls *t = &_hak_thread.tiny;
+    unsigned c = hak_size_class(32);
+    static void *p[BURST];
+    for (unsigned i = 0; i < BURST; i++)
+        p[i] = hak_malloc(32);
+    struct tiny_slab *s = tiny_slab_of((uintptr_t)p[0]);
+#if HAK_COUNTERS
+    uint64_t remote0 = _hak_thread.ctr.free_remote_blocks[0], carve0 = _hak_thread.ctr.tiny_refill_carve[c];
+#endif
+    run_thread(free_evens, p);
+    for (unsigned i = 1; i < BURST; i += 2)
+        hak_free(p[i]);
+    r->one_slab = 1;
+    for (unsigned i = 0; i < BURST; i++) {
+        p[i] = hak_malloc(32);
+        r->one_slab &= tiny_slab_of((uintptr_t)p[i]) == s;
+    }
+#if HAK_COUNTERS
+    r->drained = _hak_thread.ctr.free_remote_blocks[0] - remote0;
+    r->carved_again = _hak_thread.ctr.tiny_refill_carve[c] - carve0;
+#endif
+    qsort(p, BURST, sizeof p[0], cmp_ptr);
+    r->distinct = 1;
+    for (unsigned i = 1; i < BURST; i++)
+        r->distinct &= p[i] != p[i - 1];
+    for (unsigned i = 0; i < BURST; i++)
+        hak_free(p[i]);
+    r->used_exact = s->used == t->bound[c] - t->room[c];
+    return NULL;
+}
+
+static void free_burst_meets_remote_frees(void **state)
+{
+    (void)state;
+    if (_hak_tiny_check)
+        skip(); /* check mode keeps no TLS lists */
+    struct mixed_result r;
+    memset(&r, 0, sizeof r);
+    snap(&before);
+    run_thread(mixed_thread, &r);
+    snap(&after);
+    assert_true(r.one_slab);
+    assert_true(r.distinct);
+    assert_true(r.used_exact);
+#if HAK_COUNTERS
+    assert_int_equal(GREW(free_ss_remote, -1), BURST / 2);
+    assert_int_equal(r.drained, BURST / 2);
+    assert_int_equal(r.carved_again, 0);
+#endif
+}
+
 /* ---------------------------------------------------------------- remote */
 
 #define NREMOTE 5000
@@ -503,6 +670,8 @@ int main(void)
         cmocka_unit_test(block_test_is_exact),
         cmocka_unit_test(carving_and_stages),
         cmocka_unit_test(tls_list_is_lifo_and_bounded),
+        cmocka_unit_test(free_burst_is_batched),
+        cmocka_unit_test(free_burst_meets_remote_frees),
         cmocka_unit_test(remote_frees_are_drained),
         cmocka_unit_test(exit_abandons_and_free_adopts),
         cmocka_unit_test(misuse_is_reported_and_survived),
