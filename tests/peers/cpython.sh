@@ -97,28 +97,15 @@ classify() {
     fi
 }
 
-# Is libhakmem mapped in the python process that timeout PID runs? Polls
-# until env has exec'ed python (LD_PRELOAD maps it at the start), for up to
-# 10 s; prints the count of libhakmem mappings, or none / gone.
-mapped() {
-    exe=$(readlink -f "$PY")
-    i=0
-    while [ "$i" -lt 100 ]; do
-        for c in $(pgrep -P "$1"); do
-            if [ "$(readlink "/proc/$c/exe" 2>/dev/null)" = "$exe" ]; then
-                n=$(grep -c libhakmem "/proc/$c/maps" 2>/dev/null)
-                [ -n "$n" ] && { echo "$n"; return; }
-            fi
-        done
-        # Gone, or a zombie until the caller's wait.
-        st=Z
-        [ -r "/proc/$1/stat" ] && read -r _ _ st _ <"/proc/$1/stat"
-        [ "$st" = Z ] && break
-        sleep 0.1
-        i=$((i + 1))
-    done
-    echo gone
-}
+# How a run starts: python itself counts the libhakmem mappings in its
+# /proc/self/maps into the file of its first argument, then runs the test
+# package as `python -m test ARGS` does. Polling the process's maps from
+# outside missed the modules that end within a poll ("gone").
+count_maps='import runpy, sys
+with open(sys.argv[1], "w") as f:
+    f.write(str(open("/proc/self/maps").read().count("libhakmem")))
+del sys.argv[1]
+runpy.run_module("test", run_name="__main__", alter_sys=True)'
 
 # One run of MODULE under ALLOC (glibc or hakmem) in round R; its results
 # go to $tmp/MODULE.ALLOC.R.{log,names} and a line of $tmp/results:
@@ -133,12 +120,12 @@ run_one() {
     if [ "$alloc" = hakmem ]; then set -- LD_PRELOAD="$lib"; else set -- -u LD_PRELOAD; fi
     t0=$(now_ms)
     timeout "$TIMEOUT" env -C "$dir" "$@" PYTHONMALLOC=malloc \
-        "$PY" -m test -v --timeout "$inner" --tempdir "$dir" "$mod" >"$base.log" 2>&1 </dev/null &
+        "$PY" -c "$count_maps" "$base.maps" -v --timeout "$inner" --tempdir "$dir" "$mod" >"$base.log" 2>&1 </dev/null &
     tpid=$!
-    maps=$(mapped "$tpid")
     wait "$tpid" 2>/dev/null
     rc=$?
     tpid=''
+    maps=$(cat "$base.maps" 2>/dev/null || echo none)
     ms=$(($(now_ms) - t0))
     rm -rf "$dir"
     cls=$(classify "$base.log" "$rc")
