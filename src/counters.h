@@ -1,20 +1,12 @@
-/* counters.h — the counters of counters.def as per-thread structs and
- * process-wide atomics, and the macros that update them (or compile to
- * nothing with --disable-counters). */
+/* counters.h — the counters of counters.def: per-thread ones in the
+ * thread's TLS object (thread.h), process-wide atomics, the macros that
+ * update them (or compile to nothing with --disable-counters), and the
+ * totals of threads that exited. */
 #ifndef HAK_COUNTERS_H
 #define HAK_COUNTERS_H
 
-#include "internal.h"
-#include "tiny/sizeclass.h"
+#include "thread.h"
 #include <stdatomic.h>
-
-struct hak_counters {
-#define HAK_COUNTER(group, name, dim, doc) uint64_t group##_##name[dim];
-#define HAK_GCOUNTER(group, name, doc)
-#include "counters.def"
-#undef HAK_COUNTER
-#undef HAK_GCOUNTER
-};
 
 struct hak_gcounters {
 #define HAK_COUNTER(group, name, dim, doc)
@@ -40,9 +32,11 @@ extern struct hak_gcounters _hak_gctr;
 #define HAK_CTR_INC(group, name) HAK_CTR_ADD(group, name, 1)
 #define HAK_CTR_INC_C(group, name, c) HAK_CTR_ADD_C(group, name, c, 1)
 
-/* Adds src into dst (thread exit, stats). */
+/* Adds src into dst. */
 void _hak_counters_merge(struct hak_counters *dst, const struct hak_counters *src);
-
-#include "thread.h" /* _hak_thread, which the macros above name */
+/* Adds an exiting thread's counters to the totals of exited threads. */
+void _hak_counters_retire(const struct hak_counters *c);
+/* Adds the totals of exited threads into out. */
+void _hak_counters_add_retired(struct hak_counters *out);
 
 #endif

@@ -111,7 +111,7 @@ enum {
     HAK_RANK_PURGE_FLUSH = 20, /* over what the purge callbacks take */
     HAK_RANK_CONFIG = 30,
     HAK_RANK_POLICY = 40,
-    HAK_RANK_STATS = 50,
+    HAK_RANK_COUNTERS = 50,
     HAK_RANK_TINY_REGISTRY = 60, /* over meta */
     HAK_RANK_TINY_ABANDONED = 70,
     HAK_RANK_SS_ORPHANS = 80,

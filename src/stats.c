@@ -15,12 +15,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-struct hak_gcounters _hak_gctr;
-
-static HAK_LOCK_DEFINE(stats_lock, HAK_RANK_STATS);
 /* One printer at a time: the snapshot and the output buffer are static. */
 static HAK_LOCK_DEFINE(print_lock, HAK_RANK_STATS_PRINT);
-static struct hak_counters retired;
 
 struct ctr_desc {
     const char *group, *name, *doc;
@@ -38,29 +34,12 @@ static const struct ctr_desc descs[] = {
 };
 #define NDESC (sizeof descs / sizeof descs[0])
 
-void _hak_counters_merge(struct hak_counters *dst, const struct hak_counters *src)
-{
-    uint64_t *d = (uint64_t *)dst;
-    const uint64_t *s = (const uint64_t *)src;
-    for (size_t i = 0; i < sizeof *dst / sizeof(uint64_t); i++)
-        d[i] += s[i];
-}
-
-void _hak_stats_retire(const struct hak_counters *c)
-{
-    hak_lock(&stats_lock);
-    _hak_counters_merge(&retired, c);
-    hak_unlock(&stats_lock);
-}
-
 static void merge_cb(const struct hak_counters *c, void *arg) { _hak_counters_merge(arg, c); }
 
 void _hak_stats_snapshot(struct hak_counters *out)
 {
     memset(out, 0, sizeof *out);
-    hak_lock(&stats_lock);
-    _hak_counters_merge(out, &retired);
-    hak_unlock(&stats_lock);
+    _hak_counters_add_retired(out);
     /* Live threads' counters are read while they run: each value is a
      * plain aligned word, so a read is at worst slightly stale. */
     _hak_tiny_foreach_counters(merge_cb, out);

@@ -5,8 +5,6 @@
 
 #include "counters.h"
 
-/* Adds an exiting thread's counters to the process totals. */
-void _hak_stats_retire(const struct hak_counters *c);
 /* Totals of every thread so far (exited and live). */
 void _hak_stats_snapshot(struct hak_counters *out);
 /* Prints the report: text (json false) or one JSON object. */

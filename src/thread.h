@@ -1,11 +1,23 @@
 /* thread.h — everything a thread keeps in TLS, as one initial-exec object:
- * the fast paths reach the TLS lists and the counters from one base. */
+ * the fast paths reach the TLS lists and the counters from one base. The
+ * modules' parts come from their own tls.h headers, which include nothing
+ * but the floor: this is the one place the floor names a tier. */
 #ifndef HAK_THREAD_H
 #define HAK_THREAD_H
 
-#include "counters.h"
-#include "policy/policy.h"
+#include "internal.h"
+#include "policy/tls.h"
 #include "tiny/tls.h"
+
+/* The counters of counters.def this thread counts (counters.h updates
+ * them). */
+struct hak_counters {
+#define HAK_COUNTER(group, name, dim, doc) uint64_t group##_##name[dim];
+#define HAK_GCOUNTER(group, name, doc)
+#include "counters.def"
+#undef HAK_COUNTER
+#undef HAK_GCOUNTER
+};
 
 struct hak_thread {
     struct tiny_tls tiny;                 /* the TLS SLLs, hot: first */

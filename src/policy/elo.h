@@ -4,15 +4,9 @@
 #ifndef HAK_POLICY_ELO_H
 #define HAK_POLICY_ELO_H
 
-#include "internal.h"
+#include "policy/tls.h" /* ELO_BUCKETS */
 
 #define ELO_MAX_STRATEGIES 32
-
-/* Size buckets of sampled allocations, as the lifecycle's histogram counts
- * them (evo_bucket): bucket 0 holds sizes under 128 KiB, bucket b in
- * 1..ELO_BUCKETS-2 sizes in [64 KiB << b, 64 KiB << (b + 1)), the last one
- * everything larger. */
-#define ELO_BUCKETS 16
 
 /* A small deterministic random source, seeded by the caller. */
 struct elo_rng {

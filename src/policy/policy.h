@@ -5,12 +5,6 @@
 
 #include "policy/evo.h"
 
-/* Sampled allocations a thread has not handed to the current window yet. */
-struct policy_tls {
-    uint32_t pending;
-    uint32_t hist[EVO_BUCKETS];
-};
-
 /* Requests this large or larger get a mapping of their own. Written at window
  * boundaries while other threads read it, hence the relaxed atomic access. */
 extern size_t _hak_mmap_threshold;

@@ -8,7 +8,6 @@
 #include "../options.h"
 #include "../os.h"
 #include "../report.h"
-#include "../stats.h"
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
@@ -1057,7 +1056,7 @@ void _hak_tiny_thread_exit(void)
     struct tiny_tls *t = &_hak_thread.tiny;
     struct tiny_heap *h = t->heap;
     if (!h) { /* a thread that only freed */
-        _hak_stats_retire(&_hak_thread.ctr);
+        _hak_counters_retire(&_hak_thread.ctr);
         memset(&_hak_thread.ctr, 0, sizeof _hak_thread.ctr);
         return;
     }
@@ -1071,7 +1070,7 @@ void _hak_tiny_thread_exit(void)
     memset(t->ukey, 0, sizeof t->ukey); /* its slabs are not this thread's now */
     memset(t->bound, 0, sizeof t->bound);
     memset(t->room, 0, sizeof t->room);
-    _hak_stats_retire(&_hak_thread.ctr);
+    _hak_counters_retire(&_hak_thread.ctr);
     memset(&_hak_thread.ctr, 0, sizeof _hak_thread.ctr);
     heap_unregister(h);
 }
@@ -1189,7 +1188,7 @@ void _hak_tiny_fork_child(void)
         /* Their counters are plain words in the copied TLS: read as stats. */
         for (struct tiny_heap *h = reg_head; h; h = h->reg_next)
             if (h != self) {
-                _hak_stats_retire(h->ctr);
+                _hak_counters_retire(h->ctr);
                 retire_out(h);
             }
     }
