@@ -1,4 +1,4 @@
-/* bench_allocators.c — allocation scenarios (64 KiB–2 MiB page-touched batches, tiny pairs, a random small live set, and one for each of BigCache, batched madvise and ELO): ns and minor page faults per iteration. */
+/* bench_allocators.c — allocation scenarios (64 KiB–2 MiB page-touched batches, tiny pairs, random small and large live sets, and one for each of BigCache, batched madvise and ELO): ns and minor page faults per iteration. */
 #include "allocator.h"
 #include <errno.h>
 #include <stdbool.h>
@@ -13,8 +13,16 @@
 static const char usage[] =
     "usage: bench_allocators [--scenario NAME[,NAME...]|all] [--iterations N]\n"
     "                        [--warmup N] [--allocator NAME] [--csv FILE]\n"
-    "  --scenario    json, mir, vm, mixed, tiny, random-mixed, huge-sites, burst-free,\n"
-    "                phases or all (default all); an iteration of the last three:\n"
+    "  --scenario    json, mir, vm, mixed, tiny, random-mixed, random-large,\n"
+    "                malloc-large, huge-sites, burst-free, phases or all (default\n"
+    "                all); an iteration of the last five:\n"
+    "                random-large: each of 32 live blocks of 0.25-3.25 MiB freed and\n"
+    "                  replaced by one of a random size, written (the large path's reuse\n"
+    "                  across sizes);\n"
+    "                malloc-large: 10 of 20 live blocks of 5-25 MiB, picked at random,\n"
+    "                  each replaced by a new one of a random size (allocated and\n"
+    "                  written before the old is freed), as mimalloc-bench's\n"
+    "                  malloc-large (BigCache across sizes);\n"
     "                huge-sites: blocks of 34, 40 and 46 MiB from 3 call sites allocated,\n"
     "                  written, freed (BigCache);\n"
     "                burst-free: 198 blocks of 320 KiB allocated, written, 102 freed,\n"
@@ -181,21 +189,22 @@ static void run_mixed(uint64_t iter)
 
 /* ---- Small blocks ------------------------------------------------------------ */
 
-/* splitmix64 with a fixed seed: every run draws the same sequence. */
-static uint64_t rng_state = 0x2545F4914F6CDD1Du;
+/* splitmix64 from a fixed seed, one state per scenario: every run draws
+ * the same sequence, whichever scenarios run before. */
+#define RNG_SEED 0x2545F4914F6CDD1Du
 
-static uint64_t rng_next(void)
+static uint64_t rng_next(uint64_t *state)
 {
-    uint64_t z = (rng_state += 0x9E3779B97F4A7C15u);
+    uint64_t z = (*state += 0x9E3779B97F4A7C15u);
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9u;
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBu;
     return z ^ (z >> 31);
 }
 
 /* Uniform in [0, n) for n < 2^32, by multiply-shift. */
-static uint32_t rng_below(uint32_t n)
+static uint32_t rng_below(uint64_t *state, uint32_t n)
 {
-    return (uint32_t)(((rng_next() >> 32) * n) >> 32);
+    return (uint32_t)(((rng_next(state) >> 32) * n) >> 32);
 }
 
 enum { TINY_PAIRS = 10000, LIVE = 1000, REPLACEMENTS = 10000 };
@@ -219,11 +228,12 @@ static void run_tiny(uint64_t iter)
 static unsigned char *live_blk[LIVE];
 static size_t live_size[LIVE];
 static uint32_t live_tag[LIVE];
+static uint64_t live_rng = RNG_SEED;
 
 static void live_new(uint32_t v)
 {
-    live_size[v] = 8 + rng_below(1024 - 8 + 1);
-    live_tag[v] = (uint32_t)rng_next();
+    live_size[v] = 8 + rng_below(&live_rng, 1024 - 8 + 1);
+    live_tag[v] = (uint32_t)rng_next(&live_rng);
     live_blk[v] = xmalloc(live_size[v]);
     touch(live_blk[v], live_size[v], live_tag[v]);
 }
@@ -244,7 +254,7 @@ static void run_random(uint64_t iter)
 {
     (void)iter;
     for (uint32_t i = 0; i < REPLACEMENTS; i++) {
-        uint32_t v = rng_below(LIVE);
+        uint32_t v = rng_below(&live_rng, LIVE);
         live_free(v);
         live_new(v);
     }
@@ -254,6 +264,117 @@ static void random_finish(void)
 {
     for (uint32_t v = 0; v < LIVE; v++)
         live_free(v);
+}
+
+/* ---- Random-size large blocks ------------------------------------------------ */
+
+/* A live set of large blocks of random sizes: slot v holds a block of
+ * set->size[v] bytes written with set->tag[v]. */
+struct large_set {
+    uint64_t rng;
+    size_t min, max;        /* sizes drawn uniformly in [min, max] bytes */
+    uint32_t n;
+    unsigned char **blk;
+    size_t *size;
+    uint32_t *tag;
+};
+
+/* A new block of random size in slot v, every page written. */
+static void large_new(struct large_set *set, uint32_t v)
+{
+    set->size[v] = set->min + rng_below(&set->rng, (uint32_t)(set->max - set->min + 1));
+    set->tag[v] = (uint32_t)rng_next(&set->rng);
+    set->blk[v] = xmalloc(set->size[v]);
+    touch(set->blk[v], set->size[v], set->tag[v]);
+}
+
+static void large_free(struct large_set *set, uint32_t v)
+{
+    verify(set->blk[v], set->size[v], set->tag[v]);
+    free(set->blk[v]);
+}
+
+static void large_fill(struct large_set *set)
+{
+    for (uint32_t v = 0; v < set->n; v++)
+        large_new(set, v);
+}
+
+static void large_empty(struct large_set *set)
+{
+    for (uint32_t v = 0; v < set->n; v++)
+        large_free(set, v);
+}
+
+/* random-large: RL_LIVE blocks of 0.25-3.25 MiB, straddling the mmap
+ * threshold (2 MiB, or ELO's pick), stay live across iterations (filled
+ * before the warm-up, freed after the last iteration); an iteration
+ * replaces every one in turn: frees it, allocates one of a new random size
+ * and writes every page. About 56 MiB is replaced per iteration; an
+ * allocator that keeps what was freed for the next request needs no system
+ * call and no page fault once warm. */
+enum { RL_LIVE = 32 };
+static unsigned char *rl_blk[RL_LIVE];
+static size_t rl_size[RL_LIVE];
+static uint32_t rl_tag[RL_LIVE];
+static struct large_set rl_set = { RNG_SEED, 256 * KiB, 3 * MiB + 256 * KiB, RL_LIVE, rl_blk, rl_size, rl_tag };
+
+static void rl_prepare(void)
+{
+    large_fill(&rl_set);
+}
+
+static void run_random_large(uint64_t iter)
+{
+    (void)iter;
+    for (uint32_t v = 0; v < RL_LIVE; v++) {
+        large_free(&rl_set, v);
+        large_new(&rl_set, v);
+    }
+}
+
+static void rl_finish(void)
+{
+    large_empty(&rl_set);
+}
+
+/* malloc-large: after mimalloc-bench's malloc-large (20 buffers of a random
+ * 5-25 MiB, one at a time replaced by a new one: the new buffer is
+ * allocated before the old one is freed). ML_LIVE blocks stay live across
+ * iterations; an iteration is ML_REPLACE such replacements of a random
+ * slot, each new block written in every page (mimalloc-bench zeroes all of
+ * it: the same page faults, fewer stores). Far above every mmap threshold
+ * ELO may pick except its largest: huge blocks from one call site, of
+ * sizes that rarely repeat, so a cache must serve one size from a block of
+ * another. */
+enum { ML_LIVE = 20, ML_REPLACE = 10 };
+static unsigned char *ml_blk[ML_LIVE];
+static size_t ml_size[ML_LIVE];
+static uint32_t ml_tag[ML_LIVE];
+static struct large_set ml_set = { RNG_SEED, 5 * MiB, 25 * MiB, ML_LIVE, ml_blk, ml_size, ml_tag };
+
+static void ml_prepare(void)
+{
+    large_fill(&ml_set);
+}
+
+static void run_malloc_large(uint64_t iter)
+{
+    (void)iter;
+    for (uint32_t i = 0; i < ML_REPLACE; i++) {
+        uint32_t v = rng_below(&ml_set.rng, ML_LIVE);
+        unsigned char *old = ml_blk[v];
+        size_t old_size = ml_size[v];
+        uint32_t old_tag = ml_tag[v];
+        large_new(&ml_set, v);
+        verify(old, old_size, old_tag);
+        free(old);
+    }
+}
+
+static void ml_finish(void)
+{
+    large_empty(&ml_set);
 }
 
 /* ---- Subsystem scenarios ----------------------------------------------------- */
@@ -416,6 +537,8 @@ static const struct scenario {
     { "mixed", mixed_prepare, run_mixed, NULL, NULL },
     { "tiny", NULL, run_tiny, NULL, NULL },
     { "random-mixed", random_prepare, run_random, random_finish, NULL },
+    { "random-large", rl_prepare, run_random_large, rl_finish, NULL },
+    { "malloc-large", ml_prepare, run_malloc_large, ml_finish, NULL },
     { "huge-sites", NULL, run_huge_sites, NULL, NULL },
     { "burst-free", burst_prepare, run_burst_free, burst_finish, NULL },
     { "phases", NULL, run_phases, NULL, phase_of },

@@ -29,7 +29,8 @@ static const char usage_text[] =
     "  --quick        20 iterations (+3 warm-up) per scenario, larson for 1 s\n"
     "  --profiles     hakmem profiles (default: every [profile] of the configuration file except\n"
     "                 the usage modes balanced, fast, learning, research; baseline is always added)\n"
-    "  --workloads    of json, mir, vm, mixed, tiny, random-mixed, huge-sites, burst-free, phases, larson\n"
+    "  --workloads    of json, mir, vm, mixed, tiny, random-mixed, random-large, malloc-large, huge-sites,\n"
+    "                 burst-free, phases, larson\n"
     "                 and the commands (default: all built-in ones and the file's [workload] sections)\n"
     "  --peers        of glibc (or system), mimalloc, jemalloc, tcmalloc (default: all installed)\n"
     "  --runs         rounds: runs of every configuration on every workload (default 10; 6 or more give\n"
@@ -76,6 +77,10 @@ static const struct workload {
     { "mixed", "one iteration: 10 batches of 100 x 64 KiB + 10 x 256 KiB + 1 x 2 MiB, mixed free order" },
     { "tiny", "one iteration: 10,000 malloc/free pairs of 16-128 B" },
     { "random-mixed", "one iteration: 10,000 random replacements in a live set of 1000 blocks of 8 B-1 KiB" },
+    { "random-large", "one iteration: each of 32 live blocks of 0.25-3.25 MiB freed and replaced by one of a random "
+                      "size, written" },
+    { "malloc-large", "one iteration: 10 of 20 live blocks of 5-25 MiB, picked at random, each replaced by one of a "
+                      "random size (allocated and written before the old is freed)" },
     { "huge-sites", "one iteration: blocks of 34, 40 and 46 MiB from 3 call sites allocated, written, freed" },
     { "burst-free", "one iteration: 198 blocks of 320 KiB allocated, written; 102 freed, then the other 96 "
                     "in address order" },
@@ -841,8 +846,8 @@ static int choose_workloads(char *list, bool only_commands, int first_arg_comman
             }
         if (kind < 0) {
             fprintf(stderr, "hakmem matrix: unknown workload '%s' (known: json, mir, vm, mixed, tiny, "
-                            "random-mixed, huge-sites, burst-free, phases, larson, and [workload] sections or "
-                            "--command names)\n", all[k]);
+                            "random-mixed, random-large, malloc-large, huge-sites, burst-free, phases, larson, "
+                            "and [workload] sections or --command names)\n", all[k]);
             return -1;
         }
         bool dup = false;

@@ -1,5 +1,15 @@
 /* bigcache.c — the per-call-site cache of freed huge blocks. One lock; the
- * table is mapped on first use (bigcache.sites × bigcache.slots entries). */
+ * table is mapped on first use (bigcache.sites × bigcache.slots entries).
+ *
+ * What a site keeps is bounded in bytes, by a budget of its own that
+ * follows its demand: it starts at bigcache.site_bytes, grows by a
+ * request's size when the site misses after it had to let blocks go (it
+ * would have hit with more), and shrinks by a fifth, down to where it
+ * started, whenever one of its blocks stays unused for madvise.delay. A
+ * process that frees everything it had keeps no more than a site's budget
+ * (which matters where no purger runs while it idles), and one that
+ * replaces blocks of changing sizes keeps what its replacements need.
+ * bigcache.max_bytes bounds all sites together. */
 #include "bigcache.h"
 #include "huge.h"
 #include "madvise.h"
@@ -11,6 +21,9 @@
 struct site {
     uintptr_t site;           /* 0: unused */
     uint64_t hits, misses;
+    size_t held;              /* bytes of its cached blocks */
+    size_t budget;            /* bytes its cached blocks may hold */
+    bool dropped;             /* let blocks go since its budget last grew or decayed */
 };
 
 struct slot {
@@ -23,9 +36,9 @@ static struct site *sites;    /* [nsites] */
 static struct slot *slots;    /* [nsites * nslots] */
 static unsigned nsites, nslots;
 static size_t held;           /* bytes of the cached blocks' mappings */
-static void (*release_fn)(struct huge_hdr *);
+static const struct bigcache_ops *ops;
 
-void _hak_bigcache_init(void (*release)(struct huge_hdr *h)) { release_fn = release; }
+void _hak_bigcache_init(const struct bigcache_ops *o) { ops = o; }
 
 static bool table(void)
 {
@@ -49,12 +62,20 @@ static unsigned index_of(uintptr_t site)
     return (unsigned)((x >> 32) % nsites);
 }
 
-/* Takes the block out of slot k onto the list (lock held). */
-static void evict(unsigned k, struct huge_hdr **list)
+/* Takes the block in slot j out of the cache (lock held). */
+static struct huge_hdr *take(size_t j)
 {
-    struct huge_hdr *h = slots[k].h;
-    slots[k].h = NULL;
+    struct huge_hdr *h = slots[j].h;
+    slots[j].h = NULL;
     held -= h->map_size;
+    sites[j / nslots].held -= h->map_size;
+    return h;
+}
+
+/* Takes the block out of slot j onto the list (lock held). */
+static void evict(size_t j, struct huge_hdr **list)
+{
+    struct huge_hdr *h = take(j);
     h->link = *list;
     *list = h;
     HAK_GCTR_ADD(bigcache, evictions, 1);
@@ -64,13 +85,14 @@ static void release_all(struct huge_hdr *list)
 {
     while (list) {
         struct huge_hdr *next = list->link;
-        release_fn(list);
+        ops->release(list);
         list = next;
     }
 }
 
 struct huge_hdr *_hak_bigcache_get(size_t n, uintptr_t site)
 {
+    size_t need = hak_align_up(n ? n : 1, HAK_CHUNK_SIZE);
     hak_lock(&bc_lock);
     if (!table()) {
         hak_unlock(&bc_lock);
@@ -81,28 +103,58 @@ struct huge_hdr *_hak_bigcache_get(size_t n, uintptr_t site)
     struct slot *sl = &slots[(size_t)i * nslots];
     unsigned best = nslots;
     if (s->site == site) {
-        uint64_t waste = (uint64_t)HAK_OPT(bigcache_max_waste);
         for (unsigned k = 0; k < nslots; k++) {
             struct huge_hdr *h = sl[k].h;
-            if (h && h->map_size >= n && (h->map_size - n) * 100 <= waste * h->map_size &&
-                (best == nslots || h->map_size < sl[best].h->map_size))
+            if (h && h->map_size >= need && (best == nslots || h->map_size < sl[best].h->map_size))
                 best = k;
         }
     }
     struct huge_hdr *h = NULL;
     if (best < nslots) {
+        /* Whole when it wastes little (a later realloc may grow into it);
+         * else cut: the tail keeps the slot, and its age. */
         h = sl[best].h;
-        sl[best].h = NULL;
-        held -= h->map_size;
+        uint64_t waste = (uint64_t)HAK_OPT(bigcache_max_waste);
+        struct huge_hdr *tail = NULL;
+        if (h->map_size > need && (h->map_size - n) * 100 > waste * h->map_size)
+            tail = ops->split(h, need);
+        h = take((size_t)i * nslots + best); /* only the head's bytes, when cut */
+        if (tail) {
+            sl[best].h = tail;
+            HAK_GCTR_ADD(bigcache, trims, 1);
+        }
         s->hits++;
         HAK_GCTR_ADD(bigcache, hits, 1);
     } else {
-        if (s->site == site)
-            s->misses++;
         HAK_GCTR_ADD(bigcache, misses, 1);
+        if (s->site == site && s->held) {
+            HAK_GCTR_ADD(bigcache, miss_small, 1);
+        } else {
+            HAK_GCTR_ADD(bigcache, miss_empty, 1);
+        }
+        if (s->site == site) {
+            s->misses++;
+            if (s->dropped) { /* more would have hit: the budget grows */
+                size_t max = (size_t)HAK_OPT(bigcache_max_bytes);
+                s->budget = s->budget + need < max ? s->budget + need : max;
+                s->dropped = false;
+                HAK_GCTR_ADD(bigcache, grows, 1);
+            }
+        }
     }
     hak_unlock(&bc_lock);
     return h;
+}
+
+/* The oldest block of site i other than the one in slot keep, or keep
+ * (lock held). */
+static size_t oldest_of(unsigned i, size_t keep)
+{
+    size_t o = keep;
+    for (size_t j = (size_t)i * nslots; j < (size_t)(i + 1) * nslots; j++)
+        if (j != keep && slots[j].h && (o == keep || slots[j].at < slots[o].at))
+            o = j;
+    return o;
 }
 
 bool _hak_bigcache_put(struct huge_hdr *h)
@@ -122,28 +174,51 @@ bool _hak_bigcache_put(struct huge_hdr *h)
     if (s->site != h->site) { /* the entry changes hands: the old site's blocks go */
         for (unsigned k = 0; k < nslots; k++)
             if (sl[k].h)
-                evict(i * nslots + k, &out);
-        *s = (struct site){ h->site, 0, 0 };
+                evict((size_t)i * nslots + k, &out);
+        *s = (struct site){ .site = h->site, .budget = (size_t)HAK_OPT(bigcache_site_bytes) };
     }
-    unsigned k = 0, oldest = 0;
-    for (; k < nslots && sl[k].h; k++)
-        if (sl[k].at < sl[oldest].at)
-            oldest = k;
-    if (k == nslots) {
-        evict(i * nslots + oldest, &out);
-        k = oldest;
+    /* Cached neighbours join h: a block cut to fit is whole again when its
+     * head comes back, and mappings the kernel placed side by side serve a
+     * larger request together. At most one lies on each side. */
+    for (unsigned k = 0; k < nslots; k++) {
+        struct huge_hdr *c = sl[k].h;
+        if (!c)
+            continue;
+        if ((char *)c->user == (char *)h->user + h->map_size) {
+            ops->join(h, take((size_t)i * nslots + k));
+            HAK_GCTR_ADD(bigcache, joins, 1);
+        } else if ((char *)c->user + c->map_size == (char *)h->user) {
+            ops->join(take((size_t)i * nslots + k), h);
+            h = c;
+            HAK_GCTR_ADD(bigcache, joins, 1);
+        }
     }
-    uint64_t now = _hak_os_now_ns();
-    sl[k] = (struct slot){ h, now };
+    unsigned k = 0;
+    while (k < nslots && sl[k].h)
+        k++;
+    if (k == nslots) { /* no free slot: the site's oldest goes */
+        k = (unsigned)(oldest_of(i, SIZE_MAX) - (size_t)i * nslots);
+        evict((size_t)i * nslots + k, &out);
+        s->dropped = true;
+    }
+    size_t at = (size_t)i * nslots + k;
+    sl[k] = (struct slot){ h, _hak_os_now_ns() };
     held += h->map_size;
-    while (held > budget) { /* over the byte budget: the oldest anywhere goes */
-        size_t o = SIZE_MAX;
+    s->held += h->map_size;
+    /* Over the site's budget: its oldest go, h last (joined with its
+     * neighbours, it may be over the budget alone). */
+    while (s->held > s->budget) {
+        evict(oldest_of(i, at), &out);
+        s->dropped = true;
+    }
+    /* Over the byte budget of all: the oldest anywhere go, h last. */
+    while (held > budget) {
+        size_t o = at;
         for (size_t j = 0; j < (size_t)nsites * nslots; j++)
-            if (slots[j].h && slots[j].h != h && (o == SIZE_MAX || slots[j].at < slots[o].at))
+            if (j != at && slots[j].h && (o == at || slots[j].at < slots[o].at))
                 o = j;
-        if (o == SIZE_MAX)
-            break;
-        evict((unsigned)o, &out);
+        sites[o / nslots].dropped = true;
+        evict(o, &out);
     }
     hak_unlock(&bc_lock);
     release_all(out);
@@ -152,19 +227,25 @@ bool _hak_bigcache_put(struct huge_hdr *h)
 }
 
 /* Blocks cached before `before` (all when 0) leave; returns the next time
- * one is due. */
+ * one is due. A block that decays shrinks its site's budget by a fifth. */
 static uint64_t expire(uint64_t before, uint64_t delay)
 {
     struct huge_hdr *out = NULL;
     uint64_t next = 0;
+    size_t floor = (size_t)HAK_OPT(bigcache_site_bytes);
     hak_lock(&bc_lock);
     for (size_t j = 0; sites && j < (size_t)nsites * nslots; j++) {
         if (!slots[j].h)
             continue;
-        if (!before || slots[j].at + delay <= before)
-            evict((unsigned)j, &out);
-        else if (!next || slots[j].at + delay < next)
+        if (!before || slots[j].at + delay <= before) {
+            struct site *s = &sites[j / nslots];
+            evict(j, &out);
+            if (before && s->budget > floor)
+                s->budget = s->budget - s->budget / 5 > floor ? s->budget - s->budget / 5 : floor;
+            s->dropped = false;
+        } else if (!next || slots[j].at + delay < next) {
             next = slots[j].at + delay;
+        }
     }
     hak_unlock(&bc_lock);
     release_all(out);
@@ -177,6 +258,11 @@ size_t _hak_bigcache_trim(void)
 {
     size_t bytes = _hak_bigcache_bytes();
     expire(0, 0);
+    /* Everything went back: the sites' budgets start over. */
+    hak_lock(&bc_lock);
+    for (unsigned i = 0; sites && i < nsites; i++)
+        sites[i].budget = (size_t)HAK_OPT(bigcache_site_bytes);
+    hak_unlock(&bc_lock);
     return bytes;
 }
 

@@ -1,7 +1,10 @@
 /* bigcache.h — freed huge blocks kept per call site for reuse (SPEC §5.2):
- * a table of sites, a few slots each, matched by size with a bounded waste,
- * under a byte budget; what leaves the cache goes to a release callback
- * (the madvise batch's unmap). */
+ * a table of sites, a few slots each, under byte budgets (each site's,
+ * following its misses, and one for all); a request takes
+ * the smallest block of its site that holds it, cut to fit when the whole
+ * would waste too much (the tail stays cached), and a block put back joins
+ * the cached blocks it adjoins; what leaves the cache goes to a release
+ * callback (the madvise batch's unmap). */
 #ifndef HAK_BIGCACHE_H
 #define HAK_BIGCACHE_H
 
@@ -9,12 +12,25 @@
 
 struct huge_hdr;
 
-/* How blocks that leave the cache are given back (set once by huge.c). */
-void _hak_bigcache_init(void (*release)(struct huge_hdr *h));
-/* A cached block of site that holds n bytes with little waste, taken out of
- * the cache; NULL on a miss. */
+/* What the cache does to blocks through huge.c, which owns their headers
+ * and chunk map entries (set once, at start-up). */
+struct bigcache_ops {
+    /* Gives h back to the OS. */
+    void (*release)(struct huge_hdr *h);
+    /* Cuts h after keep bytes (a chunk multiple below h->map_size) and
+     * returns the rest as a cached block of its own; NULL (h unchanged)
+     * when no header can be had. */
+    struct huge_hdr *(*split)(struct huge_hdr *h, size_t keep);
+    /* b starts where a ends: a grows over b, whose header is gone. */
+    void (*join)(struct huge_hdr *a, struct huge_hdr *b);
+};
+void _hak_bigcache_init(const struct bigcache_ops *ops);
+/* The smallest cached block of site that holds n bytes, taken out of the
+ * cache; cut to the chunks n needs when it would waste more than
+ * bigcache.max_waste of itself whole. NULL on a miss. */
 struct huge_hdr *_hak_bigcache_get(size_t n, uintptr_t site);
-/* Keeps h for h->site; false if it cannot be kept (the caller releases it). */
+/* Keeps h for h->site, joined with the site's cached blocks it adjoins;
+ * false if it cannot be kept (the caller releases it). */
 bool _hak_bigcache_put(struct huge_hdr *h);
 /* Releases everything cached (malloc_trim); bytes released. */
 size_t _hak_bigcache_trim(void);

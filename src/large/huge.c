@@ -35,7 +35,50 @@ static void huge_release(struct huge_hdr *h)
     HAK_CTR_INC(free, huge);
 }
 
-void _hak_huge_init(void) { _hak_bigcache_init(huge_release); }
+/* BigCache's cut: the chunks after keep become a cached block of their own. */
+static struct huge_hdr *huge_split(struct huge_hdr *h, size_t keep)
+{
+    struct huge_hdr *t = _hak_meta_alloc(sizeof *t);
+    if (!t)
+        return NULL;
+    t->user = (char *)h->user + keep;
+    t->map_size = h->map_size - keep;
+    t->site = h->site;
+    atomic_init(&t->state, HUGE_CACHED);
+    if (_hak_chunk_set((uintptr_t)t->user, t->map_size, HAK_CHUNK_HUGE | (uintptr_t)t) != 0) {
+        _hak_meta_free(t, sizeof *t);
+        return NULL;
+    }
+    h->map_size = keep;
+    return t;
+}
+
+/* BigCache's join: both cached, b right after a (possibly another mapping:
+ * munmap and madvise take ranges across mappings). */
+static void huge_join(struct huge_hdr *a, struct huge_hdr *b)
+{
+    _hak_chunk_set((uintptr_t)b->user, b->map_size, HAK_CHUNK_HUGE | (uintptr_t)a);
+    a->map_size += b->map_size;
+    _hak_meta_free(b, sizeof *b);
+}
+
+static const struct bigcache_ops cache_ops = { huge_release, huge_split, huge_join };
+
+void _hak_huge_init(void) { _hak_bigcache_init(&cache_ops); }
+
+/* p is not h's start: a chunk start inside a cached block was a block of
+ * its own before BigCache joined it to its neighbour, so freeing it is a
+ * double free; anything else was never handed out. */
+static void report_not_start(struct huge_hdr *h, void *p, const char *fn)
+{
+    if (((uintptr_t)p & HAK_CHUNK_MASK) == 0 && atomic_load(&h->state) == HUGE_CACHED) {
+        HAK_CTR_INC(early_return, double_free);
+        _hak_report(fn, "double free", p);
+    } else {
+        HAK_CTR_INC(early_return, invalid_ptr);
+        _hak_report(fn, "invalid pointer", p);
+    }
+}
 
 static void *reuse(struct huge_hdr *h, size_t n, uintptr_t site)
 {
@@ -98,8 +141,7 @@ void *_hak_huge_alloc(size_t n, size_t align, uintptr_t site, bool *zeroed)
 void _hak_huge_free(struct huge_hdr *h, void *p, const char *fn)
 {
     if (h->user != p) {
-        HAK_CTR_INC(early_return, invalid_ptr);
-        _hak_report(fn, "invalid pointer", p);
+        report_not_start(h, p, fn);
         return;
     }
     int expected = HUGE_LIVE;
@@ -137,8 +179,7 @@ bool _hak_huge_resize(struct huge_hdr *h, size_t n)
 size_t _hak_huge_usable(struct huge_hdr *h, void *p, const char *fn)
 {
     if (h->user != p) {
-        HAK_CTR_INC(early_return, invalid_ptr);
-        _hak_report(fn, "invalid pointer", p);
+        report_not_start(h, p, fn);
         return 0;
     }
     if (atomic_load(&h->state) != HUGE_LIVE) { /* freed: as the arena says */

@@ -1,6 +1,7 @@
 /* test_large.c — the large tier through a counting OS layer and an injected
  * clock: arena carving, coalescing, reuse and in-place realloc, retention
- * and decay; BigCache hits, misses, waste, slots, budget and decay; the
+ * and decay; BigCache hits, misses and why, smallest fit, cutting to fit
+ * and joining, slots, the sites' budgets and the global one, decay; the
  * madvise batch's flush rules (size, count, small ranges, delay, thread
  * exit, batching off). The purger thread is off: the tests tick by hand. */
 #include "unit.h"
@@ -62,6 +63,7 @@ static int setup(void **state)
 static int reset(void **state)
 {
     (void)state;
+    HAK_OPT(bigcache_site_bytes) = 256 * MiB; /* the budget the trim gives each site */
     hak_trim();
     HAK_OPT(large_retain) = 32 * MiB;
     HAK_OPT(madvise_delay) = 1000; /* ms */
@@ -71,6 +73,7 @@ static int reset(void **state)
     HAK_OPT(madvise_max_ranges) = 256;
     HAK_OPT(bigcache_enabled) = 1;
     HAK_OPT(bigcache_max_bytes) = 256 * MiB;
+    HAK_OPT(bigcache_max_waste) = 25;
     HAK_OPT(on_error) = HAK_ON_ERROR_ABORT;
     maps = unmaps = advises = 0;
     advised_bytes = 0;
@@ -194,10 +197,37 @@ static void arena_retention_and_decay(void **state)
 #define SITE_A ((hak_site_t)0x1000)
 #define SITE_B ((hak_site_t)0x2000)
 
+/* Counter deltas are checked only where counters are compiled in. */
+#if HAK_COUNTERS
+#define GCTR(name) atomic_load(&_hak_gctr.name)
+#define assert_delta(name, since, want) assert_int_equal(GCTR(name) - (since), (want))
+#else
+#define GCTR(name) ((uint64_t)0)
+#define assert_delta(name, since, want) ((void)(since))
+#endif
+
+/* Frees p, freed before, and checks it is reported as a double free. */
+static void double_free_reported(void *p, hak_site_t site)
+{
+    int err = unit_capture(), saved = dup(2);
+    dup2(err, 2);
+    HAK_OPT(on_error) = HAK_ON_ERROR_WARN;
+    hak_free_at(p, site);
+    dup2(saved, 2);
+    close(saved);
+    char text[512], want[128];
+    unit_text(err, text, sizeof text);
+    close(err);
+    snprintf(want, sizeof want, "hakmem: hak_free_at(): double free %p\n", p);
+    assert_non_null(strstr(text, want));
+    HAK_OPT(on_error) = HAK_ON_ERROR_ABORT;
+}
+
 static void bigcache_hits_and_misses(void **state)
 {
     (void)state;
-    uint64_t hits0 = atomic_load(&_hak_gctr.bigcache_hits), miss0 = atomic_load(&_hak_gctr.bigcache_misses);
+    uint64_t hits0 = GCTR(bigcache_hits), miss0 = GCTR(bigcache_misses);
+    uint64_t empty0 = GCTR(bigcache_miss_empty), small0 = GCTR(bigcache_miss_small);
     char *a = hak_alloc_at(3 * MiB, SITE_A);
     memset(a, 1, 3 * MiB);
     hak_free_at(a, SITE_A);
@@ -209,51 +239,117 @@ static void bigcache_hits_and_misses(void **state)
     assert_int_equal(maps, maps0);
     assert_int_equal(_hak_bigcache_bytes(), 0);
     hak_free_at(b, SITE_A);
-    char *c = hak_alloc_at(3 * MiB, SITE_B); /* another site: a miss */
+    char *c = hak_alloc_at(3 * MiB, SITE_B); /* another site, nothing cached for it: a miss */
     assert_true(c != a);
-    char *d = hak_alloc_at(2 * MiB, SITE_A); /* would waste half the 4 MiB block: a miss */
+    char *d = hak_alloc_at(5 * MiB, SITE_A); /* more than the site's 4 MiB block holds: a miss */
     assert_true(d != a);
-#if HAK_COUNTERS
-    assert_int_equal(atomic_load(&_hak_gctr.bigcache_hits) - hits0, 1);
-    assert_int_equal(atomic_load(&_hak_gctr.bigcache_misses) - miss0, 3);
-#else
-    (void)hits0;
-    (void)miss0;
-#endif
+    assert_int_equal(_hak_bigcache_bytes(), 4 * MiB);
+    assert_delta(bigcache_hits, hits0, 1);
+    assert_delta(bigcache_misses, miss0, 3); /* a's first allocation, c, d */
+    assert_delta(bigcache_miss_empty, empty0, 2);
+    assert_delta(bigcache_miss_small, small0, 1);
     /* A cached block freed again is a double free. */
-    int err = unit_capture(), saved = dup(2);
-    dup2(err, 2);
-    HAK_OPT(on_error) = HAK_ON_ERROR_WARN;
-    hak_free_at(a, SITE_A);
-    hak_free_at(a, SITE_A);
-    dup2(saved, 2);
-    close(saved);
-    char text[512], want[128];
-    unit_text(err, text, sizeof text);
-    close(err);
-    snprintf(want, sizeof want, "hakmem: hak_free_at(): double free %p\n", (void *)a);
-    assert_non_null(strstr(text, want));
+    double_free_reported(a, SITE_A);
     hak_free(c);
     hak_free(d);
+}
+
+/* A block larger than the request is cut to fit (the tail stays cached),
+ * and the pieces join again when freed: no system call throughout. */
+static void bigcache_trims_to_fit_and_joins(void **state)
+{
+    (void)state;
+    uint64_t trims0 = GCTR(bigcache_trims), joins0 = GCTR(bigcache_joins), hits0 = GCTR(bigcache_hits);
+    char *a = hak_alloc_at(12 * MiB, SITE_A);
+    hak_free_at(a, SITE_A);
+    unsigned maps0 = maps, unmaps0 = unmaps;
+    /* 3 MiB needs 2 chunks; the whole 12 MiB would waste 75 %: cut. */
+    char *b = hak_alloc_at(3 * MiB, SITE_A);
+    assert_ptr_equal(b, a);
+    assert_int_equal(_hak_bigcache_bytes(), 8 * MiB);
+    assert_int_equal(HAK_CHUNK_KIND(hak_chunk_get((uintptr_t)a + 4 * MiB)), HAK_CHUNK_HUGE);
+    assert_true(HAK_CHUNK_PTR(hak_chunk_get((uintptr_t)a + 4 * MiB)) != HAK_CHUNK_PTR(hak_chunk_get((uintptr_t)a)));
+    assert_delta(bigcache_trims, trims0, 1);
+    /* 7.5 MiB takes the 8 MiB tail whole (it needs all of its chunks). */
+    char *c = hak_alloc_at(7 * MiB + 512 * KiB, SITE_A);
+    assert_ptr_equal(c, a + 4 * MiB);
+    assert_int_equal(_hak_bigcache_bytes(), 0);
+    assert_delta(bigcache_trims, trims0, 1);
+    assert_delta(bigcache_hits, hits0, 2);
+    memset(b, 2, 3 * MiB);
+    memset(c, 3, 7 * MiB + 512 * KiB);
+    assert_int_equal(b[3 * MiB - 1], 2);
+    assert_true(hak_malloc_usable_size(b) >= 3 * MiB);
+    /* Freed, the two join: one 12 MiB block again. */
+    hak_free_at(b, SITE_A);
+    hak_free_at(c, SITE_A);
+    assert_int_equal(_hak_bigcache_bytes(), 12 * MiB);
+    assert_delta(bigcache_joins, joins0, 1);
+    /* c was a block of its own: freed again, inside the joined block, it is
+     * still a double free. */
+    double_free_reported(c, SITE_A);
+    char *d = hak_alloc_at(12 * MiB, SITE_A);
+    assert_ptr_equal(d, a);
+    assert_int_equal(HAK_CHUNK_PTR(hak_chunk_get((uintptr_t)a + 8 * MiB)), HAK_CHUNK_PTR(hak_chunk_get((uintptr_t)a)));
+    assert_int_equal(maps, maps0);
+    assert_int_equal(unmaps, unmaps0);
+    hak_free(d);
+}
+
+/* Blocks at SITE_A cached side by side but apart: cut in turn from one
+ * cached mapping, each followed by a 2 MiB block that stays live (spacer),
+ * so that they cannot join. */
+static void cache_apart(char **blk, const size_t *size, unsigned n, char **spacer)
+{
+    size_t total = 0;
+    for (unsigned i = 0; i < n; i++)
+        total += hak_align_up(size[i], 2 * MiB) + 2 * MiB;
+    hak_free_at(hak_alloc_at(total, SITE_A), SITE_A);
+    HAK_OPT(bigcache_max_waste) = 0; /* always cut */
+    for (unsigned i = 0; i < n; i++) {
+        blk[i] = hak_alloc_at(size[i], SITE_A);
+        spacer[i] = hak_alloc_at(2 * MiB, SITE_A);
+        assert_ptr_equal(spacer[i], blk[i] + hak_align_up(size[i], 2 * MiB));
+    }
+    HAK_OPT(bigcache_max_waste) = 25;
+    assert_int_equal(_hak_bigcache_bytes(), 0);
+    for (unsigned i = 0; i < n; i++)
+        hak_free_at(blk[i], SITE_A);
+}
+
+static void bigcache_smallest_fit(void **state)
+{
+    (void)state;
+    static const size_t size[3] = { 16 * MiB, 8 * MiB, 10 * MiB };
+    char *blk[3], *spacer[3];
+    cache_apart(blk, size, 3, spacer);
+    assert_int_equal(_hak_bigcache_bytes(), 34 * MiB);
+    /* 7 MiB: the 8 MiB block, whole (12.5 % waste); 9 MiB: the 10 MiB one. */
+    assert_ptr_equal(hak_alloc_at(7 * MiB, SITE_A), blk[1]);
+    assert_ptr_equal(hak_alloc_at(9 * MiB, SITE_A), blk[2]);
+    assert_ptr_equal(hak_alloc_at(9 * MiB, SITE_A), blk[0]); /* cut: 6 MiB stay */
+    assert_int_equal(_hak_bigcache_bytes(), 6 * MiB);
+    for (unsigned i = 0; i < 3; i++) {
+        hak_free(blk[i]);
+        hak_free(spacer[i]);
+    }
 }
 
 static void bigcache_slots_budget_decay(void **state)
 {
     (void)state;
     unsigned slots = (unsigned)HAK_OPT(bigcache_slots);
-    char *blk[16];
+    char *blk[65], *spacer[65];
+    size_t size[65];
     for (unsigned i = 0; i <= slots; i++)
-        blk[i] = hak_alloc_at(3 * MiB, SITE_A);
-    uint64_t ev0 = atomic_load(&_hak_gctr.bigcache_evictions);
-    for (unsigned i = 0; i <= slots; i++)
-        hak_free_at(blk[i], SITE_A);
+        size[i] = 3 * MiB;
+    uint64_t ev0 = GCTR(bigcache_evictions);
+    cache_apart(blk, size, slots + 1, spacer);
     /* One more than the site's slots: the oldest left. */
     assert_int_equal(_hak_bigcache_bytes(), (size_t)slots * 4 * MiB);
-#if HAK_COUNTERS
-    assert_int_equal(atomic_load(&_hak_gctr.bigcache_evictions) - ev0, 1);
-#else
-    (void)ev0;
-#endif
+    assert_delta(bigcache_evictions, ev0, 1);
+    for (unsigned i = 0; i <= slots; i++)
+        hak_free(spacer[i]);
     /* The byte budget holds across sites. */
     HAK_OPT(bigcache_max_bytes) = 8 * MiB;
     char *e = hak_alloc_at(3 * MiB, SITE_B);
@@ -267,6 +363,44 @@ static void bigcache_slots_budget_decay(void **state)
     assert_int_equal(_hak_bigcache_bytes(), 0);
     assert_true(unmaps > unmaps0);
     assert_int_equal(HAK_CHUNK_KIND(hak_chunk_get((uintptr_t)e)), HAK_CHUNK_HUGE_FREED);
+}
+
+/* A site keeps what its budget allows; a miss after it let blocks go
+ * raises the budget by the request, blocks that decay lower it. */
+static void bigcache_site_budget(void **state)
+{
+    (void)state;
+    HAK_OPT(bigcache_site_bytes) = 16 * MiB;
+    hak_trim(); /* SITE_A's budget: 16 MiB */
+    static const size_t size[2] = { 3 * MiB, 3 * MiB };
+    char *blk[2], *spacer[2];
+    cache_apart(blk, size, 2, spacer); /* two 4 MiB blocks cached */
+    assert_int_equal(_hak_bigcache_bytes(), 8 * MiB);
+    uint64_t grows0 = GCTR(bigcache_grows);
+    /* A miss before the site let anything go leaves the budget. */
+    char *d = hak_alloc_at(10 * MiB, SITE_A);
+    assert_delta(bigcache_grows, grows0, 0);
+    fake_now += MS; /* ages tell the oldest */
+    hak_free_at(d, SITE_A);
+    /* 18 MiB is over the budget: the oldest went (blk[0], or blk[1] if d
+     * joined blk[0]), 14 MiB stays either way. */
+    assert_int_equal(_hak_bigcache_bytes(), 14 * MiB);
+    /* Nothing holds 20 MiB: a miss, and the budget grows by it. */
+    char *e = hak_alloc_at(20 * MiB, SITE_A);
+    assert_delta(bigcache_grows, grows0, 1);
+    fake_now += MS;
+    hak_free_at(e, SITE_A);
+    assert_int_equal(_hak_bigcache_bytes(), 34 * MiB); /* within 36 MiB */
+    /* All unused for the delay: they leave, each taking a fifth off the
+     * budget; a 30 MiB block no longer fits in it. */
+    assert_int_equal(_hak_bigcache_decay(fake_now + 1000 * MS), 0);
+    assert_int_equal(_hak_bigcache_bytes(), 0);
+    char *f = hak_alloc_at(30 * MiB, SITE_A);
+    hak_free_at(f, SITE_A);
+    assert_int_equal(_hak_bigcache_bytes(), 0);
+    _hak_madv_flush();
+    for (unsigned i = 0; i < 2; i++)
+        hak_free(spacer[i]);
 }
 
 static void bigcache_off_unmaps_through_batch(void **state)
@@ -377,6 +511,9 @@ int main(void)
         cmocka_unit_test_setup(arena_reports_misuse, reset),
         cmocka_unit_test_setup(arena_retention_and_decay, reset),
         cmocka_unit_test_setup(bigcache_hits_and_misses, reset),
+        cmocka_unit_test_setup(bigcache_trims_to_fit_and_joins, reset),
+        cmocka_unit_test_setup(bigcache_smallest_fit, reset),
+        cmocka_unit_test_setup(bigcache_site_budget, reset),
         cmocka_unit_test_setup(bigcache_slots_budget_decay, reset),
         cmocka_unit_test_setup(bigcache_off_unmaps_through_batch, reset),
         cmocka_unit_test_setup(batch_flush_rules, reset),
