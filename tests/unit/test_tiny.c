@@ -23,7 +23,8 @@ static void snap(struct hak_counters *c)
     _hak_stats_snapshot(c);
     memcpy(c == &before ? &gbefore : &gafter, &_hak_gctr, sizeof _hak_gctr);
 }
-static uint64_t sum(const uint64_t *v, unsigned n)
+/* Unused when the counters are compiled out: so are the checks with GREW. */
+hak_unused static uint64_t sum(const uint64_t *v, unsigned n)
 {
     uint64_t s = 0;
     for (unsigned i = 0; i < n; i++)
@@ -190,6 +191,18 @@ static int cmp_ptr(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* Whether the n blocks of p are n different ones; frees them all. */
+static bool distinct_then_free(void **p, unsigned n)
+{
+    qsort(p, n, sizeof p[0], cmp_ptr);
+    bool distinct = true;
+    for (unsigned i = 1; i < n; i++)
+        distinct &= p[i] != p[i - 1];
+    for (unsigned i = 0; i < n; i++)
+        hak_free(p[i]);
+    return distinct;
+}
+
 static void *burst_thread(void *arg)
 {
     struct burst_result *r = arg;
@@ -237,12 +250,7 @@ static void *burst_thread(void *arg)
 #if HAK_COUNTERS
     r->carved_again = _hak_thread.ctr.tiny_refill_carve[c] - carve0;
 #endif
-    qsort(q, BURST, sizeof q[0], cmp_ptr);
-    r->distinct = 1;
-    for (unsigned i = 1; i < BURST; i++)
-        r->distinct &= q[i] != q[i - 1];
-    for (unsigned i = 0; i < BURST; i++)
-        hak_free(q[i]);
+    r->distinct = distinct_then_free(q, BURST);
     return NULL;
 }
 
@@ -311,12 +319,7 @@ static void *mixed_thread(void *arg)
     r->drained = _hak_thread.ctr.free_remote_blocks[0] - remote0;
     r->carved_again = _hak_thread.ctr.tiny_refill_carve[c] - carve0;
 #endif
-    qsort(p, BURST, sizeof p[0], cmp_ptr);
-    r->distinct = 1;
-    for (unsigned i = 1; i < BURST; i++)
-        r->distinct &= p[i] != p[i - 1];
-    for (unsigned i = 0; i < BURST; i++)
-        hak_free(p[i]);
+    r->distinct = distinct_then_free(p, BURST);
     r->used_exact = s->used == t->bound[c] - t->room[c];
     return NULL;
 }
