@@ -4,9 +4,12 @@
 #define HAK_TEST_UNIT_H
 
 #include <setjmp.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -46,26 +49,43 @@ static inline void unit_clear(int fd)
 }
 
 /* stderr into a memory file, with misuse reports set to warn;
- * release_stderr() restores both and returns what was written. */
+ * release_stderr() restores both and returns what was written. A test that
+ * fails (an assertion or a signal: cmocka jumps out) before it releases
+ * would hide its own message in the file: the next capture, or exit,
+ * restores stderr and prints what was captured. */
 static int unit_err_fd = -1, unit_saved_stderr = -1;
 static char unit_errtext[65536];
-
-static inline void capture_stderr(void)
-{
-    unit_err_fd = unit_capture();
-    unit_saved_stderr = dup(2);
-    dup2(unit_err_fd, 2);
-    HAK_OPT(on_error) = HAK_ON_ERROR_WARN;
-}
 
 static inline const char *release_stderr(void)
 {
     dup2(unit_saved_stderr, 2);
     close(unit_saved_stderr);
+    unit_saved_stderr = -1;
     unit_text(unit_err_fd, unit_errtext, sizeof unit_errtext);
     close(unit_err_fd);
+    unit_err_fd = -1;
     HAK_OPT(on_error) = HAK_ON_ERROR_ABORT;
     return unit_errtext;
+}
+
+static inline void unit_release_left_open(void)
+{
+    if (unit_saved_stderr < 0)
+        return;
+    const char *text = release_stderr();
+    dprintf(2, "[ captured ] stderr while the failed test held it:\n%s", text);
+}
+
+static inline void capture_stderr(void)
+{
+    static bool registered;
+    if (!registered)
+        registered = atexit(unit_release_left_open) == 0;
+    unit_release_left_open();
+    unit_err_fd = unit_capture();
+    unit_saved_stderr = dup(2);
+    dup2(unit_err_fd, 2);
+    HAK_OPT(on_error) = HAK_ON_ERROR_WARN;
 }
 
 #endif
