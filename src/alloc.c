@@ -2,14 +2,15 @@
  * tiers, calloc, realloc, aligned allocation, usable size and every misuse
  * check of free (SPEC §2). */
 #include "alloc.h"
+#include "check.h"
 #include "counters.h"
 #include "init.h"
 #include "large/arena.h"
 #include "large/bigcache.h"
 #include "large/huge.h"
-#include "large/madvise.h"
 #include "options.h"
 #include "policy/policy.h"
+#include "purge.h"
 #include "report.h"
 #include "thread.h"
 #include <errno.h>
@@ -56,16 +57,16 @@ static size_t large_checked(void *p, uint64_t e, const char *fn)
 static void *large_alloc(size_t n, size_t align, uintptr_t site, bool *zeroed)
 {
     size_t m = n;
-    if (hak_unlikely(_hak_tiny_check)) {
+    if (hak_unlikely(_hak_check_on)) {
         n += n == 0; /* (memalign of 0 bytes) a usable size of 0 reads as "not ours" */
-        m = n + TINY_CHECK_PAD;
+        m = n + HAK_CHECK_PAD;
     }
     void *p = NULL;
     if (align <= HAK_UNIT_SIZE && n > _hak_mid_max && n < hak_mmap_threshold())
         p = _hak_arena_alloc(m, zeroed); /* runs start on 64 KiB */
     if (!p)
         p = _hak_huge_alloc(m, align, site, zeroed);
-    if (p && hak_unlikely(_hak_tiny_check))
+    if (p && hak_unlikely(_hak_check_on))
         _hak_check_arm(p, large_usable(p, hak_chunk_get((uintptr_t)p), "malloc"), n);
     return p;
 }
@@ -106,7 +107,7 @@ void *_hak_malloc_slow(size_t n, uintptr_t site)
         return bootstrap_alloc(n, 16);
     bool zeroed;
     void *p = alloc_request(&n, site, &zeroed);
-    _hak_madv_start_pending(); /* a kick by an earlier slab free starts here */
+    _hak_purge_start_pending(); /* a kick by an earlier slab free starts here */
     return p;
 }
 
@@ -131,7 +132,7 @@ static void free_slow(void *p, const char *fn)
     }
     case HAK_CHUNK_HUGE:
     case HAK_CHUNK_ARENA:
-        if (hak_unlikely(_hak_tiny_check) && !large_checked(p, e, fn))
+        if (hak_unlikely(_hak_check_on) && !large_checked(p, e, fn))
             return; /* reported; an overflowed block is leaked */
         if (HAK_CHUNK_KIND(e) == HAK_CHUNK_HUGE)
             _hak_huge_free(HAK_CHUNK_PTR(e), p, fn);
@@ -162,7 +163,7 @@ void _hak_free_slow(void *p, const char *fn)
     bool large = HAK_CHUNK_KIND(hak_chunk_get((uintptr_t)p)) > HAK_CHUNK_SLAB;
     free_slow(p, fn);
     if (large)
-        _hak_madv_start_pending(); /* the free is complete: a purger may start */
+        _hak_purge_start_pending(); /* the free is complete: a purger may start */
 }
 
 size_t _hak_usable_size(void *p, const char *fn)
@@ -176,7 +177,7 @@ size_t _hak_usable_size(void *p, const char *fn)
         if (s)
             return _hak_tiny_usable(p, s, fn);
     } else if (HAK_CHUNK_KIND(e) == HAK_CHUNK_HUGE || HAK_CHUNK_KIND(e) == HAK_CHUNK_ARENA) {
-        return hak_unlikely(_hak_tiny_check) ? large_checked(p, e, fn) : large_usable(p, e, fn);
+        return hak_unlikely(_hak_check_on) ? large_checked(p, e, fn) : large_usable(p, e, fn);
     } else if (_hak_bootstrap_owns(p)) {
         return _hak_bootstrap_size(p);
     } else if (HAK_CHUNK_KIND(e) == HAK_CHUNK_HUGE_FREED && (a & HAK_CHUNK_MASK) == 0) {
@@ -229,7 +230,7 @@ void *_hak_realloc(void *p, size_t n, uintptr_t site, const char *fn)
      * Never in check mode: the new size gets a new canary. */
     uint64_t e = hak_chunk_get((uintptr_t)p);
     bool in_place = false;
-    if (hak_likely(!_hak_tiny_check)) {
+    if (hak_likely(!_hak_check_on)) {
         if (HAK_CHUNK_KIND(e) == HAK_CHUNK_HUGE)
             in_place = n >= hak_mmap_threshold() && _hak_huge_resize(HAK_CHUNK_PTR(e), n);
         else if (HAK_CHUNK_KIND(e) == HAK_CHUNK_ARENA)
@@ -282,8 +283,8 @@ int _hak_trim(void)
     if (!hak_ready())
         return 0;
     size_t bytes = _hak_tiny_trim() + _hak_arena_trim() + _hak_bigcache_trim();
-    _hak_madv_flush();
-    _hak_madv_start_pending();
+    _hak_purge_flush();
+    _hak_purge_start_pending();
     return bytes > 0;
 }
 

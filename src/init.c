@@ -12,17 +12,17 @@
  * in single-threaded processes, and a fork inside a fork, bug 24161) skips
  * the locks this thread holds and waits only so long for the others. */
 #include "init.h"
+#include "check.h"
 #include "config.h"
 #include "fmt.h"
 #include "lock.h"
 #include "meta.h"
 #include "options.h"
 #include "stats.h"
-#include "alloc.h"
 #include "large/arena.h"
 #include "large/bigcache.h"
 #include "large/huge.h"
-#include "large/madvise.h"
+#include "purge.h"
 #include "policy/policy.h"
 #include "tiny/tiny.h"
 #include "vg.h"
@@ -89,17 +89,18 @@ static void init_once(void)
         _exit(1);
     }
     _hak_stats_init();
+    _hak_check_init();
     _hak_tiny_init();
     _hak_policy_init();
     _hak_huge_init();
     /* What keeps freed memory resident decays through the purger. */
-    _hak_madv_register_decay(_hak_tiny_decay);
-    _hak_madv_register_decay(_hak_arena_decay);
-    _hak_madv_register_decay(_hak_bigcache_decay);
+    _hak_purge_register_decay(_hak_tiny_decay);
+    _hak_purge_register_decay(_hak_arena_decay);
+    _hak_purge_register_decay(_hak_bigcache_decay);
     /* At thread exit: the heap back first (it may queue purges), then the
      * batch flushed (SPEC §5.5). */
     _hak_thread_on_exit(_hak_tiny_thread_exit);
-    _hak_thread_on_exit(_hak_madv_thread_exit);
+    _hak_thread_on_exit(_hak_purge_thread_exit);
     _hak_thread_on_exit(_hak_policy_thread_exit);
 }
 
@@ -187,7 +188,7 @@ static void fork_child(void)
         _IO_list_resetlock();
     _hak_lock_fork_child();
     _hak_meta_fork_child();
-    _hak_madv_fork_child();
+    _hak_purge_fork_child();
     _hak_arena_fork_child();
     _hak_bigcache_fork_child();
     HAK_VG_QUIET_BEGIN(); /* recounting this thread's lists reads its freed blocks */
@@ -204,7 +205,7 @@ __attribute__((constructor)) static void hak_constructor(void)
 
 __attribute__((destructor)) static void hak_destructor(void)
 {
-    _hak_madv_at_exit();
+    _hak_purge_at_exit();
     _hak_policy_at_exit(); /* before the stats, which count its write */
     _hak_stats_at_exit();
 }

@@ -5,7 +5,7 @@
  * to be a block start exactly. One lock guards everything here: the large
  * tier is entered once per allocation of more than 256 KiB. */
 #include "arena.h"
-#include "madvise.h"
+#include "../purge.h"
 #include "../chunkmap.h"
 #include "../counters.h"
 #include "../lock.h"
@@ -216,7 +216,7 @@ static void purge_take(struct purge_list *l, struct arena_region *r, uint32_t u)
 static void purge_send(struct purge_list *l)
 {
     for (unsigned i = 0; i < l->n; i++)
-        _hak_madv_queue(l->run[i].addr, l->run[i].len, false, purge_done, l->run[i].r);
+        _hak_purge_queue(l->run[i].addr, l->run[i].len, false, purge_done, l->run[i].r);
     HAK_GCTR_ADD(large, purged_runs, l->n);
 }
 
@@ -224,7 +224,7 @@ static void purge_send(struct purge_list *l)
  * list's worth; returns the next deadline, or now when more remain. */
 static uint64_t collect(struct purge_list *l, uint64_t now, bool all)
 {
-    uint64_t delay = _hak_madv_delay_ns(), next = 0;
+    uint64_t delay = _hak_purge_delay_ns(), next = 0;
     l->n = 0;
     if (arena_broken)
         return 0;
@@ -352,7 +352,7 @@ void *_hak_arena_alloc(size_t n, bool *zeroed)
     if (!find_space(want, &r, &u)) {
         /* Runs being purged come back once their batch is flushed. */
         hak_unlock(&arena_lock);
-        _hak_madv_flush();
+        _hak_purge_flush();
         hak_lock(&arena_lock);
         if (!find_space(want, &r, &u)) {
             if (!(r = region_new(want))) {
@@ -365,7 +365,7 @@ void *_hak_arena_alloc(size_t n, bool *zeroed)
     }
     bool zero = carve(r, u, want);
     hak_unlock(&arena_lock);
-    *zeroed = zero && _hak_madv_purge_zeroes();
+    *zeroed = zero && _hak_purge_purge_zeroes();
     HAK_CTR_INC(large, alloc);
     return (void *)(r->base + (uintptr_t)u * AU);
 }
@@ -405,14 +405,14 @@ void _hak_arena_free(struct arena_region *r, void *p, const char *fn)
     account(RUN_DIRTY, len);
     u = coalesce(r, u, now);
     struct purge_list l = { 0 };
-    if (!_hak_madv_delay_ns() || dirty_units * AU > (size_t)HAK_OPT(large_retain))
+    if (!_hak_purge_delay_ns() || dirty_units * AU > (size_t)HAK_OPT(large_retain))
         purge_take(&l, r, u); /* over the retention bound (or no delay): now */
     hak_unlock(&arena_lock);
     HAK_CTR_INC(free, arena);
     if (l.n)
         purge_send(&l);
     else
-        _hak_madv_kick();
+        _hak_purge_kick();
 }
 
 size_t _hak_arena_usable(struct arena_region *r, void *p, const char *fn)
@@ -458,7 +458,7 @@ bool _hak_arena_resize(struct arena_region *r, void *p, size_t n)
     if (ok && want != len)
         HAK_CTR_INC(large, resize_inplace);
     if (ok && want < len)
-        _hak_madv_kick(); /* the cut tail decays like any freed run */
+        _hak_purge_kick(); /* the cut tail decays like any freed run */
     return ok;
 }
 

@@ -23,7 +23,7 @@ bool _hak_arena_resize(struct arena_region *r, void *p, size_t n);
 size_t _hak_arena_trim(void);
 /* Reserved, allocated and resident-free bytes. */
 void _hak_arena_totals(size_t *reserved, size_t *used, size_t *dirty);
-/* The decay function registered with the purger (madvise.h). */
+/* The decay function registered with the purger (purge.h). */
 uint64_t _hak_arena_decay(uint64_t now_ns);
 void _hak_arena_fork_child(void);
 

@@ -12,7 +12,7 @@
  * bigcache.max_bytes bounds all sites together. */
 #include "bigcache.h"
 #include "huge.h"
-#include "madvise.h"
+#include "../purge.h"
 #include "../counters.h"
 #include "../lock.h"
 #include "../options.h"
@@ -222,7 +222,7 @@ bool _hak_bigcache_put(struct huge_hdr *h)
     }
     hak_unlock(&bc_lock);
     release_all(out);
-    _hak_madv_kick();
+    _hak_purge_kick();
     return true;
 }
 
@@ -252,7 +252,7 @@ static uint64_t expire(uint64_t before, uint64_t delay)
     return next;
 }
 
-uint64_t _hak_bigcache_decay(uint64_t now) { return expire(now, _hak_madv_delay_ns()); }
+uint64_t _hak_bigcache_decay(uint64_t now) { return expire(now, _hak_purge_delay_ns()); }
 
 size_t _hak_bigcache_trim(void)
 {

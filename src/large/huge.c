@@ -3,7 +3,7 @@
  * pointers and double frees; BigCache in front, the madvise batch behind. */
 #include "huge.h"
 #include "bigcache.h"
-#include "madvise.h"
+#include "../purge.h"
 #include "../chunkmap.h"
 #include "../counters.h"
 #include "../meta.h"
@@ -31,7 +31,7 @@ static void huge_release(struct huge_hdr *h)
     atomic_store_explicit(&h->state, HUGE_FREED, memory_order_release);
     _hak_chunk_set((uintptr_t)p, map_size, HAK_CHUNK_HUGE_FREED);
     _hak_meta_free(h, sizeof *h);
-    _hak_madv_queue(p, map_size, true, NULL, NULL);
+    _hak_purge_queue(p, map_size, true, NULL, NULL);
     HAK_CTR_INC(free, huge);
 }
 
@@ -118,7 +118,7 @@ void *_hak_huge_alloc(size_t n, size_t align, uintptr_t site, bool *zeroed)
     if (!p && _hak_bigcache_trim() > 0) {
         /* Out of address space (RLIMIT_AS) while BigCache holds some:
          * give the cached blocks back at once and try again. */
-        _hak_madv_flush();
+        _hak_purge_flush();
         p = _hak_os_map_aligned(map_size, align);
     }
     if (!p || _hak_chunk_set((uintptr_t)p, map_size, HAK_CHUNK_HUGE | (uintptr_t)h) != 0) {
@@ -131,7 +131,7 @@ void *_hak_huge_alloc(size_t n, size_t align, uintptr_t site, bool *zeroed)
     /* Whole 2 MiB pages where the block fills them: one fault and one TLB
      * entry each instead of 512; the partial last chunk keeps small pages,
      * so touching its head does not make all of it resident. */
-    _hak_madv_hugepages(p, n & ~HAK_CHUNK_MASK);
+    _hak_purge_hugepages(p, n & ~HAK_CHUNK_MASK);
     h->user = p;
     h->map_size = map_size;
     *zeroed = true;

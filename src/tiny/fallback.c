@@ -7,7 +7,7 @@
 #include "tiny.h"
 #include "../chunkmap.h"
 #include "../counters.h"
-#include "../large/madvise.h"
+#include "../purge.h"
 #include "../lock.h"
 #include "../meta.h"
 #include "../options.h"
@@ -112,7 +112,7 @@ void _hak_fb_slab_release(struct tiny_slab *s)
     }
     hak_unlock(&cache_lock);
     if (kept)
-        _hak_madv_kick();
+        _hak_purge_kick();
     else
         span_unmap(sp, bytes);
 }
@@ -149,7 +149,7 @@ static size_t cache_drop(uint64_t older, uint64_t delay, uint64_t *next)
 
 uint64_t _hak_fb_decay(uint64_t now)
 {
-    uint64_t delay = _hak_madv_delay_ns(), next = 0;
+    uint64_t delay = _hak_purge_delay_ns(), next = 0;
     cache_drop(now >= delay ? now - delay + 1 : 0, delay, &next);
     return next;
 }

@@ -5,7 +5,7 @@
  * before being unmapped. */
 #include "tiny.h"
 #include "../chunkmap.h"
-#include "../large/madvise.h"
+#include "../purge.h"
 #include "../counters.h"
 #include "../lock.h"
 #include "../options.h"
@@ -153,7 +153,7 @@ static void ss_release(struct tiny_ss *ss)
     bool kept = cache_put_locked(ss);
     hak_unlock(&cache_lock);
     if (kept)
-        _hak_madv_kick();
+        _hak_purge_kick();
     else
         ss_unmap(ss);
 }
@@ -236,7 +236,7 @@ static uint64_t units_decay(uint64_t due, uint64_t delay)
             while (k < HAK_UNITS_PER_CHUNK && (mask >> k & 1))
                 k++;
             mask &= ~units_mask(u, k - u);
-            _hak_madv_queue((char *)ss_base(claimed[i].ss) + (size_t)u * HAK_UNIT_SIZE, (size_t)(k - u) * HAK_UNIT_SIZE,
+            _hak_purge_queue((char *)ss_base(claimed[i].ss) + (size_t)u * HAK_UNIT_SIZE, (size_t)(k - u) * HAK_UNIT_SIZE,
                             false, units_purged, claimed[i].ss);
             HAK_GCTR_ADD(tiny, unit_purge, k - u);
         }
@@ -246,7 +246,7 @@ static uint64_t units_decay(uint64_t due, uint64_t delay)
 
 uint64_t _hak_ss_decay(uint64_t now)
 {
-    uint64_t delay = _hak_madv_delay_ns(), next = 0;
+    uint64_t delay = _hak_purge_delay_ns(), next = 0;
     struct tiny_ss *due = NULL;
     hak_lock(&cache_lock);
     /* Due SuperSlabs leave the cache while their purge is in flight, so no
@@ -269,7 +269,7 @@ uint64_t _hak_ss_decay(uint64_t now)
         struct tiny_ss *ss = due;
         due = ss->next;
         /* Unit 0 (the header) stays: its records must survive. */
-        _hak_madv_queue((char *)ss_base(ss) + HAK_UNIT_SIZE, HAK_CHUNK_SIZE - HAK_UNIT_SIZE, false, purge_done, ss);
+        _hak_purge_queue((char *)ss_base(ss) + HAK_UNIT_SIZE, HAK_CHUNK_SIZE - HAK_UNIT_SIZE, false, purge_done, ss);
         HAK_GCTR_ADD(tiny, ss_purge, 1);
     }
     uint64_t units_next = now >= delay ? units_decay(now - delay, delay) : 0;
@@ -378,7 +378,7 @@ struct tiny_slab *_hak_ss_slab_new(struct tiny_heap *h, unsigned cls, unsigned u
             _hak_os_guard(base + SS_HDR_END, HAK_UNIT_SIZE - SS_HDR_END);
         }
         if (atomic_fetch_add_explicit(&mapped, 1, memory_order_relaxed) >= SS_HUGEPAGE_FROM)
-            _hak_madv_hugepages(base, HAK_CHUNK_SIZE);
+            _hak_purge_hugepages(base, HAK_CHUNK_SIZE);
         HAK_GCTR_ADD(tiny, ss_map, 1);
     }
     unsigned u = (unsigned)find_run(0, units);
@@ -425,7 +425,7 @@ void _hak_ss_slab_release(struct tiny_heap *h, struct tiny_slab *s)
         atomic_store_explicit(&ss->freed_at[k], t, memory_order_relaxed);
     uint64_t now = atomic_fetch_and_explicit(&ss->state, ~bits, memory_order_acq_rel) & ~bits;
     if (now & ~TINY_SS_OWNED)
-        _hak_madv_kick(); /* the SuperSlab stays, with units that may go idle */
+        _hak_purge_kick(); /* the SuperSlab stays, with units that may go idle */
     if (now == 0) {
         release_unowned(ss); /* unowned and empty: this thread saw it last */
     } else if (now == TINY_SS_OWNED && HAK_PEEK(ss->owner) == h && other_empty(h, ss)) {

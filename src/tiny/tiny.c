@@ -17,7 +17,6 @@ uint64_t _hak_key;
 size_t _hak_mid_max;
 bool _hak_tiny_use_ss;
 uint8_t _hak_tiny_units[HAK_NCLASS];
-bool _hak_tiny_check;
 bool _hak_tiny_secure;
 uintptr_t _hak_list_key;
 static uint32_t tiny_bound[HAK_NCLASS];
@@ -124,13 +123,12 @@ void _hak_tiny_init(void)
     _hak_key = _hak_os_random() | 1;
     _hak_tiny_use_ss = HAK_OPT(tiny_use_superslab) != 0;
     _hak_mid_max = (size_t)HAK_OPT(mid_max_size);
-    _hak_tiny_check = HAK_OPT(check) != 0;
     _hak_tiny_secure = HAK_OPT(secure) != 0;
     _hak_list_key = _hak_tiny_secure ? (uintptr_t)_hak_os_random() | 1 : 0;
-    validate_links = _hak_tiny_check || _hak_tiny_secure;
+    validate_links = _hak_check_on || _hak_tiny_secure;
     /* Check mode: every request gets its tail in a slab class. */
-    if (_hak_tiny_check)
-        _hak_mid_max -= TINY_CHECK_PAD;
+    if (_hak_check_on)
+        _hak_mid_max -= HAK_CHECK_PAD;
     size_t tiny_max = (size_t)HAK_OPT(tiny_max_size);
     size_t cache_bytes = (size_t)HAK_OPT(tiny_cache_bytes);
     uint32_t cache_max = (uint32_t)HAK_OPT(tiny_cache_max);
@@ -141,7 +139,7 @@ void _hak_tiny_init(void)
         tiny_bound[c] = (uint32_t)(b < 2 ? 2 : b > cache_max ? cache_max : b);
         /* Check mode: TLS lists of bound 0 stay empty, so both inline fast
          * paths always miss and every block passes through the checks. */
-        if (_hak_tiny_check)
+        if (_hak_check_on)
             tiny_bound[c] = 0;
     }
     tiny_bound[0] = 0;
@@ -541,8 +539,8 @@ static void *link_fresh(const struct tiny_slab *s, uintptr_t b, void *head)
 {
     tiny_link_set((void *)b, head, _hak_list_key);
     ((uintptr_t *)b)[1] = tiny_mark(b);
-    if (_hak_tiny_check)
-        _hak_check_fill((void *)b, s);
+    if (_hak_check_on)
+        _hak_check_fill((void *)b, s->size);
     return (void *)b;
 }
 
@@ -711,7 +709,7 @@ static void *check_pop(struct tiny_slab *s)
         drop_free_list(s);
         return NULL;
     }
-    if (((uintptr_t *)b)[1] != tiny_mark((uintptr_t)b) || !_hak_check_filled(b, s))
+    if (((uintptr_t *)b)[1] != tiny_mark((uintptr_t)b) || !_hak_check_filled(b, s->size))
         _hak_check_report("malloc", "write after free", b, s->cls, s->size); /* survived: the block is usable */
     s->free = next;
     slab_used(s, 1);
@@ -762,8 +760,8 @@ void *_hak_tiny_check_alloc(unsigned c, size_t n, size_t align)
     if (n == 0)
         n = 1; /* a usable size of 0 would read as "not ours" */
     uint32_t size = _hak_class_size[c];
-    if (size < n + TINY_CHECK_PAD)
-        c = align ? hak_size_class((size_t)size * 2) : hak_size_class(n + TINY_CHECK_PAD);
+    if (size < n + HAK_CHECK_PAD)
+        c = align ? hak_size_class((size_t)size * 2) : hak_size_class(n + HAK_CHECK_PAD);
     struct tiny_tls *t = &_hak_thread.tiny;
     struct tiny_heap *h = _hak_tiny_heap();
     if (!h) {
@@ -800,7 +798,7 @@ static void check_free(void *p, struct tiny_slab *s, struct tiny_heap *h, struct
         _hak_check_report(fn, "buffer overflow", p, s->cls, s->size);
         return; /* survived: the block is leaked */
     }
-    _hak_check_fill(p, s);
+    _hak_check_fill(p, s->size);
     if (owner != h || !h) {
         remote_push(s, p);
         return;
@@ -939,7 +937,7 @@ void _hak_tiny_free_slow(void *p, struct tiny_slab *s, const char *fn)
         _hak_report(fn, "double free", p);
         return;
     }
-    if (_hak_tiny_check) {
+    if (_hak_check_on) {
         check_free(p, s, h, owner, fn);
         return;
     }
@@ -988,7 +986,7 @@ size_t _hak_tiny_usable(void *p, struct tiny_slab *s, const char *fn)
         _hak_report(fn, "double free", p);
         return 0;
     }
-    if (_hak_tiny_check) { /* the requested size: the canary follows it */
+    if (_hak_check_on) { /* the requested size: the canary follows it */
         size_t n = _hak_check_size(p, s->size);
         if (n == SIZE_MAX) {
             _hak_check_report(fn, "buffer overflow", p, s->cls, s->size);

@@ -5,6 +5,7 @@
 #define HAK_TINY_H
 
 #include "../internal.h"
+#include "../check.h"
 #include "../chunkmap.h"
 #include "../counters.h"
 #include "sizeclass.h"
@@ -100,10 +101,9 @@ struct tiny_heap {
 
 /* Process-wide state set at start-up. */
 extern uint64_t _hak_key;                 /* random; freed blocks carry key ^ address */
-extern size_t _hak_mid_max;               /* mid.max_size, less TINY_CHECK_PAD in check mode */
+extern size_t _hak_mid_max;               /* mid.max_size, less HAK_CHECK_PAD in check mode */
 extern bool _hak_tiny_use_ss;             /* tiny.use_superslab */
 extern uint8_t _hak_tiny_units[HAK_NCLASS];
-extern bool _hak_tiny_check;              /* check mode: every slab block goes through check.c */
 extern bool _hak_tiny_secure;             /* secure mode: encoded links, guard pages, shuffled carving */
 extern uintptr_t _hak_list_key;           /* secure: random; otherwise 0, so encoding costs no branch */
 
@@ -218,7 +218,7 @@ void *_hak_tiny_check_alloc(unsigned c, size_t n, size_t align);
  * caller relies on the alignment of its blocks). */
 hak_inline void *tiny_alloc_req(unsigned c, size_t n, size_t align)
 {
-    if (hak_unlikely(_hak_tiny_check))
+    if (hak_unlikely(_hak_check_on))
         return _hak_tiny_check_alloc(c, n, align);
     return _hak_tiny_alloc_class(c);
 }
@@ -277,26 +277,6 @@ uint64_t _hak_tiny_decay(uint64_t now_ns);
 struct tiny_slab *_hak_tiny_slab_setup(struct tiny_chunk *c, uintptr_t data, unsigned cls, unsigned units,
                                        struct tiny_heap *owner, struct tiny_ss *ss);
 void _hak_tiny_slab_unpublish(struct tiny_slab *s);
-
-/* ---- check mode's block checks (check.c) ----
- * A live block of `end` usable bytes (a slab block, or a large or huge
- * block) carries a tail in its last TINY_CHECK_PAD bytes: how far the
- * request n falls short of end, and a check word derived from the key, the
- * address and that gap; bytes from n to the tail hold a canary. A free slab
- * block holds a fill pattern past its link and mark words. */
-#define TINY_CHECK_PAD 8
-/* Sets up b for a request of n ≤ end - TINY_CHECK_PAD bytes. */
-void _hak_check_arm(void *b, size_t end, size_t n);
-/* The requested size b's tail records, or SIZE_MAX if the tail or the
- * canary was overwritten. */
-size_t _hak_check_size(const void *b, size_t end);
-/* Fills a freed block past its first two words. */
-void _hak_check_fill(void *b, const struct tiny_slab *s);
-/* Whether that fill is intact. */
-bool _hak_check_filled(const void *b, const struct tiny_slab *s);
-/* "hakmem: FN(): WHAT 0x… (size class N, S bytes)", or for cls 0 (a large
- * or huge block) "(large block, S bytes)"; then on_error. */
-void _hak_check_report(const char *fn, const char *what, const void *b, unsigned cls, size_t bytes);
 
 #if HAK_DEBUG
 /* Invariant checker: every slab record and list of h is consistent. */

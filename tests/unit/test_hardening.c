@@ -63,7 +63,7 @@ static void usable_is_the_request(void **state)
         assert_non_null(p);
         const struct tiny_slab *s = tiny_slab_of((uintptr_t)p);
         assert_non_null(s);
-        assert_true(s->size >= n + TINY_CHECK_PAD);
+        assert_true(s->size >= n + HAK_CHECK_PAD);
         assert_int_equal(hak_malloc_usable_size(p), n);
         memset(p, 0xaa, n);
         char *q = hak_realloc(p, n / 2 + 1); /* in place or not, the contents stay */

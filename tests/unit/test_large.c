@@ -11,7 +11,7 @@
 #include "large/arena.h"
 #include "large/bigcache.h"
 #include "large/huge.h"
-#include "large/madvise.h"
+#include "purge.h"
 #include "options.h"
 #include "os.h"
 #include "policy/policy.h"
@@ -50,7 +50,7 @@ static const struct hak_os_ops counting = { c_map, c_unmap, c_advise, c_now };
 static int setup(void **state)
 {
     (void)state;
-    _hak_madv_no_thread();
+    _hak_purge_no_thread();
     _hak_os_set_ops(&counting);
     /* The tiers' bounds are fixed here: large.mmap_threshold, not learned. */
     hak_free(hak_malloc(1));
@@ -166,7 +166,7 @@ static void arena_retention_and_decay(void **state)
     char *p = hak_malloc(1 * MiB);
     memset(p, 3, 1 * MiB);
     hak_free(p);
-    _hak_madv_flush();
+    _hak_purge_flush();
     assert_int_equal(advises, 1);
     assert_int_equal(dirty_now(), 0);
 
@@ -178,10 +178,10 @@ static void arena_retention_and_decay(void **state)
     uint64_t t0 = fake_now;
     hak_free(p);
     assert_int_equal(_hak_arena_decay(t0 + 999 * MS), t0 + 1000 * MS); /* next deadline */
-    _hak_madv_flush();
+    _hak_purge_flush();
     assert_int_equal(advises, 0);
     assert_int_equal(_hak_arena_decay(t0 + 1000 * MS), 0);
-    _hak_madv_flush();
+    _hak_purge_flush();
     assert_int_equal(advises, 1);
     assert_int_equal(dirty_now(), 0);
     /* Purged with MADV_DONTNEED, the run reads as zero: calloc skips the
@@ -359,7 +359,7 @@ static void bigcache_slots_budget_decay(void **state)
     unsigned unmaps0 = unmaps;
     uint64_t t = fake_now + 1000 * MS;
     assert_int_equal(_hak_bigcache_decay(t), 0);
-    _hak_madv_flush();
+    _hak_purge_flush();
     assert_int_equal(_hak_bigcache_bytes(), 0);
     assert_true(unmaps > unmaps0);
     assert_int_equal(HAK_CHUNK_KIND(hak_chunk_get((uintptr_t)e)), HAK_CHUNK_HUGE_FREED);
@@ -398,7 +398,7 @@ static void bigcache_site_budget(void **state)
     char *f = hak_alloc_at(30 * MiB, SITE_A);
     hak_free_at(f, SITE_A);
     assert_int_equal(_hak_bigcache_bytes(), 0);
-    _hak_madv_flush();
+    _hak_purge_flush();
     for (unsigned i = 0; i < 2; i++)
         hak_free(spacer[i]);
 }
@@ -412,7 +412,7 @@ static void bigcache_off_unmaps_through_batch(void **state)
     hak_free_at(a, SITE_A);
     assert_int_equal(_hak_bigcache_bytes(), 0);
     assert_int_equal(unmaps, unmaps0); /* queued, under the 4 MiB flush mark */
-    _hak_madv_flush();
+    _hak_purge_flush();
     assert_int_equal(unmaps, unmaps0 + 1);
 }
 
@@ -441,44 +441,44 @@ static void batch_flush_rules(void **state)
     char *r = region(16 * MiB);
     done_calls = 0;
     /* Small ranges go at once. */
-    _hak_madv_queue(r, 16 * KiB, false, count_done, NULL);
+    _hak_purge_queue(r, 16 * KiB, false, count_done, NULL);
     assert_int_equal(advises, 1);
     assert_int_equal(done_calls, 1);
     /* Large ones wait for 4 MiB… */
     advises = 0;
-    _hak_madv_queue(r + 1 * MiB, 1 * MiB, false, count_done, NULL);
-    _hak_madv_queue(r + 3 * MiB, 1 * MiB, false, count_done, NULL);
-    _hak_madv_queue(r + 5 * MiB, 1 * MiB, false, count_done, NULL);
+    _hak_purge_queue(r + 1 * MiB, 1 * MiB, false, count_done, NULL);
+    _hak_purge_queue(r + 3 * MiB, 1 * MiB, false, count_done, NULL);
+    _hak_purge_queue(r + 5 * MiB, 1 * MiB, false, count_done, NULL);
     assert_int_equal(advises, 0);
     assert_int_equal(r[1 * MiB], 9); /* not purged yet */
-    _hak_madv_queue(r + 7 * MiB, 1 * MiB, false, count_done, NULL);
+    _hak_purge_queue(r + 7 * MiB, 1 * MiB, false, count_done, NULL);
     assert_int_equal(advises, 4); /* four separate ranges, one flush */
     assert_int_equal(done_calls, 5);
     assert_int_equal(r[1 * MiB], 0); /* MADV_DONTNEED: reads back zero */
     /* …and adjacent ranges share a call. */
     advises = 0;
     for (int i = 0; i < 4; i++)
-        _hak_madv_queue(r + 8 * MiB + (size_t)i * MiB, 1 * MiB, false, NULL, NULL);
+        _hak_purge_queue(r + 8 * MiB + (size_t)i * MiB, 1 * MiB, false, NULL, NULL);
     assert_int_equal(advises, 1);
     /* A full queue is flushed, whatever its bytes. */
     HAK_OPT(madvise_max_ranges) = 3;
     advises = 0;
     for (int i = 0; i < 3; i++)
-        _hak_madv_queue(r + (size_t)(2 * i + 1) * MiB, 256 * KiB, false, NULL, NULL);
+        _hak_purge_queue(r + (size_t)(2 * i + 1) * MiB, 256 * KiB, false, NULL, NULL);
     assert_int_equal(advises, 3);
     HAK_OPT(madvise_max_ranges) = 256;
     /* After the delay, the purger's tick flushes even a lone range. */
     advises = 0;
     uint64_t t0 = fake_now;
-    _hak_madv_queue(r + 12 * MiB, 1 * MiB, false, NULL, NULL);
-    assert_int_equal(_hak_madv_tick(t0 + 999 * MS), t0 + 1000 * MS);
+    _hak_purge_queue(r + 12 * MiB, 1 * MiB, false, NULL, NULL);
+    assert_int_equal(_hak_purge_tick(t0 + 999 * MS), t0 + 1000 * MS);
     assert_int_equal(advises, 0);
-    assert_int_equal(_hak_madv_tick(t0 + 1000 * MS), 0);
+    assert_int_equal(_hak_purge_tick(t0 + 1000 * MS), 0);
     assert_int_equal(advises, 1);
     /* Batching off: every purge is its own call at once. */
     HAK_OPT(madvise_batch) = 0;
     advises = 0;
-    _hak_madv_queue(r + 13 * MiB, 1 * MiB, false, NULL, NULL);
+    _hak_purge_queue(r + 13 * MiB, 1 * MiB, false, NULL, NULL);
     assert_int_equal(advises, 1);
     munmap(r, 16 * MiB);
 }

@@ -8,7 +8,7 @@
 #include "options.h"
 #include "stats.h"
 #include "tiny/tiny.h"
-#include "large/madvise.h"
+#include "purge.h"
 #include "os.h"
 #include <errno.h>
 #include <fcntl.h>
@@ -257,7 +257,7 @@ static void *burst_thread(void *arg)
 static void free_burst_is_batched(void **state)
 {
     (void)state;
-    if (_hak_tiny_check)
+    if (_hak_check_on)
         skip(); /* check mode keeps no TLS lists */
     struct burst_result r;
     memset(&r, 0, sizeof r);
@@ -327,7 +327,7 @@ static void *mixed_thread(void *arg)
 static void free_burst_meets_remote_frees(void **state)
 {
     (void)state;
-    if (_hak_tiny_check)
+    if (_hak_check_on)
         skip(); /* check mode keeps no TLS lists */
     struct mixed_result r;
     memset(&r, 0, sizeof r);
@@ -628,7 +628,7 @@ static void empty_slabs_are_reused(void **state)
         uint64_t now = _hak_os_now_ns();
         _hak_tiny_decay(now); /* not unused for the delay yet: kept */
         assert_true(_hak_tiny_cached_bytes() > 0);
-        _hak_tiny_decay(now + _hak_madv_delay_ns() + 1);
+        _hak_tiny_decay(now + _hak_purge_delay_ns() + 1);
         assert_int_equal(_hak_tiny_cached_bytes(), 0);
         run_thread(mid_churn, NULL);
     }
@@ -652,8 +652,8 @@ static void idle_units_are_purged(void **state)
         hak_free(p[i]);
     snap(&before);
     uint64_t now = _hak_os_now_ns();
-    _hak_tiny_decay(now + _hak_madv_delay_ns() + 1);
-    _hak_madv_flush();
+    _hak_tiny_decay(now + _hak_purge_delay_ns() + 1);
+    _hak_purge_flush();
     snap(&after);
 #if HAK_COUNTERS
     assert_true(GGREW(tiny_unit_purge) >= 3); /* at least one mid slab's units */

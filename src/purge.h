@@ -1,14 +1,16 @@
-/* madvise.h — batched purging (SPEC §5.5): ranges of memory to give back are
- * queued and flushed together, and a purger thread — alive only while some
- * freed memory waits for its delay — purges what stays unused, so resident
- * memory follows the live heap even in a process that went idle.
+/* purge.h — the process-wide purge service (SPEC §5.5, "batched madvise"):
+ * ranges of memory to give back are queued and flushed together, and a
+ * purger thread — alive only while some freed memory waits for its delay —
+ * purges what stays unused, so resident memory follows the live heap even
+ * in a process that went idle.
  *
- * Used by the arena, BigCache and the SuperSlab cache (src/tiny: a sideways
- * dependency on this one facility). */
-#ifndef HAK_MADVISE_H
-#define HAK_MADVISE_H
+ * A service under both tiers: the arena, BigCache and huge blocks (large/)
+ * and the SuperSlab and fallback slab caches (tiny/) queue their ranges and
+ * register their decay functions here; it calls back only through those. */
+#ifndef HAK_PURGE_H
+#define HAK_PURGE_H
 
-#include "../internal.h"
+#include "internal.h"
 
 /* Called after a queued range was advised or unmapped, outside every lock
  * of this module (the owner marks the range reusable, or forgets it). */
@@ -19,54 +21,54 @@ typedef void (*hak_purge_done_fn)(void *addr, size_t len, void *arg);
  * the range until done runs (or ever, for an unmap). Ranges under
  * madvise.min_bytes, and every range when madvise.batch is off, are done at
  * once, before this returns. */
-void _hak_madv_queue(void *addr, size_t len, bool unmap, hak_purge_done_fn done, void *arg);
+void _hak_purge_queue(void *addr, size_t len, bool unmap, hak_purge_done_fn done, void *arg);
 
 /* Gives back everything queued now (thread exit, malloc_trim). */
-void _hak_madv_flush(void);
+void _hak_purge_flush(void);
 /* The thread-exit function: flush (and nothing else: no thread starts at
  * thread exit). */
-void _hak_madv_thread_exit(void);
+void _hak_purge_thread_exit(void);
 
 /* Asks for transparent huge pages on [addr, addr + len) (chunk-aligned),
  * if madvise.hugepages is on. */
-void _hak_madv_hugepages(void *addr, size_t len);
+void _hak_purge_hugepages(void *addr, size_t len);
 
 /* madvise.delay in ns; 0 means freed memory is purged at once. */
-uint64_t _hak_madv_delay_ns(void);
+uint64_t _hak_purge_delay_ns(void);
 
 /* Whether memory purged with the configured advice reads back as zero
  * (MADV_DONTNEED does; MADV_FREE need not). */
-bool _hak_madv_purge_zeroes(void);
+bool _hak_purge_purge_zeroes(void);
 
 /* A subsystem that keeps freed memory resident for reuse registers a decay
  * function: given the time, it queues what has been unused for the delay
  * and returns when it next has something due (0: nothing kept). */
 typedef uint64_t (*hak_decay_fn)(uint64_t now_ns);
-void _hak_madv_register_decay(hak_decay_fn fn);
+void _hak_purge_register_decay(hak_decay_fn fn);
 
 /* Tells the purger something may become due. If its thread is not running,
- * one is wanted: started by _hak_madv_start_pending, never from in here —
+ * one is wanted: started by _hak_purge_start_pending, never from in here —
  * pthread_create allocates, and a kick may come from the middle of an
  * allocator operation. */
-void _hak_madv_kick(void);
+void _hak_purge_kick(void);
 
 /* Starts the purger thread if a kick wanted one (or, with madvise.thread
  * off or no thread to be had, runs a due pass here). Called only where no
  * allocator operation is half done and no lock is held: at the end of the
  * out-of-line malloc and free paths. Does nothing on a thread whose exit
  * functions ran, or once the process exits. */
-void _hak_madv_start_pending(void);
+void _hak_purge_start_pending(void);
 
 /* One pass of the purger: every decay function, and the queue if its oldest
  * range is due. Returns the next deadline, 0 if nothing is pending. */
-uint64_t _hak_madv_tick(uint64_t now_ns);
+uint64_t _hak_purge_tick(uint64_t now_ns);
 
-/* Tests drive _hak_madv_tick themselves: no thread is started after this. */
-void _hak_madv_no_thread(void);
+/* Tests drive _hak_purge_tick themselves: no thread is started after this. */
+void _hak_purge_no_thread(void);
 
 /* The library destructor: the process is exiting, no purger starts now. */
-void _hak_madv_at_exit(void);
+void _hak_purge_at_exit(void);
 
-void _hak_madv_fork_child(void);
+void _hak_purge_fork_child(void);
 
 #endif

@@ -1,10 +1,10 @@
-/* madvise.c — the purge queue and the purger thread (SPEC §5.5). */
-#include "madvise.h"
-#include "../counters.h"
-#include "../lock.h"
-#include "../options.h"
-#include "../os.h"
-#include "../thread.h"
+/* purge.c — the purge queue and the purger thread (SPEC §5.5). */
+#include "purge.h"
+#include "counters.h"
+#include "lock.h"
+#include "options.h"
+#include "os.h"
+#include "thread.h"
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -36,9 +36,9 @@ static unsigned ndecays;
 static _Atomic bool running, kicked, wanted;
 static bool no_thread; /* tests drive the passes themselves */
 
-uint64_t _hak_madv_delay_ns(void) { return (uint64_t)HAK_OPT(madvise_delay) * 1000000u; }
+uint64_t _hak_purge_delay_ns(void) { return (uint64_t)HAK_OPT(madvise_delay) * 1000000u; }
 
-bool _hak_madv_purge_zeroes(void) { return HAK_OPT(madvise_advice) == HAK_ADVICE_DONTNEED; }
+bool _hak_purge_purge_zeroes(void) { return HAK_OPT(madvise_advice) == HAK_ADVICE_DONTNEED; }
 
 static int advice(void) { return HAK_OPT(madvise_advice) == HAK_ADVICE_FREE ? MADV_FREE : MADV_DONTNEED; }
 
@@ -54,13 +54,13 @@ static void give_back(void *addr, size_t len, bool unmap)
     HAK_GCTR_ADD(madvise, bytes, len);
 }
 
-void _hak_madv_hugepages(void *addr, size_t len)
+void _hak_purge_hugepages(void *addr, size_t len)
 {
     if (HAK_OPT(madvise_hugepages) && len >= HAK_CHUNK_SIZE)
         _hak_os_advise(addr, len, MADV_HUGEPAGE); /* a hint: failure changes nothing */
 }
 
-void _hak_madv_queue(void *addr, size_t len, bool unmap, hak_purge_done_fn done, void *arg)
+void _hak_purge_queue(void *addr, size_t len, bool unmap, hak_purge_done_fn done, void *arg)
 {
     if (!len)
         return;
@@ -75,7 +75,7 @@ void _hak_madv_queue(void *addr, size_t len, bool unmap, hak_purge_done_fn done,
     hak_lock(&q_lock);
     while (q_count >= (unsigned)HAK_OPT(madvise_max_ranges)) {
         hak_unlock(&q_lock);
-        _hak_madv_flush();
+        _hak_purge_flush();
         hak_lock(&q_lock);
     }
     queue[q_count++] = (struct range){ addr, len, done, arg, unmap };
@@ -86,9 +86,9 @@ void _hak_madv_queue(void *addr, size_t len, bool unmap, hak_purge_done_fn done,
     hak_unlock(&q_lock);
     HAK_GCTR_ADD(madvise, queued, 1);
     if (full)
-        _hak_madv_flush();
+        _hak_purge_flush();
     else
-        _hak_madv_kick();
+        _hak_purge_kick();
 }
 
 /* Work in address order, so that adjacent ranges of one kind become one
@@ -107,7 +107,7 @@ static void sort_work(unsigned n)
     }
 }
 
-void _hak_madv_flush(void)
+void _hak_purge_flush(void)
 {
     hak_lock(&flush_lock);
     hak_lock(&q_lock);
@@ -137,14 +137,14 @@ void _hak_madv_flush(void)
     hak_unlock(&flush_lock);
 }
 
-void _hak_madv_thread_exit(void)
+void _hak_purge_thread_exit(void)
 {
-    _hak_madv_flush();
+    _hak_purge_flush();
 }
 
 /* ------------------------------------------------------------------ purger */
 
-void _hak_madv_register_decay(hak_decay_fn fn)
+void _hak_purge_register_decay(hak_decay_fn fn)
 {
     hak_assert(ndecays < sizeof decays / sizeof decays[0]);
     decays[ndecays++] = fn;
@@ -152,16 +152,16 @@ void _hak_madv_register_decay(hak_decay_fn fn)
 
 static uint64_t earliest(uint64_t a, uint64_t b) { return !a ? b : !b ? a : a < b ? a : b; }
 
-uint64_t _hak_madv_tick(uint64_t now)
+uint64_t _hak_purge_tick(uint64_t now)
 {
     uint64_t next = 0;
     for (unsigned i = 0; i < ndecays; i++)
         next = earliest(next, decays[i](now));
     hak_lock(&q_lock);
-    uint64_t due = q_count ? q_oldest + _hak_madv_delay_ns() : 0;
+    uint64_t due = q_count ? q_oldest + _hak_purge_delay_ns() : 0;
     hak_unlock(&q_lock);
     if (due && due <= now) {
-        _hak_madv_flush();
+        _hak_purge_flush();
         due = 0;
     }
     return earliest(next, due);
@@ -172,7 +172,7 @@ uint64_t _hak_madv_tick(uint64_t now)
  *   = auto): glibc then takes locks in fork and stdio that it skips
  *   otherwise, and a fork from a signal handler that interrupts a fork
  *   deadlocks in glibc itself; such a process purges inline instead;
- * - it is started only by _hak_madv_start_pending, at the end of the
+ * - it is started only by _hak_purge_start_pending, at the end of the
  *   out-of-line malloc and free paths, where no allocator operation is half
  *   done and no lock of ours is held; never from a thread's exit functions,
  *   a fork handler, or once the library destructor ran (process exit);
@@ -212,7 +212,7 @@ static void *purger(void *arg)
     pthread_setname_np(pthread_self(), "hakmem-purge");
     for (;;) {
         atomic_store(&kicked, false);
-        uint64_t next = _hak_madv_tick(_hak_os_now_ns());
+        uint64_t next = _hak_purge_tick(_hak_os_now_ns());
         if (next) {
             sleep_until(next);
             continue;
@@ -244,9 +244,9 @@ static bool start_thread(void)
     return ok;
 }
 
-void _hak_madv_kick(void)
+void _hak_purge_kick(void)
 {
-    if (no_thread || !_hak_madv_delay_ns())
+    if (no_thread || !_hak_purge_delay_ns())
         return;
     atomic_store(&kicked, true);
     if (!atomic_load(&running))
@@ -259,11 +259,11 @@ static void tick_inline(uint64_t now)
     if (now < atomic_load_explicit(&inline_due, memory_order_relaxed) || atomic_exchange(&inline_busy, true))
         return;
     atomic_store(&wanted, false);
-    uint64_t next = _hak_madv_tick(now);
+    uint64_t next = _hak_purge_tick(now);
     HAK_GCTR_ADD(madvise, inline_ticks, 1);
     /* At most a pass per eighth of the delay: a kick wants one only after
      * the delay, and a pass walks every decaying list. */
-    uint64_t gap = now + _hak_madv_delay_ns() / 8;
+    uint64_t gap = now + _hak_purge_delay_ns() / 8;
     atomic_store_explicit(&inline_due, next > gap ? next : gap, memory_order_relaxed);
     if (next)
         atomic_store(&wanted, true);
@@ -286,23 +286,23 @@ static hak_noinline void start_pending_slow(void)
     bool expected = false;
     if (atomic_compare_exchange_strong(&running, &expected, true) && !start_thread()) {
         atomic_store(&running, false);
-        atomic_store_explicit(&retry_at, now + _hak_madv_delay_ns(), memory_order_relaxed);
+        atomic_store_explicit(&retry_at, now + _hak_purge_delay_ns(), memory_order_relaxed);
         atomic_store(&wanted, true);
     }
 }
 
-void _hak_madv_start_pending(void)
+void _hak_purge_start_pending(void)
 {
     if (hak_likely(!atomic_load_explicit(&wanted, memory_order_relaxed)))
         return;
     start_pending_slow();
 }
 
-void _hak_madv_no_thread(void) { no_thread = true; }
+void _hak_purge_no_thread(void) { no_thread = true; }
 
-void _hak_madv_at_exit(void) { atomic_store(&exiting, true); }
+void _hak_purge_at_exit(void) { atomic_store(&exiting, true); }
 
-void _hak_madv_fork_child(void)
+void _hak_purge_fork_child(void)
 {
     /* The purger did not survive the fork; a later call in the child
      * starts another (never this handler). */
