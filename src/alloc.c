@@ -111,19 +111,18 @@ void *_hak_malloc_slow(size_t n, uintptr_t site)
     return p;
 }
 
-/* The chunk map entry of p says what p is; anything not ours is reported
+/* The chunk map entry e of p says what p is; anything not ours is reported
  * without touching p's memory. */
-static void free_slow(void *p, const char *fn)
+static void free_slow(void *p, uint64_t e, const char *fn)
 {
     if (!p) {
         HAK_CTR_INC(early_return, null_free);
         return;
     }
     uintptr_t a = (uintptr_t)p;
-    uint64_t e = hak_chunk_get(a);
     switch (HAK_CHUNK_KIND(e)) {
     case HAK_CHUNK_SLAB: {
-        struct tiny_slab *s = tiny_slab_of(a);
+        struct tiny_slab *s = tiny_slab_at(e, a);
         if (s) {
             _hak_tiny_free_slow(p, s, fn);
             return;
@@ -160,8 +159,9 @@ void _hak_free_slow(void *p, const char *fn)
     /* Not after a slab block: glibc frees the loader's DTVs and TLS blocks
      * while it holds its stack-cache lock, which pthread_create takes, so
      * starting the purger there deadlocks (tests/integration/dlopen_tls). */
-    bool large = HAK_CHUNK_KIND(hak_chunk_get((uintptr_t)p)) > HAK_CHUNK_SLAB;
-    free_slow(p, fn);
+    uint64_t e = hak_chunk_get((uintptr_t)p); /* the one lookup of the slow path */
+    bool large = HAK_CHUNK_KIND(e) > HAK_CHUNK_SLAB;
+    free_slow(p, e, fn);
     if (large)
         _hak_purge_start_pending(); /* the free is complete: a purger may start */
 }
@@ -173,7 +173,7 @@ size_t _hak_usable_size(void *p, const char *fn)
     uintptr_t a = (uintptr_t)p;
     uint64_t e = hak_chunk_get(a);
     if (HAK_CHUNK_KIND(e) == HAK_CHUNK_SLAB) {
-        struct tiny_slab *s = tiny_slab_of(a);
+        struct tiny_slab *s = tiny_slab_at(e, a);
         if (s)
             return _hak_tiny_usable(p, s, fn);
     } else if (HAK_CHUNK_KIND(e) == HAK_CHUNK_HUGE || HAK_CHUNK_KIND(e) == HAK_CHUNK_ARENA) {

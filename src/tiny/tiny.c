@@ -693,7 +693,7 @@ void *_hak_tiny_alloc_class(unsigned c)
 /* Check mode keeps no TLS lists: blocks come straight from the current
  * slab's free list, every pop verified, and go straight back to it. */
 
-static void slab_return(struct tiny_heap *h, void *b);
+static void slab_return(struct tiny_heap *h, struct tiny_slab *s, void *b);
 
 /* Blocks carved onto a slab's free list at a time in check mode. */
 #define CHECK_CARVE 64
@@ -805,7 +805,7 @@ static void check_free(void *p, struct tiny_slab *s, struct tiny_heap *h, struct
     }
     ((uintptr_t *)p)[1] = tiny_mark(a);
     slow_enter(h);
-    slab_return(h, p);
+    slab_return(h, s, p);
     slow_leave(h);
 }
 
@@ -821,11 +821,10 @@ static void slab_returned(struct tiny_heap *h, struct tiny_slab *s)
         slab_release(h, s);
 }
 
-/* Gives one block of h's back to its slab (owner only; check mode). */
-static void slab_return(struct tiny_heap *h, void *b)
+/* Gives block b of h's back to its slab s (owner only; check mode). */
+static void slab_return(struct tiny_heap *h, struct tiny_slab *s, void *b)
 {
-    struct tiny_slab *s = tiny_slab_of((uintptr_t)b);
-    hak_assert(s && atomic_load(&s->owner) == h);
+    hak_assert(atomic_load(&s->owner) == h);
     tiny_link_set(b, s->free, _hak_list_key);
     s->free = b;
     slab_used(s, -1);

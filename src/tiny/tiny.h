@@ -131,16 +131,19 @@ hak_inline bool tiny_is_block_off(uintptr_t off, const struct tiny_slab *s)
     return ((uint64_t)off * s->inv) << (64 - TINY_INV_SHIFT) < s->inv_hi && off < s->limit;
 }
 
-/* The slab holding address a, or NULL. */
-hak_inline struct tiny_slab *tiny_slab_of(uintptr_t a)
+/* The slab holding address a, given a's chunk map entry e (a caller that
+ * already looked e up passes it on), or NULL. */
+hak_inline struct tiny_slab *tiny_slab_at(uint64_t e, uintptr_t a)
 {
-    uint64_t e = hak_chunk_get(a);
     if (hak_unlikely(HAK_CHUNK_KIND(e) != HAK_CHUNK_SLAB))
         return NULL;
     struct tiny_chunk *c = HAK_CHUNK_PTR(e);
     return atomic_load_explicit(&c->unit[(a >> HAK_UNIT_SHIFT) & (HAK_UNITS_PER_CHUNK - 1)].head,
                                 memory_order_acquire);
 }
+
+/* The slab holding address a, or NULL. */
+hak_inline struct tiny_slab *tiny_slab_of(uintptr_t a) { return tiny_slab_at(hak_chunk_get(a), a); }
 
 hak_inline uintptr_t tiny_mark(uintptr_t a) { return _hak_key ^ a; }
 
