@@ -239,12 +239,13 @@ static int list_handler(void *user, const char *section, const char *name, const
     if (!prof)
         return 1;
     size_t used = strlen(l->buf);
+    /* Names are split at ", " only: a name may itself hold a comma. */
     for (const char *p = l->buf; *p;) {
-        size_t k = strcspn(p, ",");
+        const char *sep = strstr(p, ", ");
+        size_t k = sep ? (size_t)(sep - p) : strlen(p);
         if (k == n && memcmp(p, prof, n) == 0)
             return 1;
-        p += k;
-        p += *p ? 2 : 0;
+        p += k + (sep ? 2 : 0);
     }
     if (used + n + 3 <= l->len)
         _hak_fmt(l->buf + used, l->len - used, "%s%.*s", used ? ", " : "", (int)n, prof);

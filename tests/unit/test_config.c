@@ -298,6 +298,14 @@ static void missing_profile_lists_the_profiles(void **state)
     _hak_config_load(&cfg, &a);
     assert_string_equal(missing, "");
     assert_string_equal(cfg.profile, "b");
+    /* A name ending in a comma (the list's reader once stepped past its
+     * end: found by fuzz_config). */
+    path = write_file("profiles.ini", "[profile a,]\nstats = true\n[profile b]\nstats = true\n");
+    a.profile = "c";
+    a.file = path;
+    _hak_config_load(&cfg, &a);
+    snprintf(expect, sizeof expect, "no section [profile c] in %s; its profiles: a,, b", path);
+    assert_string_equal(missing, expect);
 }
 
 static void builtin_copy_has_every_profile(void **state)
