@@ -88,7 +88,6 @@ static void init_once(void)
                      _hak_cfg.errors == 1 ? "" : "s");
         _exit(1);
     }
-    _hak_stats_init();
     _hak_check_init();
     _hak_tiny_init();
     _hak_policy_init();
@@ -104,14 +103,22 @@ static void init_once(void)
     _hak_thread_on_exit(_hak_policy_thread_exit);
 }
 
-/* At the end of initialisation, which the first allocation runs: prepare
- * handlers run in the reverse order of registration, so one registered
- * this early runs after those of libraries that may allocate in theirs.
- * pthread_atfork allocates; by now malloc is ready. */
+/* From the library constructor (or the first allocation, should one come
+ * first): prepare handlers run in the reverse order of registration, so one
+ * registered this early runs after those of libraries that may allocate in
+ * theirs. Once: should pthread_atfork allocate, the start-up that allocation
+ * runs must not register again (it would wait for glibc's atfork lock,
+ * which this thread holds). The handlers work before start-up too: the
+ * locks are static and every module's child handler finds nothing set up. */
 static void fork_prepare(void);
 static void fork_parent(void);
 static void fork_child(void);
-static void register_fork_handlers(void) { pthread_atfork(fork_prepare, fork_parent, fork_child); }
+static _Atomic bool fork_registered;
+static void register_fork_handlers(void)
+{
+    if (!atomic_exchange(&fork_registered, true))
+        pthread_atfork(fork_prepare, fork_parent, fork_child);
+}
 
 bool _hak_init_slow(void)
 {
@@ -197,15 +204,21 @@ static void fork_child(void)
     _hak_policy_fork_child();
 }
 
+/* Start-up waits for the first allocation: a program that never allocates
+ * (/bin/true) pays no configuration pass, and no memory for it. */
 __attribute__((constructor)) static void hak_constructor(void)
 {
-    hak_ready();
+    _hak_stats_note_stderr(); /* the stderr the process started with */
     _hak_thread_key_create();
+    register_fork_handlers();
 }
 
+/* Without start-up nothing was allocated: no state to save, no report. */
 __attribute__((destructor)) static void hak_destructor(void)
 {
     _hak_purge_at_exit();
+    if (atomic_load_explicit(&_hak_state, memory_order_acquire) != HAK_STATE_READY)
+        return;
     _hak_policy_at_exit(); /* before the stats, which count its write */
     _hak_stats_at_exit();
 }

@@ -248,10 +248,10 @@ static struct {
     bool known;
 } stderr_id;
 
-void _hak_stats_init(void)
+void _hak_stats_note_stderr(void)
 {
     struct stat st;
-    if (HAK_OPT(stats) && fstat(2, &st) == 0) {
+    if (fstat(2, &st) == 0) {
         stderr_id.dev = st.st_dev;
         stderr_id.ino = st.st_ino;
         stderr_id.known = true;
