@@ -575,10 +575,21 @@ static void *carve_link(struct tiny_tls *t, const struct tiny_slab *s, unsigned 
     return head;
 }
 
-static unsigned take_carve(struct tiny_tls *t, unsigned c, struct tiny_slab *s, unsigned want)
+/* Fresh blocks carved per refill of a class with no full slab yet: at most
+ * a page's worth (at least one block) or as many as the slab has carved so
+ * far, whichever is more. A class a program touches a few times costs it a
+ * page, not the half TLS list (16 KiB) a full batch writes links into; a
+ * class that has filled a slab is growing and carves full batches. Refills
+ * of reused blocks (take_free) are not limited. */
+#define TINY_CARVE_BYTES 4096
+
+static unsigned take_carve(struct tiny_tls *t, unsigned c, struct tiny_slab *s, unsigned want, bool growing)
 {
-    unsigned left = s->capacity - s->carved;
+    unsigned left = s->capacity - s->carved, page = TINY_CARVE_BYTES / s->size;
+    unsigned step = s->carved > page ? s->carved : page ? page : 1;
     unsigned n = want < left ? want : left;
+    if (n > step && !growing)
+        n = step;
     t->head[c] = carve_link(t, s, n, t->head[c]);
     s->carved += n;
     slab_used(s, (int32_t)n);
@@ -645,7 +656,7 @@ static unsigned refill(struct tiny_heap *h, struct tiny_tls *t, unsigned c, unsi
                 HAK_CTR_INC_C(tiny, refill_remote, c);
                 return n;
             }
-            if (s->carved < s->capacity && (n = take_carve(t, c, s, want)) != 0) {
+            if (s->carved < s->capacity && (n = take_carve(t, c, s, want, cs->full != NULL)) != 0) {
                 HAK_CTR_INC_C(tiny, refill_carve, c);
                 return n;
             }
