@@ -71,7 +71,7 @@ bool _hak_bootstrap_owns(const void *p)
     return (const char *)p >= bootstrap && (const char *)p < bootstrap + BOOTSTRAP_SIZE;
 }
 
-/* Defined by the hakmem command (cli.c), whose own allocator takes nothing
+/* Defined by the hakmem command (cli/cli.c), whose own allocator takes nothing
  * from the environment and neither warns nor exits on a configuration
  * error: the settings are for the program it runs or the configuration it
  * shows, which report their errors themselves (else each warning would

@@ -1,6 +1,6 @@
 /* test_matrix.c — the pure parts of `hakmem matrix` on recorded inputs: reading bench_allocators, larson, hakmem's statistics (the JSON reader, the activity), strace -c and hakmem.ini; which subsystems a profile switches and whether a run exercised them; the paired intervals, verdicts and gaps of a recorded matrix; the table, attribution, gap decomposition, CSV, JSON and plot outputs. */
 #include "unit.h"
-#include "../../bench/matrix.h"
+#include "../../src/cli/matrix.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,5 +1,5 @@
-/* stats.c — Hodges–Lehmann estimates with exact signed-rank and rank-sum intervals, Benjamini–Hochberg and verdicts for comparing benchmark runs; contracts in stats.h. */
-#include "stats.h"
+/* verdict.c — Hodges–Lehmann estimates with exact signed-rank and rank-sum intervals, Benjamini–Hochberg and verdicts for comparing benchmark runs; contracts in verdict.h. */
+#include "verdict.h"
 #include <math.h>
 #include <stdlib.h>
 

@@ -1,7 +1,7 @@
 /* cli.c — the hakmem command: run a program on hakmem, show the effective
  * configuration, run the feature-isolation matrix, print the version. */
 #include "hakmem.h"
-#include "../bench/matrix.h"
+#include "matrix.h"
 #include <dlfcn.h>
 #include <errno.h>
 #include <limits.h>

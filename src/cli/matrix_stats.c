@@ -1,6 +1,6 @@
 /* matrix_stats.c — the pure parts of the matrix runner: reading what the benchmarks, hakmem's statistics, strace and the ini file say, and the statistics over runs. */
 #include "matrix.h"
-#include "stats.h"
+#include "verdict.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>

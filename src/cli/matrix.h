@@ -1,6 +1,6 @@
 /* matrix.h — the feature-isolation matrix behind `hakmem matrix`: its data, the pure parts (parsing, statistics, output formats; matrix_stats.c, matrix_out.c) and the runner (matrix.c). */
-#ifndef HAK_BENCH_MATRIX_H
-#define HAK_BENCH_MATRIX_H
+#ifndef HAK_CLI_MATRIX_H
+#define HAK_CLI_MATRIX_H
 
 #include <stdbool.h>
 #include <stddef.h>

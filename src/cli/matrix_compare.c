@@ -1,6 +1,6 @@
 /* matrix_compare.c — `hakmem matrix --compare A.json B.json`: every configuration's time per op in two matrices (two builds, two machines), with the same statistics as one matrix, between files that share no rounds. */
 #include "matrix.h"
-#include "stats.h"
+#include "verdict.h"
 #include <math.h>
 #include <string.h>
 

@@ -1,6 +1,6 @@
-/* test_stats.c — bench/stats.c against golden vectors, brute-force enumeration of the exact null distributions, and seeded null and power simulations of matrices. */
+/* test_verdict.c — src/cli/verdict.c against golden vectors, brute-force enumeration of the exact null distributions, and seeded null and power simulations of matrices. */
 #include "unit.h"
-#include "../../bench/stats.h"
+#include "../../src/cli/verdict.h"
 #include <math.h>
 
 /* ---- Seeded randomness (splitmix64), never the clock ---------------------------- */
@@ -33,7 +33,7 @@ static double run_log(double level, double sigma, double spike)
     return level + sigma * rng_normal() + (rng_uniform() < spike ? log(1.2) : 0);
 }
 
-/* ---- Brute force, independent of stats.c ---------------------------------------- */
+/* ---- Brute force, independent of verdict.c -------------------------------------- */
 
 static void insertion_sort(double *v, int n)
 {

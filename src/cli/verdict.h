@@ -1,6 +1,6 @@
-/* stats.h — distribution-free statistics for comparing benchmark runs (hakmem matrix): Hodges–Lehmann estimates with exact Wilcoxon / Mann–Whitney intervals, Benjamini–Hochberg and verdicts. Pure: no globals, no I/O. */
-#ifndef HAK_BENCH_STATS_H
-#define HAK_BENCH_STATS_H
+/* verdict.h — how `hakmem matrix` turns benchmark runs into verdicts (faster, slower, same): distribution-free statistics, Hodges–Lehmann estimates with exact Wilcoxon / Mann–Whitney intervals, Benjamini–Hochberg and the verdict rule. Pure: no globals, no I/O; names start with stats_. */
+#ifndef HAK_CLI_VERDICT_H
+#define HAK_CLI_VERDICT_H
 
 #include <stdbool.h>
 
