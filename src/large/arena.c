@@ -296,9 +296,11 @@ static bool oldest_dirty(struct arena_region **rr, uint32_t *ru)
 }
 
 /* Takes dirty runs, oldest first, up to a list's worth, while the oldest
- * has been unused for the delay (freed at or before now - delay) or more
- * than keep units are dirty (lock held). Returns when the oldest left falls
- * due, now if the list filled first, 0 if no dirty run is left. */
+ * has been unused for the delay (freed at or before now - delay), whole,
+ * or more than keep units are dirty: then only the excess, the run's tail,
+ * so that a little over does not purge a long run (lock held). Returns when
+ * the oldest left falls due, now if the list filled first, 0 if no dirty
+ * run is left. */
 static uint64_t take_oldest(struct purge_list *l, uint64_t now, uint64_t delay, size_t keep)
 {
     struct arena_region *r;
@@ -309,10 +311,20 @@ static uint64_t take_oldest(struct purge_list *l, uint64_t now, uint64_t delay, 
             return due;
         if (l->n == PURGE_BATCH)
             return now;
-        if (due <= now)
+        uint32_t len = TAG_LEN(r->start[u]);
+        if (due <= now) {
             HAK_GCTR_ADD(large, decay_runs, 1);
-        else
+        } else {
+            if (dirty_units - keep < len) {
+                uint32_t head = len - (uint32_t)(dirty_units - keep);
+                clear_run(r, u, len);
+                set_run(r, u, head, RUN_DIRTY);
+                set_run(r, u + head, len - head, RUN_DIRTY);
+                r->freed_at[u + head] = r->freed_at[u];
+                u += head;
+            }
             HAK_GCTR_ADD(large, excess_runs, 1);
+        }
         purge_take(l, r, u);
     }
     return 0;

@@ -307,24 +307,31 @@ static void arena_purges_oldest_beyond_dip(void **state)
     free_all(g, 4);
 }
 
-/* large.retain_max bounds what is kept however far demand fell: the oldest
- * runs beyond it are purged at the free. */
+/* large.retain_max bounds what is kept however far demand fell: beyond it
+ * the free purges the oldest runs, and of the last only what is over. */
 static void arena_ceiling(void **state)
 {
     (void)state;
     char *a[4], *g[4];
-    HAK_OPT(large_retain_max) = 2 * MiB;
+    HAK_OPT(large_retain_max) = 2 * MiB + 512 * KiB;
     settle_demand();
     guarded(a, g, 4, 1 * MiB);
     uint64_t t0 = fake_now;
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < 3; i++) {
         fake_now = t0 + (uint64_t)i * MS;
         hak_free(a[i]);
     }
     _hak_madv_flush();
-    assert_int_equal(advises, 2);
-    assert_true(was_advised(a[0]) && was_advised(a[1]));
-    assert_int_equal(dirty_now(), 2 * MiB);
+    /* 3 MiB free: the tail half of a[0] is purged. */
+    assert_int_equal(advises, 1);
+    assert_true(!was_advised(a[0]) && was_advised(a[0] + 512 * KiB));
+    assert_int_equal(dirty_now(), 2 * MiB + 512 * KiB);
+    fake_now = t0 + 3 * MS;
+    hak_free(a[3]);
+    _hak_madv_flush();
+    /* 3.5 MiB: the rest of a[0], the oldest, then a[1]'s tail half. */
+    assert_true(was_advised(a[0]) && was_advised(a[1] + 512 * KiB) && !was_advised(a[1]));
+    assert_int_equal(dirty_now(), 2 * MiB + 512 * KiB);
     free_all(g, 4);
 }
 
