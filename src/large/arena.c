@@ -46,7 +46,7 @@ static size_t reserved_units, used_units, dirty_units;
  * worth keeping resident is what demand recently dipped below its recent
  * peak, since demand that came back once may come back again (tcmalloc
  * sizes its HugeCache limit by the largest such dip within 1 s); a ramp up
- * is no dip, and at start-up nothing is kept for it. Two periods of
+ * is no dip: a program filling its heap keeps nothing for it. Two periods of
  * madvise.delay, [0] the current one, begun at dem_start, and [1] the one
  * before, cover the last one to two delays: dem_peak is each period's
  * highest demand, dem_dip its deepest fall below the peak of both. Sampled
@@ -337,13 +337,12 @@ static uint64_t take_oldest(struct purge_list *l, uint64_t now, uint64_t delay, 
 uint64_t _hak_arena_decay(uint64_t now)
 {
     struct purge_list l = { 0 };
-    uint64_t next = 0;
     if (arena_broken)
         return 0;
     hak_lock(&arena_lock);
     uint64_t delay = _hak_madv_delay_ns();
     demand_at(now, delay);
-    next = take_oldest(&l, now, delay, keep_units());
+    uint64_t next = take_oldest(&l, now, delay, keep_units());
     hak_unlock(&arena_lock);
     purge_send(&l);
     return next;
@@ -513,10 +512,11 @@ void _hak_arena_free(struct arena_region *r, void *p, const char *fn)
     struct purge_list l = { 0 };
     uint64_t delay = _hak_madv_delay_ns();
     demand_at(now, delay);
+    size_t keep = keep_units();
     if (!delay)
         purge_take(&l, r, u);
-    else
-        take_oldest(&l, 0, delay, keep_units());
+    else if (dirty_units > keep) /* (the walk for the oldest only then) */
+        take_oldest(&l, 0, delay, keep);
     hak_unlock(&arena_lock);
     HAK_CTR_INC(free, arena);
     if (l.n)
