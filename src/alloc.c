@@ -62,10 +62,18 @@ static void *large_alloc(size_t n, size_t align, uintptr_t site, bool *zeroed)
         m = n + HAK_CHECK_PAD;
     }
     void *p = NULL;
-    if (align <= HAK_UNIT_SIZE && n > _hak_mid_max && n < hak_mmap_threshold())
-        p = _hak_arena_alloc(m, zeroed); /* runs start on 64 KiB */
-    if (!p)
-        p = _hak_huge_alloc(m, align, site, zeroed);
+    for (bool again = false;; again = true) {
+        if (align <= HAK_UNIT_SIZE && n > _hak_mid_max && n < hak_mmap_threshold())
+            p = _hak_arena_alloc(m, zeroed); /* runs start on 64 KiB */
+        if (!p)
+            p = _hak_huge_alloc(m, align, site, zeroed);
+        /* Out of address space (RLIMIT_AS) while the arena keeps free runs
+         * resident for reuse: purged, its empty regions are unmapped; once
+         * more. */
+        if (p || again || !_hak_arena_trim())
+            break;
+        _hak_purge_flush();
+    }
     if (p && hak_unlikely(_hak_check_on))
         _hak_check_arm(p, large_usable(p, hak_chunk_get((uintptr_t)p), "malloc"), n);
     return p;

@@ -199,6 +199,16 @@ static _Atomic uint64_t retry_at;  /* after a failed start: no thread before thi
 static _Atomic uint64_t inline_due; /* inline passes: not before this (ns) */
 static _Atomic bool inline_busy;   /* an inline pass is running */
 
+/* Whether passes may run on a purger thread: madvise.thread on, or auto in
+ * a process already running threads that is not a fork child. */
+static bool thread_allowed(void)
+{
+    int64_t mode = HAK_OPT(madvise_thread);
+    return mode == HAK_PURGER_ON || (mode == HAK_PURGER_AUTO && !__libc_single_threaded && !forked);
+}
+
+bool _hak_purge_idle_passes(void) { return no_thread || (_hak_purge_delay_ns() && thread_allowed()); }
+
 static void sleep_until(uint64_t deadline)
 {
     struct timespec ts = { (time_t)(deadline / 1000000000u), (long)(deadline % 1000000000u) };
@@ -275,9 +285,7 @@ static hak_noinline void start_pending_slow(void)
     if (no_thread || _hak_thread.gone || atomic_load(&exiting))
         return;
     uint64_t now = _hak_os_now_ns();
-    int64_t mode = HAK_OPT(madvise_thread);
-    if (mode == HAK_PURGER_OFF || (mode == HAK_PURGER_AUTO && (__libc_single_threaded || forked)) ||
-        now < atomic_load_explicit(&retry_at, memory_order_relaxed)) {
+    if (!thread_allowed() || now < atomic_load_explicit(&retry_at, memory_order_relaxed)) {
         tick_inline(now);
         return;
     }

@@ -59,6 +59,12 @@ void _hak_purge_kick(void);
  * functions ran, or once the process exits. */
 void _hak_purge_start_pending(void);
 
+/* Whether passes come even while the process idles: a purger thread runs
+ * them (madvise.thread on, or auto in a process running threads), or tests
+ * drive them. Otherwise they run only on allocating threads, and memory
+ * left for them stays resident for as long as the process idles. */
+bool _hak_purge_idle_passes(void);
+
 /* One pass of the purger: every decay function, and the queue if its oldest
  * range is due. Returns the next deadline, 0 if nothing is pending. */
 uint64_t _hak_purge_tick(uint64_t now_ns);

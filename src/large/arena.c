@@ -5,6 +5,7 @@
  * to be a block start exactly. One lock guards everything here: the large
  * tier is entered once per allocation of more than 256 KiB. */
 #include "arena.h"
+#include "huge.h"
 #include "../purge.h"
 #include "../chunkmap.h"
 #include "../counters.h"
@@ -40,6 +41,19 @@ struct arena_region {
 static HAK_LOCK_DEFINE(arena_lock, HAK_RANK_ARENA);
 static struct arena_region *regions;
 static size_t reserved_units, used_units, dirty_units;
+/* Demand: the bytes live in large blocks — arena runs and huge blocks
+ * alike, as the mmap threshold moves requests between them. Free memory
+ * worth keeping resident is what demand recently dipped below its recent
+ * peak, since demand that came back once may come back again (tcmalloc
+ * sizes its HugeCache limit by the largest such dip within 1 s); a ramp up
+ * is no dip: a program filling its heap keeps nothing for it. Two periods of
+ * madvise.delay, [0] the current one, begun at dem_start, and [1] the one
+ * before, cover the last one to two delays: dem_peak is each period's
+ * highest demand, dem_dip its deepest fall below the peak of both. Sampled
+ * at every arena allocation and free (huge blocks come and go without the
+ * arena: their bytes are read then) and at every decay pass. Bytes. */
+static uint64_t dem_start;
+static size_t dem_peak[2], dem_dip[2];
 /* A fork child that inherited a torn arena (a signal handler forked in the
  * middle of an arena operation): nothing walks its run tags again — a torn
  * tag may have length 0 — so new requests bypass it, blocks freed into it
@@ -71,12 +85,55 @@ static void clear_run(struct arena_region *r, uint32_t u, uint32_t len)
     r->end[u + len - 1] = 0;
 }
 
+/* Samples demand into the current period (lock held). */
+static void demand_note(void)
+{
+    size_t count, huge;
+    _hak_huge_totals(&count, &huge);
+    size_t d = used_units * AU + huge;
+    if (d > dem_peak[0])
+        dem_peak[0] = d;
+    size_t peak = dem_peak[0] > dem_peak[1] ? dem_peak[0] : dem_peak[1];
+    if (peak - d > dem_dip[0])
+        dem_dip[0] = peak - d;
+}
+
 static void account(unsigned st, int64_t len)
 {
-    if (st == RUN_DIRTY)
+    if (st == RUN_DIRTY) {
         dirty_units += (size_t)len;
-    else if (st == RUN_ALLOC)
+    } else if (st == RUN_ALLOC) {
         used_units += (size_t)len;
+        demand_note();
+    }
+}
+
+/* Samples demand at now, first starting a new period if the current one is
+ * delay old (lock held). A clock that reads earlier than dem_start (tests)
+ * starts none. */
+static void demand_at(uint64_t now, uint64_t delay)
+{
+    if (now >= dem_start + delay) {
+        dem_peak[1] = dem_peak[0];
+        dem_dip[1] = dem_dip[0];
+        dem_peak[0] = dem_dip[0] = 0;
+        dem_start = now;
+    }
+    demand_note();
+}
+
+/* Free units kept resident (lock held): the deepest dip of demand over the
+ * two periods, at least large.retain, at most large.retain_max — or at most
+ * large.retain where no pass may come once the process idles (no purger
+ * thread): what a free leaves resident then stays while it idles. */
+static size_t keep_units(void)
+{
+    size_t keep = dem_dip[0] > dem_dip[1] ? dem_dip[0] : dem_dip[1];
+    size_t floor = (size_t)HAK_OPT(large_retain);
+    size_t ceiling = _hak_purge_idle_passes() ? (size_t)HAK_OPT(large_retain_max) : floor;
+    if (keep < floor)
+        keep = floor;
+    return (keep < ceiling ? keep : ceiling) >> AU_SHIFT;
 }
 
 /* Merges the free run at u with neighbours in the same state (resident
@@ -220,37 +277,73 @@ static void purge_send(struct purge_list *l)
     HAK_GCTR_ADD(large, purged_runs, l->n);
 }
 
-/* Dirty runs older than the delay (all of them if all is set), up to a
- * list's worth; returns the next deadline, or now when more remain. */
-static uint64_t collect(struct purge_list *l, uint64_t now, bool all)
+/* The dirty run freed longest ago; false if none is (lock held). A run's
+ * age is its newest part's: coalesce stamps a merged run with the time of
+ * the free that merged it. */
+static bool oldest_dirty(struct arena_region **rr, uint32_t *ru)
 {
-    uint64_t delay = _hak_purge_delay_ns(), next = 0;
-    l->n = 0;
-    if (arena_broken)
-        return 0;
-    hak_lock(&arena_lock);
+    uint64_t oldest = UINT64_MAX;
     for (struct arena_region *r = regions; r; r = r->next) {
         for (uint32_t u = 0; u < r->units; u += TAG_LEN(r->start[u])) {
-            if (TAG_STATE(r->start[u]) != RUN_DIRTY)
-                continue;
-            uint64_t due = r->freed_at[u] + delay;
-            if (l->n == PURGE_BATCH) {
-                next = now;
-            } else if (all || due <= now) {
-                purge_take(l, r, u);
-            } else if (!next || due < next) {
-                next = due;
+            if (TAG_STATE(r->start[u]) == RUN_DIRTY && r->freed_at[u] < oldest) {
+                oldest = r->freed_at[u];
+                *rr = r;
+                *ru = u;
             }
         }
     }
-    hak_unlock(&arena_lock);
-    return next;
+    return oldest != UINT64_MAX;
 }
 
+/* Takes dirty runs, oldest first, up to a list's worth, while the oldest
+ * has been unused for the delay (freed at or before now - delay), whole,
+ * or more than keep units are dirty: then only the excess, the run's tail,
+ * so that a little over does not purge a long run (lock held). Returns when
+ * the oldest left falls due, now if the list filled first, 0 if no dirty
+ * run is left. */
+static uint64_t take_oldest(struct purge_list *l, uint64_t now, uint64_t delay, size_t keep)
+{
+    struct arena_region *r;
+    uint32_t u;
+    while (oldest_dirty(&r, &u)) {
+        uint64_t due = r->freed_at[u] + delay;
+        if (due > now && dirty_units <= keep)
+            return due;
+        if (l->n == PURGE_BATCH)
+            return now;
+        uint32_t len = TAG_LEN(r->start[u]);
+        if (due <= now) {
+            HAK_GCTR_ADD(large, decay_runs, 1);
+        } else {
+            if (dirty_units - keep < len) {
+                uint32_t head = len - (uint32_t)(dirty_units - keep);
+                clear_run(r, u, len);
+                set_run(r, u, head, RUN_DIRTY);
+                set_run(r, u + head, len - head, RUN_DIRTY);
+                r->freed_at[u + head] = r->freed_at[u];
+                u += head;
+            }
+            HAK_GCTR_ADD(large, excess_runs, 1);
+        }
+        purge_take(l, r, u);
+    }
+    return 0;
+}
+
+/* The decay pass: dirty runs unused for the delay, then the oldest of those
+ * left while more are dirty than recent demand explains (keep_units: it
+ * shrinks as a dip of demand ages out of the two periods). Runs past a
+ * full list wait for the next pass, which is then due at once. */
 uint64_t _hak_arena_decay(uint64_t now)
 {
-    struct purge_list l;
-    uint64_t next = collect(&l, now, false);
+    struct purge_list l = { 0 };
+    if (arena_broken)
+        return 0;
+    hak_lock(&arena_lock);
+    uint64_t delay = _hak_purge_delay_ns();
+    demand_at(now, delay);
+    uint64_t next = take_oldest(&l, now, delay, keep_units());
+    hak_unlock(&arena_lock);
     purge_send(&l);
     return next;
 }
@@ -259,8 +352,16 @@ size_t _hak_arena_trim(void)
 {
     struct purge_list l;
     size_t bytes = 0;
+    if (arena_broken)
+        return 0;
     do {
-        collect(&l, 0, true);
+        l.n = 0;
+        hak_lock(&arena_lock);
+        for (struct arena_region *r = regions; r && l.n < PURGE_BATCH; r = r->next)
+            for (uint32_t u = 0; u < r->units && l.n < PURGE_BATCH; u += TAG_LEN(r->start[u]))
+                if (TAG_STATE(r->start[u]) == RUN_DIRTY)
+                    purge_take(&l, r, u);
+        hak_unlock(&arena_lock);
         for (unsigned i = 0; i < l.n; i++)
             bytes += l.run[i].len;
         purge_send(&l);
@@ -404,9 +505,18 @@ void _hak_arena_free(struct arena_region *r, void *p, const char *fn)
     set_run(r, u, len, RUN_DIRTY);
     account(RUN_DIRTY, len);
     u = coalesce(r, u, now);
+    /* Free memory within what recent demand explains waits for the decay
+     * pass; a free purges only with no delay, or beyond that size — the
+     * oldest runs first, so the run just freed, likeliest to be reused, is
+     * purged last. */
     struct purge_list l = { 0 };
-    if (!_hak_purge_delay_ns() || dirty_units * AU > (size_t)HAK_OPT(large_retain))
-        purge_take(&l, r, u); /* over the retention bound (or no delay): now */
+    uint64_t delay = _hak_purge_delay_ns();
+    demand_at(now, delay);
+    size_t keep = keep_units();
+    if (!delay)
+        purge_take(&l, r, u);
+    else if (dirty_units > keep) /* (the walk for the oldest only then) */
+        take_oldest(&l, 0, delay, keep);
     hak_unlock(&arena_lock);
     HAK_CTR_INC(free, arena);
     if (l.n)

@@ -1,7 +1,7 @@
 /* arena.h — the large tier (above the slab classes, below the mmap
  * threshold): runs of 64 KiB units carved from big reserved regions, reused
- * without a system call, purged through the madvise batch beyond a
- * retention bound or once unused for the decay delay. */
+ * without a system call, purged through the madvise batch: once unused for
+ * madvise.delay, and oldest first beyond what recent demand explains. */
 #ifndef HAK_ARENA_H
 #define HAK_ARENA_H
 

@@ -24,6 +24,11 @@
 
 static unsigned maps, unmaps, advises;
 static size_t advised_bytes;
+/* The ranges advised since the last reset, the first 64. */
+static struct {
+    char *addr;
+    size_t len;
+} advised[64];
 static uint64_t fake_now = 1000 * MS;
 static void *c_map(size_t n)
 {
@@ -39,6 +44,8 @@ static int c_unmap(void *p, size_t n)
 static int c_advise(void *p, size_t n, int advice)
 {
     if (advice != MADV_HUGEPAGE) {
+        if (advises < sizeof advised / sizeof advised[0])
+            advised[advises] = (typeof(advised[0])){ p, n };
         advises++;
         advised_bytes += n;
     }
@@ -66,6 +73,7 @@ static int reset(void **state)
     HAK_OPT(bigcache_site_bytes) = 256 * MiB; /* the budget the trim gives each site */
     hak_trim();
     HAK_OPT(large_retain) = 32 * MiB;
+    HAK_OPT(large_retain_max) = 1024 * MiB;
     HAK_OPT(madvise_delay) = 1000; /* ms */
     HAK_OPT(madvise_batch) = 1;
     HAK_OPT(madvise_min_bytes) = 64 * KiB;
@@ -80,12 +88,30 @@ static int reset(void **state)
     return 0;
 }
 
+/* Whether p was in a range advised since advises was last 0. */
+static bool was_advised(const char *p)
+{
+    for (unsigned i = 0; i < advises && i < sizeof advised / sizeof advised[0]; i++)
+        if (p >= advised[i].addr && p < advised[i].addr + advised[i].len)
+            return true;
+    return false;
+}
+
 static size_t dirty_now(void)
 {
     size_t r, u, d;
     _hak_arena_totals(&r, &u, &d);
     return d;
 }
+
+/* Counter deltas are checked only where counters are compiled in. */
+#if HAK_COUNTERS
+#define GCTR(name) atomic_load(&_hak_gctr.name)
+#define assert_delta(name, since, want) assert_int_equal(GCTR(name) - (since), (want))
+#else
+#define GCTR(name) ((uint64_t)0)
+#define assert_delta(name, since, want) ((void)(since))
+#endif
 
 /* ---------------------------------------------------------------- arena */
 
@@ -161,8 +187,8 @@ static void arena_reports_misuse(void **state)
 static void arena_retention_and_decay(void **state)
 {
     (void)state;
-    /* Over the retention bound: purged through the batch at once. */
-    HAK_OPT(large_retain) = 0;
+    /* Over the most kept: purged through the batch at once. */
+    HAK_OPT(large_retain_max) = 0;
     char *p = hak_malloc(1 * MiB);
     memset(p, 3, 1 * MiB);
     hak_free(p);
@@ -171,7 +197,7 @@ static void arena_retention_and_decay(void **state)
     assert_int_equal(dirty_now(), 0);
 
     /* Under it: resident until unused for the delay. */
-    HAK_OPT(large_retain) = 32 * MiB;
+    HAK_OPT(large_retain_max) = 1024 * MiB;
     advises = 0;
     p = hak_malloc(1 * MiB);
     memset(p, 3, 1 * MiB);
@@ -192,19 +218,127 @@ static void arena_retention_and_decay(void **state)
     hak_free(z);
 }
 
+/* The arena's demand periods (madvise.delay each) restart at a clock read
+ * after every earlier test's: three decay passes a delay apart leave no dip
+ * in either period. */
+static void settle_demand(void)
+{
+    for (int i = 0; i < 3; i++) {
+        fake_now += 10000 * MS;
+        _hak_arena_decay(fake_now);
+    }
+    _hak_purge_flush();
+    advises = 0;
+}
+
+/* n blocks of size each, every one followed by a live 320 KiB guard so that
+ * freed blocks stay runs of their own (guards[i] after blk[i]). */
+static void guarded(char **blk, char **guards, int n, size_t size)
+{
+    for (int i = 0; i < n; i++) {
+        blk[i] = hak_malloc(size);
+        guards[i] = hak_malloc(320 * KiB);
+        memset(blk[i], 5, size);
+    }
+}
+
+static void free_all(char **blk, int n)
+{
+    for (int i = 0; i < n; i++)
+        hak_free(blk[i]);
+}
+
+/* Memory freed as demand falls below its recent peak is kept, beyond
+ * large.retain; the decay pass then purges it oldest first as it falls
+ * due. */
+static void arena_keeps_what_demand_dipped(void **state)
+{
+    (void)state;
+    char *a[4], *g[4];
+    HAK_OPT(large_retain) = 1 * MiB;
+    settle_demand();
+    guarded(a, g, 4, 1 * MiB);
+    uint64_t t0 = fake_now, decayed0 = GCTR(large_decay_runs);
+    for (int i = 0; i < 4; i++) { /* demand falls 4 MiB: all of it kept */
+        fake_now = t0 + (uint64_t)i * MS;
+        hak_free(a[i]);
+    }
+    _hak_purge_flush();
+    assert_int_equal(advises, 0);
+    assert_int_equal(dirty_now(), 4 * MiB);
+    /* Unused for the delay: the oldest alone, then the next when due. */
+    assert_int_equal(_hak_arena_decay(t0 + 1000 * MS), t0 + 1001 * MS);
+    _hak_purge_flush();
+    assert_int_equal(advises, 1);
+    assert_true(was_advised(a[0]));
+    assert_int_equal(dirty_now(), 3 * MiB);
+    assert_int_equal(_hak_arena_decay(t0 + 1003 * MS), 0);
+    _hak_purge_flush();
+    assert_int_equal(dirty_now(), 0);
+    assert_delta(large_decay_runs, decayed0, 4);
+    free_all(g, 4);
+}
+
+/* Blocks replaced by larger ones that do not fit where they were: demand
+ * dips by one block at each free, so the free memory beyond the larger of
+ * large.retain and that dip is purged at the free — the oldest run, never
+ * the one just freed. */
+static void arena_purges_oldest_beyond_dip(void **state)
+{
+    (void)state;
+    char *o[4], *g[4], *n[4];
+    HAK_OPT(large_retain) = 1 * MiB;
+    settle_demand();
+    guarded(o, g, 4, 1 * MiB);
+    uint64_t t0 = fake_now, excess0 = GCTR(large_excess_runs);
+    for (int i = 0; i < 4; i++) {
+        fake_now = t0 + (uint64_t)i * MS;
+        n[i] = hak_malloc(1536 * KiB);
+        hak_free(o[i]);
+        _hak_purge_flush();
+        /* Kept: o[i], just freed; purged: every older one. */
+        assert_int_equal(advises, i);
+        for (int j = 0; j < i; j++)
+            assert_true(was_advised(o[j]));
+        assert_int_equal(dirty_now(), 1 * MiB);
+    }
+    assert_delta(large_excess_runs, excess0, 3);
+    free_all(n, 4);
+    free_all(g, 4);
+}
+
+/* large.retain_max bounds what is kept however far demand fell: beyond it
+ * the free purges the oldest runs, and of the last only what is over. */
+static void arena_ceiling(void **state)
+{
+    (void)state;
+    char *a[4], *g[4];
+    HAK_OPT(large_retain_max) = 2 * MiB + 512 * KiB;
+    settle_demand();
+    guarded(a, g, 4, 1 * MiB);
+    uint64_t t0 = fake_now;
+    for (int i = 0; i < 3; i++) {
+        fake_now = t0 + (uint64_t)i * MS;
+        hak_free(a[i]);
+    }
+    _hak_purge_flush();
+    /* 3 MiB free: the tail half of a[0] is purged. */
+    assert_int_equal(advises, 1);
+    assert_true(!was_advised(a[0]) && was_advised(a[0] + 512 * KiB));
+    assert_int_equal(dirty_now(), 2 * MiB + 512 * KiB);
+    fake_now = t0 + 3 * MS;
+    hak_free(a[3]);
+    _hak_purge_flush();
+    /* 3.5 MiB: the rest of a[0], the oldest, then a[1]'s tail half. */
+    assert_true(was_advised(a[0]) && was_advised(a[1] + 512 * KiB) && !was_advised(a[1]));
+    assert_int_equal(dirty_now(), 2 * MiB + 512 * KiB);
+    free_all(g, 4);
+}
+
 /* ---------------------------------------------------------------- BigCache */
 
 #define SITE_A ((hak_site_t)0x1000)
 #define SITE_B ((hak_site_t)0x2000)
-
-/* Counter deltas are checked only where counters are compiled in. */
-#if HAK_COUNTERS
-#define GCTR(name) atomic_load(&_hak_gctr.name)
-#define assert_delta(name, since, want) assert_int_equal(GCTR(name) - (since), (want))
-#else
-#define GCTR(name) ((uint64_t)0)
-#define assert_delta(name, since, want) ((void)(since))
-#endif
 
 /* Frees p, freed before, and checks it is reported as a double free. */
 static void double_free_reported(void *p, hak_site_t site)
@@ -486,7 +620,7 @@ static void batch_flush_rules(void **state)
 static void *purging_thread(void *arg)
 {
     (void)arg;
-    HAK_OPT(large_retain) = 0; /* its free is queued for a purge at once */
+    HAK_OPT(large_retain_max) = 0; /* its free is queued for a purge at once */
     char *p = hak_malloc(1 * MiB);
     memset(p, 1, 1 * MiB);
     hak_free(p);
@@ -510,6 +644,9 @@ int main(void)
         cmocka_unit_test_setup(arena_realloc_in_place, reset),
         cmocka_unit_test_setup(arena_reports_misuse, reset),
         cmocka_unit_test_setup(arena_retention_and_decay, reset),
+        cmocka_unit_test_setup(arena_keeps_what_demand_dipped, reset),
+        cmocka_unit_test_setup(arena_purges_oldest_beyond_dip, reset),
+        cmocka_unit_test_setup(arena_ceiling, reset),
         cmocka_unit_test_setup(bigcache_hits_and_misses, reset),
         cmocka_unit_test_setup(bigcache_trims_to_fit_and_joins, reset),
         cmocka_unit_test_setup(bigcache_smallest_fit, reset),
