@@ -52,7 +52,7 @@ struct tiny_heap {
     struct tiny_tls *tls;                 /* the owner thread's TLS lists */
     struct hak_counters *ctr;             /* the owner thread's counters */
     struct tiny_heap *reg_next, *reg_prev;/* registry of live heaps (when listed), or the pool */
-    bool listed;                          /* on the registry (see _hak_tiny_heap) */
+    bool listed;                          /* on the registry (see _hak_tiny_heap_create) */
     _Atomic int64_t out_bytes;            /* written by the owner only: see tiny_slab_used */
     volatile int in_slow;                 /* owner is updating its lists (a fork child gives the heap up) */
 };
@@ -161,8 +161,14 @@ void _hak_fb_fork_child(void);
 
 /* ------------------------------------------------------------------ heap.c */
 
+/* Sets up a heap for the calling thread, which has none; NULL if out of memory. */
+struct tiny_heap *_hak_tiny_heap_create(void);
 /* The calling thread's heap, created on first use; NULL if out of memory. */
-struct tiny_heap *_hak_tiny_heap(void);
+static inline struct tiny_heap *tiny_heap(void)
+{
+    struct tiny_heap *h = _hak_thread.tiny.heap;
+    return hak_likely(h != NULL) ? h : _hak_tiny_heap_create();
+}
 /* Moves s (owned by h) onto h's list `to` (a TINY_LIST_* but NONE). */
 void _hak_tiny_slab_move(struct tiny_heap *h, struct tiny_slab *s, uint8_t to);
 /* Blocks came back to s, a slab of h's (their links are already on s's

@@ -33,11 +33,9 @@ static void retire_out(struct tiny_heap *h)
 
 /* ------------------------------------------------------------------ heaps */
 
-struct tiny_heap *_hak_tiny_heap(void)
+struct tiny_heap *_hak_tiny_heap_create(void)
 {
     struct tiny_tls *t = &_hak_thread.tiny;
-    if (hak_likely(t->heap != NULL))
-        return t->heap;
     hak_lock(&reg_lock);
     struct tiny_heap *h = heap_pool;
     if (h) {

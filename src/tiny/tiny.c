@@ -214,7 +214,7 @@ void *_hak_tiny_alloc_class(unsigned c)
 {
     struct tiny_tls *t = &_hak_thread.tiny;
     if (!t->head[c]) {
-        struct tiny_heap *h = _hak_tiny_heap();
+        struct tiny_heap *h = tiny_heap();
         if (!h) {
             errno = ENOMEM;
             return NULL;
@@ -322,7 +322,7 @@ void *_hak_tiny_check_alloc(unsigned c, size_t n, size_t align)
     if (size < n + HAK_CHECK_PAD)
         c = align ? hak_size_class((size_t)size * 2) : hak_size_class(n + HAK_CHECK_PAD);
     struct tiny_tls *t = &_hak_thread.tiny;
-    struct tiny_heap *h = _hak_tiny_heap();
+    struct tiny_heap *h = tiny_heap();
     if (!h) {
         errno = ENOMEM;
         return NULL;
