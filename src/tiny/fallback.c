@@ -4,7 +4,7 @@
  * into SuperSlabs is worth (SPEC §5.1). Empty slabs are kept for reuse as
  * empty SuperSlabs are (up to tiny.ss_cache × 2 MiB, unmapped once unused
  * for madvise.delay), so the comparison is of grouping, not of caching. */
-#include "tiny.h"
+#include "engine.h"
 #include "../chunkmap.h"
 #include "../counters.h"
 #include "../purge.h"

@@ -3,7 +3,7 @@
  * thread exits (and adopted by the next thread that needs units), released
  * by whoever empties them, and kept in a small cache of empty SuperSlabs
  * before being unmapped. */
-#include "tiny.h"
+#include "engine.h"
 #include "../chunkmap.h"
 #include "../purge.h"
 #include "../counters.h"

@@ -1,6 +1,11 @@
-/* tiny.h — the slab engine of the tiny and mid tiers (SPEC §5.1): slab and
- * SuperSlab records, the per-thread TLS free lists, and the inline fast paths
- * (a TLS list pop for malloc, a validated TLS list push for free). */
+/* tiny.h — the slab engine's interface to the rest of the library (SPEC
+ * §5.1): slab records, the per-thread TLS free lists, and the inline fast
+ * paths (a TLS list pop for malloc, a validated TLS list push for free).
+ * Despite the name, the engine serves the mid tier too: its size classes go
+ * up to 256 KiB, and blocks up to mid.max_size (_hak_mid_max) come from its
+ * slabs. Check mode (canaries, fills) is the service of src/check.c; its
+ * slab path (no TLS lists) is in tiny.c. What only the files of src/tiny/
+ * share is in engine.h. */
 #ifndef HAK_TINY_H
 #define HAK_TINY_H
 
@@ -15,9 +20,6 @@
 struct tiny_heap;
 struct tiny_ss;
 
-/* Which owner list a slab is on. */
-enum { TINY_LIST_NONE, TINY_LIST_CUR, TINY_LIST_PARTIAL, TINY_LIST_FULL, TINY_LIST_ABANDONED };
-
 /* One slab: a span of 64 KiB units serving one size class. Every unit of a
  * chunk has a record, found from the address alone; the record of a slab's
  * first unit describes the slab and every unit's `head` points at it (NULL:
@@ -28,14 +30,14 @@ struct __attribute__((aligned(64))) tiny_slab {
     /* line 1: what the owner's fast path reads, written by the owner only */
     _Atomic(struct tiny_slab *) head;     /* the slab this unit belongs to */
     uintptr_t data;                       /* block 0; 64 KiB aligned */
-    uint64_t inv;                         /* ceil(2^40 / size): see tiny_q_is_block */
+    uint64_t inv;                         /* ceil(2^40 / size): see tiny_is_block_off */
     uint64_t inv_hi;                      /* inv << 24, for the block-start test */
     uint32_t limit;                       /* capacity * size: offsets at or past it are tail waste */
     uint32_t size;                        /* block size in bytes */
     uint32_t capacity;                    /* blocks in the slab */
     uint8_t cls;                          /* size class */
     uint8_t units;                        /* 64 KiB units spanned */
-    uint8_t list;                         /* TINY_LIST_*: owner's, or the abandoned list's */
+    uint8_t list;                         /* TINY_LIST_* (engine.h): owner's, or the abandoned list's */
     _Atomic(struct tiny_heap *) owner;    /* NULL: abandoned (or being set up / released) */
     uint32_t used;                        /* blocks out of the slab: with users, in TLS lists or remote */
     uint32_t carved;                      /* blocks carved so far (the bump cursor) */
@@ -59,53 +61,9 @@ struct tiny_chunk {
     struct tiny_slab unit[HAK_UNITS_PER_CHUNK];
 };
 
-/* A 2 MiB-aligned SuperSlab; unit 0 holds this header (one page in: see
- * superslab.c), units 1..31 slabs. */
-#define TINY_SS_MAGIC 0x68616b6d656d5353ULL
-#define TINY_SS_OWNED ((uint64_t)1 << 32)
-struct tiny_ss {
-    struct tiny_chunk chunk;              /* unit 0's record stays unused (head NULL) */
-    uint64_t magic;
-    /* bits 1..31: units in use; TINY_SS_OWNED: a heap carves from it.
-     * Whoever moves it to 0 releases the SuperSlab. */
-    _Atomic uint64_t state;
-    struct tiny_heap *owner;              /* valid while owned */
-    struct tiny_ss *next, *prev;          /* owner's list, the orphan list or the empty cache */
-    bool orphan;                          /* on the orphan list (under its lock) */
-    bool purged;                          /* in the cache, and its slab units given back */
-    uint64_t cached_at;                   /* when it went into the empty cache (ns) */
-    struct tiny_ss *live_next, *live_prev; /* the registry of SuperSlabs in use (not cached) */
-    _Atomic uint32_t purged_units;        /* free units given back since they were last used */
-    _Atomic uint64_t freed_at[HAK_UNITS_PER_CHUNK]; /* when each unit was last freed (ns) */
-};
-
-struct tiny_class_state {
-    struct tiny_slab *cur;                /* slab refills come from */
-    struct tiny_slab *partial;            /* owned slabs with free blocks */
-    struct tiny_slab *full;               /* owned slabs without */
-};
-
-/* A thread's heap: its slabs and SuperSlabs. Lives in metadata memory so
- * other threads may notify it; recycled when its thread exits. */
-struct tiny_heap {
-    struct tiny_class_state cls[HAK_NCLASS];
-    _Atomic(struct tiny_slab *) notify;   /* slabs that got remote frees while full */
-    struct tiny_ss *ss_list;              /* SuperSlabs this heap carves from */
-    struct tiny_tls *tls;                 /* the owner thread's TLS lists */
-    struct hak_counters *ctr;             /* the owner thread's counters */
-    struct tiny_heap *reg_next, *reg_prev;/* registry of live heaps (when listed), or the pool */
-    bool listed;                          /* on the registry (see _hak_tiny_heap) */
-    _Atomic int64_t out_bytes;            /* written by the owner only: see slab_used in tiny.c */
-    volatile int in_slow;                 /* owner is updating its lists (a fork child gives the heap up) */
-};
-
-/* Process-wide state set at start-up. */
+/* Process-wide state set at start-up (slab.c). */
 extern uint64_t _hak_key;                 /* random; freed blocks carry key ^ address */
 extern size_t _hak_mid_max;               /* mid.max_size, less HAK_CHECK_PAD in check mode */
-extern bool _hak_tiny_use_ss;             /* tiny.use_superslab */
-extern uint8_t _hak_tiny_units[HAK_NCLASS];
-extern bool _hak_tiny_secure;             /* secure mode: encoded links, guard pages, shuffled carving */
-extern uintptr_t _hak_list_key;           /* secure: random; otherwise 0, so encoding costs no branch */
 
 /* A free block's first word links it to the next block of its list, stored
  * xor'ed with the list key (secure mode; the key is 0 otherwise). Its second
@@ -205,7 +163,7 @@ hak_inline bool tiny_free_fast(void *p)
     return true;
 }
 
-/* ---- out of line (tiny.c, superslab.c, fallback.c) ---- */
+/* ---- out of line (tiny.c, heap.c, slab.c) ---- */
 
 /* Sets the geometry and bounds from the options; once, at start-up. */
 void _hak_tiny_init(void);
@@ -231,11 +189,7 @@ hak_inline void *tiny_alloc_req(unsigned c, size_t n, size_t align)
 void _hak_tiny_free_slow(void *p, struct tiny_slab *s, const char *fn);
 /* Usable size of p, or 0 (and a report) if p is not a live block start. */
 size_t _hak_tiny_usable(void *p, struct tiny_slab *s, const char *fn);
-/* Validates that p is a block start of s; false if interior or out of range. */
-bool _hak_tiny_is_block(const struct tiny_slab *s, uintptr_t a);
 
-/* The calling thread's heap, created on first use; NULL if out of memory. */
-struct tiny_heap *_hak_tiny_heap(void);
 /* Thread exit (run by thread.c's destructor) and explicit flush (trim). */
 void _hak_tiny_thread_exit(void);
 void _hak_tiny_flush_tls(void);
@@ -252,38 +206,7 @@ size_t _hak_tiny_trim(void);
 size_t _hak_tiny_live_bytes(void);
 /* Bytes held in cached empty SuperSlabs (or fallback slabs). */
 size_t _hak_tiny_cached_bytes(void);
-
-/* Slab sources. SuperSlab mode: stage 5 (an owned SuperSlab with free
- * units) and stage 6 (an orphaned, cached or new SuperSlab) of refill. */
-struct tiny_slab *_hak_ss_slab_owned(struct tiny_heap *h, unsigned cls, unsigned units);
-struct tiny_slab *_hak_ss_slab_new(struct tiny_heap *h, unsigned cls, unsigned units);
-void _hak_ss_slab_release(struct tiny_heap *h, struct tiny_slab *s);
-void _hak_ss_heap_exit(struct tiny_heap *h);
-size_t _hak_ss_trim(void);
-size_t _hak_ss_cached_bytes(void);
-/* The decay function registered with the purger: cached SuperSlabs unused
- * for the delay have their slab units purged. */
-uint64_t _hak_ss_decay(uint64_t now_ns);
-void _hak_ss_fork_child(void);
-/* Fallback mode: one mapping per slab (stage 6), empty ones cached like
- * empty SuperSlabs; the decay unmaps those unused for the delay. */
-struct tiny_slab *_hak_fb_slab_new(struct tiny_heap *h, unsigned cls, unsigned units);
-void _hak_fb_slab_release(struct tiny_slab *s);
-size_t _hak_fb_trim(void);
-size_t _hak_fb_cached_bytes(void);
-uint64_t _hak_fb_decay(uint64_t now_ns);
-void _hak_fb_fork_child(void);
 /* The decay of whichever slab source is in use (registered with the purger). */
 uint64_t _hak_tiny_decay(uint64_t now_ns);
-/* Common to both: the slab starting at data gets its record in chunk c
- * filled in and published; unpublish makes its units foreign again. */
-struct tiny_slab *_hak_tiny_slab_setup(struct tiny_chunk *c, uintptr_t data, unsigned cls, unsigned units,
-                                       struct tiny_heap *owner, struct tiny_ss *ss);
-void _hak_tiny_slab_unpublish(struct tiny_slab *s);
-
-#if HAK_DEBUG
-/* Invariant checker: every slab record and list of h is consistent. */
-void _hak_tiny_validate_heap(struct tiny_heap *h);
-#endif
 
 #endif

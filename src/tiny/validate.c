@@ -1,7 +1,7 @@
 /* validate.c — the invariant checker of --enable-debug builds: walks a heap's
  * slabs and lists and aborts on the first inconsistency. Expensive; run
  * after every refill in debug builds and by the stress tests. */
-#include "tiny.h"
+#include "engine.h"
 
 #if HAK_DEBUG
 

@@ -8,7 +8,7 @@
 #include "hakmem.h"
 #include "counters.h"
 #include "options.h"
-#include "tiny/tiny.h"
+#include "tiny/engine.h"
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>

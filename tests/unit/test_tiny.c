@@ -8,7 +8,7 @@
 #include "large/huge.h"
 #include "options.h"
 #include "stats.h"
-#include "tiny/tiny.h"
+#include "tiny/engine.h"
 #include "purge.h"
 #include "os.h"
 #include <errno.h>

@@ -1,0 +1,492 @@
+/* heap.c — the life of a thread heap: its creation, its slab lists and the
+ * moves between them, notification of slabs that got remote frees, slabs
+ * given back to their source once empty, abandoned slabs and their adoption,
+ * the return of TLS lists to their slabs, thread exit, trim, the registry of
+ * live heaps (stats, mallinfo) and the fork child. */
+#include "engine.h"
+#include "../counters.h"
+#include "../lock.h"
+#include "../meta.h"
+#include <string.h>
+
+/* Live heaps (for stats and the fork child) and heaps of exited threads
+ * waiting for reuse. Heaps are only ever reused as heaps: a remote freer may
+ * still push on a retired heap's notify stack. */
+static HAK_LOCK_DEFINE(reg_lock, HAK_RANK_TINY_REGISTRY);
+static struct tiny_heap *reg_head;
+static struct tiny_heap *heap_pool;
+
+/* Slabs left by exited threads, per class, doubly linked for O(1) adoption. */
+static struct {
+    hak_lock_t lock;
+    struct tiny_slab *head;
+} abandoned[HAK_NCLASS];
+HAK_LOCK_LIST(&abandoned[0].lock, HAK_NCLASS, sizeof abandoned[0], HAK_RANK_TINY_ABANDONED);
+
+/* h is retired or lost: its figure of bytes out goes to the process-wide
+ * one (its blocks are still out). */
+static void retire_out(struct tiny_heap *h)
+{
+    atomic_fetch_add_explicit(&_hak_tiny_retired_out, atomic_exchange_explicit(&h->out_bytes, 0, memory_order_relaxed),
+                              memory_order_relaxed);
+}
+
+/* ------------------------------------------------------------------ heaps */
+
+struct tiny_heap *_hak_tiny_heap_create(void)
+{
+    struct tiny_tls *t = &_hak_thread.tiny;
+    hak_lock(&reg_lock);
+    struct tiny_heap *h = heap_pool;
+    if (h) {
+        heap_pool = h->reg_next;
+        /* Keep the notify stack: stale entries are checked when drained. */
+        struct tiny_slab *pending = atomic_load(&h->notify);
+        memset(h, 0, sizeof *h);
+        atomic_store(&h->notify, pending);
+    } else {
+        h = _hak_meta_alloc(sizeof *h);
+    }
+    if (!h) {
+        hak_unlock(&reg_lock);
+        return NULL;
+    }
+    h->tls = t;
+    h->ctr = &_hak_thread.ctr;
+    /* The registry's readers follow h->ctr into this thread's TLS, so a
+     * listed heap must be unlisted by the exit destructor before that TLS
+     * goes. A thread allocating after its exit functions ran may be past
+     * the last round of key destructors: such a heap stays off the
+     * registry. (Frees, which glibc also makes after the key destructors,
+     * never set up a heap: see _hak_tiny_free_slow.) */
+    h->listed = !_hak_thread.gone;
+    if (h->listed) {
+        h->reg_next = reg_head;
+        h->reg_prev = NULL;
+        if (reg_head)
+            reg_head->reg_prev = h;
+        reg_head = h;
+    }
+    hak_unlock(&reg_lock);
+
+    for (unsigned c = 0; c < HAK_NCLASS; c++) {
+        hak_assert(t->head[c] == NULL);
+        t->bound[c] = t->room[c] = _hak_tiny_bound[c];
+    }
+    t->key = _hak_key;
+    t->lkey = _hak_list_key;
+    t->rng = _hak_key ^ (uintptr_t)t;
+    t->heap = h;
+    t->state = TINY_THREAD_LIVE;
+    HAK_CTR_INC(tiny, thread_init);
+    _hak_thread_arm(); /* after the heap is in place: arming may allocate */
+    return h;
+}
+
+/* ------------------------------------------------------------------ lists */
+
+/* Slab lists: a heap's own, and the abandoned lists (locked; their heads
+ * are peeked at without the lock, hence HAK_POKE). */
+static void list_push(struct tiny_slab **head, struct tiny_slab *s)
+{
+    s->prev = NULL;
+    s->next = *head;
+    if (*head)
+        (*head)->prev = s;
+    HAK_POKE(*head, s);
+}
+
+static void list_remove(struct tiny_slab **head, struct tiny_slab *s)
+{
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        HAK_POKE(*head, s->next);
+    if (s->next)
+        s->next->prev = s->prev;
+    s->next = s->prev = NULL;
+}
+
+static struct tiny_slab **list_of(struct tiny_heap *h, struct tiny_slab *s)
+{
+    struct tiny_class_state *cs = &h->cls[s->cls];
+    return s->list == TINY_LIST_PARTIAL ? &cs->partial : &cs->full;
+}
+
+static void slab_unlink(struct tiny_heap *h, struct tiny_slab *s)
+{
+    if (s->list == TINY_LIST_PARTIAL || s->list == TINY_LIST_FULL)
+        list_remove(list_of(h, s), s);
+    else if (s->list == TINY_LIST_CUR)
+        h->cls[s->cls].cur = NULL;
+    s->list = TINY_LIST_NONE;
+}
+
+void _hak_tiny_slab_move(struct tiny_heap *h, struct tiny_slab *s, uint8_t to)
+{
+    slab_unlink(h, s);
+    s->list = to;
+    if (to == TINY_LIST_CUR)
+        h->cls[s->cls].cur = s;
+    else
+        list_push(list_of(h, s), s);
+}
+
+/* ------------------------------------------------------------------ release */
+
+/* May the owner give this empty slab back? Not while a remote freer is
+ * still inside it or a notify stack still points at it. */
+static bool slab_releasable(struct tiny_slab *s)
+{
+    return s->used == 0 && !atomic_load_explicit(&s->notified, memory_order_acquire) &&
+           atomic_load_explicit(&s->remote_busy, memory_order_acquire) == 0;
+}
+
+/* Removes s's units from this thread's unit cache. */
+static void ucache_forget(const struct tiny_slab *s)
+{
+    struct tiny_tls *t = &_hak_thread.tiny;
+    uintptr_t u0 = s->data >> HAK_UNIT_SHIFT;
+    for (uintptr_t u = u0; u < u0 + s->units; u++)
+        if (t->ukey[TINY_UCACHE_SLOT(u)] == u + 1)
+            t->ukey[TINY_UCACHE_SLOT(u)] = 0;
+}
+
+static void slab_release(struct tiny_heap *h, struct tiny_slab *s)
+{
+    ucache_forget(s);
+    slab_unlink(h, s);
+    HAK_CTR_INC(tiny, slab_release);
+    if (s->ss)
+        _hak_ss_slab_release(h, s);
+    else
+        _hak_fb_slab_release(s);
+}
+
+/* Processes the heap's notify stack: slabs of ours that got remote frees
+ * while full become partial; stale entries only lose their flag. */
+void _hak_tiny_drain_notify(struct tiny_heap *h)
+{
+    if (!atomic_load_explicit(&h->notify, memory_order_relaxed))
+        return;
+    struct tiny_slab *s = atomic_exchange_explicit(&h->notify, NULL, memory_order_acquire);
+    while (s) {
+        struct tiny_slab *next = s->notify_next;
+        atomic_store_explicit(&s->notified, 0, memory_order_release);
+        if (atomic_load_explicit(&s->owner, memory_order_relaxed) == h && s->list != TINY_LIST_NONE) {
+            _hak_tiny_drain_remote(s);
+            if (s->list == TINY_LIST_FULL && s->free)
+                _hak_tiny_slab_move(h, s, TINY_LIST_PARTIAL);
+            if (s->list != TINY_LIST_CUR && slab_releasable(s))
+                slab_release(h, s);
+        }
+        s = next;
+    }
+}
+
+/* ------------------------------------------------------------------ adoption */
+
+static void abandon(struct tiny_slab *s)
+{
+    unsigned c = s->cls;
+    hak_lock(&abandoned[c].lock);
+    s->list = TINY_LIST_ABANDONED;
+    atomic_store_explicit(&s->owner, NULL, memory_order_release);
+    list_push(&abandoned[c].head, s);
+    hak_unlock(&abandoned[c].lock);
+    HAK_CTR_INC(tiny, slab_abandon);
+}
+
+/* Takes s (or, with s NULL, the first abandoned slab of class c) for h,
+ * and drains its remote frees. */
+struct tiny_slab *_hak_tiny_adopt(struct tiny_heap *h, unsigned c, struct tiny_slab *s)
+{
+    if (!s && !HAK_PEEK(abandoned[c].head))
+        return NULL;
+    hak_lock(&abandoned[c].lock);
+    if (!s)
+        s = abandoned[c].head;
+    /* Owner first: an owned slab's list field is its owner's to write. */
+    if (!s || atomic_load_explicit(&s->owner, memory_order_relaxed) || s->list != TINY_LIST_ABANDONED) {
+        hak_unlock(&abandoned[c].lock);
+        return NULL;
+    }
+    list_remove(&abandoned[c].head, s);
+    s->list = TINY_LIST_NONE;
+    atomic_store_explicit(&s->owner, h, memory_order_release);
+    hak_unlock(&abandoned[c].lock);
+    _hak_tiny_drain_remote(s);
+    HAK_CTR_INC(tiny, slab_adopt);
+    return s;
+}
+
+/* ------------------------------------------------------------------ returns */
+
+/* Blocks of h's came back to s (their links are already on s's list): s
+ * changes lists, or goes back to its source once empty (owner only). */
+void _hak_tiny_slab_returned(struct tiny_heap *h, struct tiny_slab *s)
+{
+    if (s->list == TINY_LIST_FULL)
+        _hak_tiny_slab_move(h, s, TINY_LIST_PARTIAL);
+    if (s->list == TINY_LIST_PARTIAL && slab_releasable(s))
+        slab_release(h, s);
+}
+
+/* Returns up to n blocks from the head of t's list c to their slabs, a run
+ * at a time: consecutive blocks of one slab are already linked, so a run
+ * costs one slab lookup and one splice onto the slab's list, whatever its
+ * length. Blocks keep their free marks. A link to something that is not a
+ * block of a slab of h's (in check or secure mode, where links are
+ * validated) is reported and the rest of the list is dropped (leaked). */
+void _hak_tiny_flush_list(struct tiny_heap *h, struct tiny_tls *t, unsigned c, unsigned n)
+{
+    uintptr_t key = _hak_list_key;
+    void *b = t->head[c];
+    int64_t bytes = 0;
+    uint32_t total = 0;
+    while (n > 0 && b) {
+        struct tiny_slab *s = tiny_slab_of((uintptr_t)b);
+        if (hak_unlikely(_hak_tiny_validate_links) &&
+            (!s || atomic_load_explicit(&s->owner, memory_order_relaxed) != h || !tiny_link_ok(s, b))) {
+            _hak_check_report("free", "corrupted free list", b, c, _hak_class_size[c]);
+            b = NULL;
+            break;
+        }
+        hak_assert(s && atomic_load(&s->owner) == h);
+        /* The run ends at the budget, or at a block outside s: NULL is
+         * outside too (NULL - lo wraps past any limit). */
+        uintptr_t lo = s->data, limit = s->limit;
+        void *first = b, *last;
+        uint32_t n0 = n;
+        if (hak_likely(!_hak_tiny_validate_links)) { /* the key is 0: see _hak_tiny_validate_links */
+            do {
+                last = b;
+                b = tiny_link_get(b, 0);
+            } while (--n > 0 && (uintptr_t)b - lo < limit);
+        } else {
+            do {
+                last = b;
+                b = tiny_link_get(b, key);
+            } while (--n > 0 && (uintptr_t)b - lo < limit && tiny_link_ok(s, b));
+        }
+        uint32_t k = n0 - n;
+        tiny_link_set(last, s->free, key);
+        s->free = first;
+        s->used -= k;
+        total += k;
+        bytes += (int64_t)k * s->size;
+        HAK_CTR_INC(free, flush_runs);
+        _hak_tiny_slab_returned(h, s);
+    }
+    t->head[c] = b;
+    t->room[c] = b ? t->room[c] + total : t->bound[c];
+    tiny_out_add(-bytes);
+    HAK_CTR_ADD(free, ss_local, total);
+}
+
+/* Whether a is among the first limit blocks of a list; with s, the walk
+ * stops at a link that is not a block of s (a list of s's own, corrupted). */
+/* ------------------------------------------------------------------ exit */
+
+/* Everything a heap holds goes back: TLS lists to their slabs, empty slabs
+ * to their source, the rest abandoned for other threads to adopt. Used at
+ * thread exit, and in a fork child for the threads that did not survive. */
+static void heap_retire(struct tiny_heap *h)
+{
+    struct tiny_tls *t = h->tls;
+    for (unsigned c = 1; c < HAK_NCLASS; c++)
+        _hak_tiny_flush_list(h, t, c, UINT32_MAX);
+    _hak_tiny_drain_notify(h);
+    for (unsigned c = 1; c < HAK_NCLASS; c++) {
+        struct tiny_class_state *cs = &h->cls[c];
+        struct tiny_slab *lists[3] = { cs->cur, cs->partial, cs->full };
+        for (int i = 0; i < 3; i++) {
+            struct tiny_slab *s = lists[i];
+            while (s) {
+                struct tiny_slab *next = i == 0 ? NULL : s->next;
+                _hak_tiny_drain_remote(s);
+                if (slab_releasable(s)) {
+                    slab_release(h, s);
+                } else {
+                    slab_unlink(h, s);
+                    abandon(s);
+                }
+                s = next;
+            }
+        }
+    }
+    /* Notifications that raced with the abandoning: drop their flags. */
+    _hak_tiny_drain_notify(h);
+    if (_hak_tiny_use_ss)
+        _hak_ss_heap_exit(h);
+    retire_out(h);
+}
+
+static void heap_unregister(struct tiny_heap *h)
+{
+    hak_lock(&reg_lock);
+    if (h->listed) {
+        if (h->reg_prev)
+            h->reg_prev->reg_next = h->reg_next;
+        else
+            reg_head = h->reg_next;
+        if (h->reg_next)
+            h->reg_next->reg_prev = h->reg_prev;
+    }
+    h->reg_next = heap_pool;
+    heap_pool = h;
+    hak_unlock(&reg_lock);
+}
+
+void _hak_tiny_thread_exit(void)
+{
+    struct tiny_tls *t = &_hak_thread.tiny;
+    struct tiny_heap *h = t->heap;
+    if (!h) { /* a thread that only freed */
+        _hak_counters_retire(&_hak_thread.ctr);
+        memset(&_hak_thread.ctr, 0, sizeof _hak_thread.ctr);
+        return;
+    }
+    HAK_CTR_INC(tiny, thread_exit);
+    tiny_slow_enter(h);
+    heap_retire(h);
+    /* From here a call to malloc or free (another key's destructor, glibc
+     * itself) sets up a fresh heap, which re-arms this destructor. */
+    t->heap = NULL;
+    t->state = TINY_THREAD_EXITED;
+    memset(t->ukey, 0, sizeof t->ukey); /* its slabs are not this thread's now */
+    memset(t->bound, 0, sizeof t->bound);
+    memset(t->room, 0, sizeof t->room);
+    _hak_counters_retire(&_hak_thread.ctr);
+    memset(&_hak_thread.ctr, 0, sizeof _hak_thread.ctr);
+    heap_unregister(h);
+}
+
+void _hak_tiny_flush_tls(void)
+{
+    struct tiny_tls *t = &_hak_thread.tiny;
+    struct tiny_heap *h = t->heap;
+    if (!h)
+        return;
+    tiny_slow_enter(h);
+    for (unsigned c = 1; c < HAK_NCLASS; c++)
+        _hak_tiny_flush_list(h, t, c, UINT32_MAX);
+    _hak_tiny_drain_notify(h);
+    for (unsigned c = 1; c < HAK_NCLASS; c++) {
+        struct tiny_slab *s = h->cls[c].cur;
+        if (s) {
+            _hak_tiny_drain_remote(s);
+            if (slab_releasable(s))
+                slab_release(h, s);
+        }
+    }
+    tiny_slow_leave(h);
+}
+
+size_t _hak_tiny_trim(void)
+{
+    _hak_tiny_flush_tls();
+    return _hak_tiny_use_ss ? _hak_ss_trim() : _hak_fb_trim();
+}
+
+size_t _hak_tiny_cached_bytes(void) { return _hak_tiny_use_ss ? _hak_ss_cached_bytes() : _hak_fb_cached_bytes(); }
+
+uint64_t _hak_tiny_decay(uint64_t now) { return _hak_tiny_use_ss ? _hak_ss_decay(now) : _hak_fb_decay(now); }
+
+size_t _hak_tiny_live_bytes(void)
+{
+    int64_t sum = atomic_load_explicit(&_hak_tiny_retired_out, memory_order_relaxed);
+    hak_lock(&reg_lock);
+    for (struct tiny_heap *h = reg_head; h; h = h->reg_next)
+        sum += atomic_load_explicit(&h->out_bytes, memory_order_relaxed);
+    hak_unlock(&reg_lock);
+    return sum > 0 ? (size_t)sum : 0;
+}
+
+void _hak_tiny_foreach_counters(void (*fn)(const struct hak_counters *, void *), void *arg)
+{
+    hak_lock(&reg_lock);
+    for (struct tiny_heap *h = reg_head; h; h = h->reg_next)
+        fn(h->ctr, arg);
+    hak_unlock(&reg_lock);
+}
+
+/* ------------------------------------------------------------------ fork */
+
+bool _hak_tiny_busy(void)
+{
+    struct tiny_heap *h = _hak_thread.tiny.heap;
+    return h && h->in_slow;
+}
+
+/* The heap this thread had is given up in the child: its lists stay as
+ * they are (leaked) and the next allocation sets up a fresh heap. */
+static void lose_own_heap(struct tiny_tls *t)
+{
+    retire_out(t->heap);
+    memset(t->head, 0, sizeof t->head);
+    memset(t->room, 0, sizeof t->room);
+    memset(t->bound, 0, sizeof t->bound);
+    t->heap = NULL;
+    t->state = TINY_THREAD_NEW;
+}
+
+/* A fork from a signal handler may have cut an inline push or pop short
+ * between its list store and its room update: the lists are whole, their
+ * counts may be one off. They are counted again, and a block past the
+ * bound goes back to its slab. */
+static void recount_own_lists(struct tiny_heap *h, struct tiny_tls *t)
+{
+    for (unsigned c = 1; c < HAK_NCLASS; c++) {
+        uint32_t n = 0;
+        for (void *b = t->head[c]; b && n <= t->bound[c]; b = tiny_link_get(b, t->lkey))
+            n++;
+        if (n > t->bound[c]) {
+            _hak_tiny_flush_list(h, t, c, 1);
+            n--;
+        }
+        t->room[c] = t->bound[c] - n;
+    }
+}
+
+/* In the child only the forking thread exists. The other threads changed
+ * their heaps without a lock — their TLS lists in the inline fast paths,
+ * their slab lists in their slow paths — so nothing of those heaps is read
+ * here: they leave the registry and are never reused, and their slabs stay
+ * theirs. That is a leak in the child (frees into those slabs go to their
+ * remote lists, which nobody drains), never a corruption; glibc, jemalloc
+ * and tcmalloc leak other threads' caches the same way. The registry and
+ * the abandoned lists were under locks the prepare handler held, so they
+ * are whole unless the lock says torn. This thread's own heap is whole
+ * unless fork was called from a signal handler that interrupted its slow
+ * path (in_slow); the inline fast paths publish with one store. */
+void _hak_tiny_fork_child(void)
+{
+    struct tiny_tls *t = &_hak_thread.tiny;
+    if (t->heap && t->heap->in_slow)
+        lose_own_heap(t);
+    else if (t->heap)
+        recount_own_lists(t->heap, t);
+    memset(t->ukey, 0, sizeof t->ukey); /* a cache: refilled on use */
+    struct tiny_heap *self = t->heap;
+    if (hak_lock_torn(&reg_lock)) {
+        heap_pool = NULL; /* pooled heaps leak with the registry */
+    } else {
+        /* Their counters are plain words in the copied TLS: read as stats. */
+        for (struct tiny_heap *h = reg_head; h; h = h->reg_next)
+            if (h != self) {
+                _hak_counters_retire(h->ctr);
+                retire_out(h);
+            }
+    }
+    reg_head = NULL;
+    if (self && self->listed) {
+        self->reg_next = self->reg_prev = NULL;
+        reg_head = self;
+    }
+    for (unsigned c = 0; c < HAK_NCLASS; c++)
+        if (hak_lock_torn(&abandoned[c].lock))
+            abandoned[c].head = NULL;
+    _hak_ss_fork_child();
+    _hak_fb_fork_child();
+}
