@@ -3,7 +3,7 @@
 # (the order of engine.h): no file uses a _hak_ function or variable defined
 # in a file of its own layer or above. Prints each file's uses of the files
 # below it; exits 1 on the first use that points up or sideways.
-#   scripts/tiny-layers.sh [-q]
+#   tests/tiny-layers.sh [-q] (make check runs it)
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top/src/tiny"
