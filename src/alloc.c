@@ -86,7 +86,7 @@ static void *alloc_tier(size_t n, uintptr_t site, bool *zeroed)
     *zeroed = false;
     hak_policy_sample(&_hak_thread.pol, n);
     if (n <= _hak_mid_max)
-        p = tiny_alloc_req(hak_size_class(n), n, 0);
+        p = _hak_tiny_alloc(hak_size_class(n), n, 0);
     else
         p = large_alloc(n, 0, site, zeroed);
     if (hak_unlikely(!p))
@@ -273,7 +273,7 @@ void *_hak_memalign(size_t align, size_t n, uintptr_t site)
         /* Power-of-two classes are naturally aligned: slabs start on 64 KiB. */
         size_t pow = (size_t)1 << (64 - __builtin_clzll((unsigned long long)(m - 1)));
         if (pow <= _hak_mid_max) {
-            void *p = tiny_alloc_req(hak_size_class(pow), n, pow);
+            void *p = _hak_tiny_alloc(hak_size_class(pow), n, pow);
             if (!p)
                 HAK_CTR_INC(early_return, oom);
             return p;

@@ -2,7 +2,7 @@
  * of a live block of any tier (overflow detection at free), the fill of a
  * free slab block (write-after-free detection on reuse), and the report
  * naming the block's size class. The checked slab path, and the free-list
- * checks on every pop, are in tiny/tiny.c. */
+ * checks on every pop, are in tiny/slow.c. */
 #include "check.h"
 #include "counters.h"
 #include "fmt.h"

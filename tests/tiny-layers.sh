@@ -9,7 +9,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top/src/tiny"
 quiet=${1:-}
 # file:layer, bottom first; files of one layer may not call each other.
-layers="sizeclass.c:0 slab.c:1 superslab.c:2 fallback.c:2 heap.c:3 validate.c:4 tiny.c:5"
+layers="sizeclass.c:0 slab.c:1 superslab.c:2 fallback.c:2 heap.c:3 validate.c:4 slow.c:5"
 
 layer_of() {
     for e in $layers; do

@@ -7,7 +7,7 @@
  *   fallback.c   the fallback slab source        } neither calls the other
  *   heap.c       thread heaps: slab lists, release, adoption, exit, fork
  *   validate.c   debug builds: the invariant checker (reads records only)
- *   tiny.c       refill, free and check mode's slab path
+ *   slow.c       refill, free and check mode's slab path
  * Sections below follow that order. */
 #ifndef HAK_TINY_ENGINE_H
 #define HAK_TINY_ENGINE_H
@@ -163,12 +163,6 @@ void _hak_fb_fork_child(void);
 
 /* Sets up a heap for the calling thread, which has none; NULL if out of memory. */
 struct tiny_heap *_hak_tiny_heap_create(void);
-/* The calling thread's heap, created on first use; NULL if out of memory. */
-static inline struct tiny_heap *tiny_heap(void)
-{
-    struct tiny_heap *h = _hak_thread.tiny.heap;
-    return hak_likely(h != NULL) ? h : _hak_tiny_heap_create();
-}
 /* Moves s (owned by h) onto h's list `to` (a TINY_LIST_* but NONE). */
 void _hak_tiny_slab_move(struct tiny_heap *h, struct tiny_slab *s, uint8_t to);
 /* Blocks came back to s, a slab of h's (their links are already on s's

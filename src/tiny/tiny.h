@@ -4,7 +4,7 @@
  * Despite the name, the engine serves the mid tier too: its size classes go
  * up to 256 KiB, and blocks up to mid.max_size (_hak_mid_max) come from its
  * slabs. Check mode (canaries, fills) is the service of src/check.c; its
- * slab path (no TLS lists) is in tiny.c. What only the files of src/tiny/
+ * slab path (no TLS lists) is in slow.c. What only the files of src/tiny/
  * share is in engine.h. */
 #ifndef HAK_TINY_H
 #define HAK_TINY_H
@@ -163,26 +163,16 @@ hak_inline bool tiny_free_fast(void *p)
     return true;
 }
 
-/* ---- out of line (tiny.c, heap.c, slab.c) ---- */
+/* ---- out of line (slow.c, heap.c, slab.c) ---- */
 
 /* Sets the geometry and bounds from the options; once, at start-up. */
 void _hak_tiny_init(void);
-/* A block of class c (1 ≤ c < HAK_NCLASS) for the slow path: TLS list,
- * else refill. NULL with errno = ENOMEM when memory is exhausted. */
-void *_hak_tiny_alloc_class(unsigned c);
-/* Check mode's allocation (tiny.c): a block of class c, or a larger one,
- * with a canary after n bytes. */
-void *_hak_tiny_check_alloc(unsigned c, size_t n, size_t align);
-
 /* A block of class c for a request of n bytes, for the slow path (c's size
  * is at least n; align: 0, or the power-of-two size of class c when the
- * caller relies on the alignment of its blocks). */
-hak_inline void *tiny_alloc_req(unsigned c, size_t n, size_t align)
-{
-    if (hak_unlikely(_hak_check_on))
-        return _hak_tiny_check_alloc(c, n, align);
-    return _hak_tiny_alloc_class(c);
-}
+ * caller relies on the alignment of its blocks): the TLS list, else refill;
+ * in check mode, a block of class c or a larger one, with a canary after n
+ * bytes. NULL with errno = ENOMEM when memory is exhausted. */
+void *_hak_tiny_alloc(unsigned c, size_t n, size_t align);
 
 /* Free of a pointer whose chunk is a slab chunk (fast path declined).
  * fn names the public function for reports. */

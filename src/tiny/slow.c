@@ -1,4 +1,4 @@
-/* tiny.c — the slow paths behind tiny.h's inline ones, at the top of the
+/* slow.c — the slow paths behind tiny.h's inline ones, at the top of the
  * slab engine: refill of a thread's TLS lists by the seven stages of SPEC
  * §5.1, the slow free (local, remote, double-free and pointer checks), usable
  * size, and check mode's slab path (no TLS lists: every block checked on its
@@ -7,6 +7,14 @@
 #include "../counters.h"
 #include "../report.h"
 #include <errno.h>
+
+/* The calling thread's heap, created on first use; NULL if out of memory.
+ * Inline: every refill asks. */
+static inline struct tiny_heap *tiny_heap(void)
+{
+    struct tiny_heap *h = _hak_thread.tiny.heap;
+    return hak_likely(h != NULL) ? h : _hak_tiny_heap_create();
+}
 
 /* Blocks a refill moves to a TLS list: half its bound (at least one). */
 static unsigned batch_of(unsigned c)
@@ -221,7 +229,8 @@ static unsigned refill(struct tiny_heap *h, struct tiny_tls *t, unsigned c, unsi
     }
 }
 
-void *_hak_tiny_alloc_class(unsigned c)
+/* A block of class c (1 ≤ c < HAK_NCLASS): TLS list, else refill. */
+static void *alloc_class(unsigned c)
 {
     struct tiny_tls *t = &_hak_thread.tiny;
     if (!t->head[c]) {
@@ -323,7 +332,9 @@ static void *check_take(struct tiny_heap *h, struct tiny_tls *t, unsigned c, str
     }
 }
 
-void *_hak_tiny_check_alloc(unsigned c, size_t n, size_t align)
+/* Check mode's allocation: a block of class c, or a larger one, with a
+ * canary after n bytes. */
+static void *check_alloc(unsigned c, size_t n, size_t align)
 {
     /* Room for the tail: an aligned power-of-two class doubles, others take
      * the class of n plus the tail (both exist: mid_max was lowered). */
@@ -352,6 +363,13 @@ void *_hak_tiny_check_alloc(unsigned c, size_t n, size_t align)
     _hak_check_arm(b, s->size, n);
     HAK_CTR_INC(tiny, alloc_slow);
     return b;
+}
+
+void *_hak_tiny_alloc(unsigned c, size_t n, size_t align)
+{
+    if (hak_unlikely(_hak_check_on))
+        return check_alloc(c, n, align);
+    return alloc_class(c);
 }
 
 /* Check mode's free, after the block and double-free checks: the canary,
