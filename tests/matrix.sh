@@ -15,8 +15,9 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 # hakmem's activity and system calls come from its counters, unless they
 # are compiled out (then only the policy's figures are known).
-HAKMEM_STATS_FILE=$tmp/stats.json "$HAK_BIN" run -- true
+HAKMEM_STATS_FILE=$tmp/stats.json "$HAK_BIN" run -- ls / >/dev/null # ls allocates (true starts nothing)
 counters=1
+[ -s "$tmp/stats.json" ] || bad "no statistics file from ls"
 grep -q '"counters": false' "$tmp/stats.json" && counters=0
 
 # 1. One workload, two profiles, one peer, one run.
