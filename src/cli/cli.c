@@ -78,6 +78,29 @@ static int check_file(const char *path)
     return 2;
 }
 
+/* --profile NAME or --config FILE at argv[*i], as run and config take them:
+ * 1 when taken (into *profile or *file), 0 when argv[*i] is neither, 2 on
+ * a usage error (printed). */
+static int profile_or_config(int argc, char **argv, int *i, const char **profile, const char **file)
+{
+    const char *v;
+    if ((v = opt_value(argc, argv, i, "--profile")) != NULL) {
+        if (!v[0])
+            return usage("--profile needs a name", NULL);
+        *profile = v;
+        return 1;
+    }
+    if ((v = opt_value(argc, argv, i, "--config")) != NULL) {
+        if (!v[0])
+            return usage("--config needs a file", NULL);
+        if (check_file(v))
+            return 2;
+        *file = v;
+        return 1;
+    }
+    return 0;
+}
+
 static const char *library_path(char *buf, size_t len)
 {
     const char *env = getenv("HAKMEM_LIBRARY");
@@ -94,23 +117,17 @@ static const char *library_path(char *buf, size_t len)
 
 static int cmd_run(int argc, char **argv)
 {
-    const char *profile = NULL;
+    const char *profile = NULL, *file = NULL;
     int i = 0;
     for (; i < argc; i++) {
         const char *v;
+        int taken;
         if (strcmp(argv[i], "--") == 0) {
             i++;
             break;
-        } else if ((v = opt_value(argc, argv, &i, "--profile")) != NULL) {
-            if (!v[0])
-                return usage("--profile needs a name", NULL);
-            profile = v;
-        } else if ((v = opt_value(argc, argv, &i, "--config")) != NULL) {
-            if (!v[0])
-                return usage("--config needs a file", NULL);
-            if (check_file(v))
+        } else if ((taken = profile_or_config(argc, argv, &i, &profile, &file)) != 0) {
+            if (taken == 2)
                 return 2;
-            setenv("HAKMEM_CONFIG", v, 1);
         } else if ((v = opt_value(argc, argv, &i, "--set")) != NULL) {
             const char *eq = strchr(v, '=');
             if (!eq || eq == v)
@@ -129,6 +146,8 @@ static int cmd_run(int argc, char **argv)
     }
     if (i >= argc)
         return usage("run needs a command", NULL);
+    if (file)
+        setenv("HAKMEM_CONFIG", file, 1);
     if (profile) {
         if (check_profile(profile, NULL)) /* after --config, which set HAKMEM_CONFIG */
             return 2;
@@ -164,16 +183,10 @@ static int cmd_config(int argc, char **argv)
     int format = HAK_DUMP_TEXT;
     for (int i = 0; i < argc; i++) {
         const char *v;
-        if ((v = opt_value(argc, argv, &i, "--profile")) != NULL) {
-            if (!v[0])
-                return usage("--profile needs a name", NULL);
-            profile = v;
-        } else if ((v = opt_value(argc, argv, &i, "--config")) != NULL) {
-            if (!v[0])
-                return usage("--config needs a file", NULL);
-            if (check_file(v))
+        int taken;
+        if ((taken = profile_or_config(argc, argv, &i, &profile, &file)) != 0) {
+            if (taken == 2)
                 return 2;
-            file = v;
         } else if (strcmp(argv[i], "--long") == 0) {
             format = HAK_DUMP_TEXT_LONG;
         } else if (strcmp(argv[i], "--json") == 0) {
