@@ -418,12 +418,12 @@ static void run_huge_sites(uint64_t iter)
  * all of 320 KiB (five 64 KiB arena units, under 512 KiB, the smallest mmap
  * threshold ELO may pick, so arena runs whatever it learns), writes and
  * verifies them, frees the pool blocks, then frees the burst in address
- * order. The pool, 31.9 MiB, stays resident within hakmem's retention bound
- * (large.retain, 32 MiB), so every burst block freed after it goes over the
- * bound and is purged at once, on its own: its lower neighbour, purged just
- * before, is not resident free memory it could merge with. The batch sees
- * adjacent ranges and merges them into one madvise per flush (4 MiB, 13
- * blocks); unbatched, each block is a call. The next iteration reuses the
+ * order. The pool, 31.9 MiB, stays resident within what hakmem's arena
+ * keeps free (large.retain, 32 MiB, in a process with no purger thread), so
+ * every burst block freed after it takes the free memory over that size and
+ * the excess is purged at once, from the oldest free runs. The batch merges
+ * adjacent ranges into one madvise per flush (4 MiB); unbatched, each purge
+ * is a call. The next iteration reuses the
  * pool in place and faults the burst in again. A fence, one block allocated
  * before the warm-up right after the pool and live until the end, keeps the
  * burst from ever being the pool's neighbour (a burst block freed next to
