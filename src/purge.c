@@ -34,7 +34,7 @@ static hak_decay_fn decays[4];
 static unsigned ndecays;
 
 static _Atomic bool running, kicked, wanted;
-static bool no_thread; /* tests drive the passes themselves */
+static bool no_thread, no_thread_idle; /* tests drive the passes themselves */
 
 uint64_t _hak_purge_delay_ns(void) { return (uint64_t)HAK_OPT(madvise_delay) * 1000000u; }
 
@@ -207,7 +207,7 @@ static bool thread_allowed(void)
     return mode == HAK_PURGER_ON || (mode == HAK_PURGER_AUTO && !__libc_single_threaded && !forked);
 }
 
-bool _hak_purge_idle_passes(void) { return no_thread || (_hak_purge_delay_ns() && thread_allowed()); }
+bool _hak_purge_idle_passes(void) { return no_thread ? no_thread_idle : _hak_purge_delay_ns() && thread_allowed(); }
 
 static void sleep_until(uint64_t deadline)
 {
@@ -306,7 +306,11 @@ void _hak_purge_start_pending(void)
     start_pending_slow();
 }
 
-void _hak_purge_no_thread(void) { no_thread = true; }
+void _hak_purge_no_thread(bool idle_passes)
+{
+    no_thread = true;
+    no_thread_idle = idle_passes;
+}
 
 void _hak_purge_at_exit(void) { atomic_store(&exiting, true); }
 

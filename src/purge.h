@@ -69,8 +69,10 @@ bool _hak_purge_idle_passes(void);
  * range is due. Returns the next deadline, 0 if nothing is pending. */
 uint64_t _hak_purge_tick(uint64_t now_ns);
 
-/* Tests drive _hak_purge_tick themselves: no thread is started after this. */
-void _hak_purge_no_thread(void);
+/* Tests drive _hak_purge_tick themselves: no thread is started after this;
+ * idle_passes is what _hak_purge_idle_passes answers from then on (the
+ * purge rules of a process with a purger thread, or of one without). */
+void _hak_purge_no_thread(bool idle_passes);
 
 /* The library destructor: the process is exiting, no purger starts now. */
 void _hak_purge_at_exit(void);

@@ -53,7 +53,7 @@ static size_t reserved_units, used_units, dirty_units;
  * at every arena allocation and free (huge blocks come and go without the
  * arena: their bytes are read then) and at every decay pass. Bytes. */
 static uint64_t dem_start;
-static size_t dem_peak[2], dem_dip[2];
+static size_t dem_peak[2], dem_dip[2], dem_now;
 /* A fork child that inherited a torn arena (a signal handler forked in the
  * middle of an arena operation): nothing walks its run tags again — a torn
  * tag may have length 0 — so new requests bypass it, blocks freed into it
@@ -91,6 +91,7 @@ static void demand_note(void)
     size_t count, huge;
     _hak_huge_totals(&count, &huge);
     size_t d = used_units * AU + huge;
+    dem_now = d;
     if (d > dem_peak[0])
         dem_peak[0] = d;
     size_t peak = dem_peak[0] > dem_peak[1] ? dem_peak[0] : dem_peak[1];
@@ -122,18 +123,29 @@ static void demand_at(uint64_t now, uint64_t delay)
     demand_note();
 }
 
-/* Free units kept resident (lock held): the deepest dip of demand over the
- * two periods, at least large.retain, at most large.retain_max — or at most
- * large.retain where no pass may come once the process idles (no purger
- * thread): what a free leaves resident then stays while it idles. */
+/* Free units kept resident (lock held, demand just sampled): the deepest
+ * dip of demand over the two periods, at least large.retain, plus holes
+ * worth large.holes percent of the arena's live units; at most
+ * large.retain_max. The holes: blocks of mixed sizes replaced one by one
+ * leave free runs between live ones, about one per two blocks in a best fit
+ * arena in equilibrium (Knuth's fifty-percent rule); purged as excess,
+ * their pages would fault in again at the next request they fit. Where no
+ * pass may come once the process idles (no purger thread), what a free
+ * leaves resident stays while it idles: then at most large.retain plus
+ * large.holes percent of all demand, arena and huge, so that an idle
+ * process keeps a share of what it holds live, and large.retain once it
+ * holds nothing. */
 static size_t keep_units(void)
 {
-    size_t keep = dem_dip[0] > dem_dip[1] ? dem_dip[0] : dem_dip[1];
-    size_t floor = (size_t)HAK_OPT(large_retain);
-    size_t ceiling = _hak_purge_idle_passes() ? (size_t)HAK_OPT(large_retain_max) : floor;
+    size_t keep = (dem_dip[0] > dem_dip[1] ? dem_dip[0] : dem_dip[1]) >> AU_SHIFT;
+    size_t floor = (size_t)HAK_OPT(large_retain) >> AU_SHIFT;
+    size_t holes = used_units * (size_t)HAK_OPT(large_holes) / 100;
+    size_t ceiling = _hak_purge_idle_passes() ? (size_t)HAK_OPT(large_retain_max) >> AU_SHIFT
+                                              : floor + (dem_now >> AU_SHIFT) * (size_t)HAK_OPT(large_holes) / 100;
     if (keep < floor)
         keep = floor;
-    return (keep < ceiling ? keep : ceiling) >> AU_SHIFT;
+    keep += holes;
+    return keep < ceiling ? keep : ceiling;
 }
 
 /* Merges the free run at u with neighbours in the same state (resident

@@ -57,7 +57,7 @@ static const struct hak_os_ops counting = { c_map, c_unmap, c_advise, c_now };
 static int setup(void **state)
 {
     (void)state;
-    _hak_purge_no_thread();
+    _hak_purge_no_thread(true);
     _hak_os_set_ops(&counting);
     /* The tiers' bounds are fixed here: large.mmap_threshold, not learned. */
     hak_free(hak_malloc(1));
@@ -74,6 +74,8 @@ static int reset(void **state)
     hak_trim();
     HAK_OPT(large_retain) = 32 * MiB;
     HAK_OPT(large_retain_max) = 1024 * MiB;
+    HAK_OPT(large_holes) = 0; /* what demand explains alone; arena_keeps_holes adds them */
+    _hak_purge_no_thread(true); /* the rules of a process with a purger thread */
     HAK_OPT(madvise_delay) = 1000; /* ms */
     HAK_OPT(madvise_batch) = 1;
     HAK_OPT(madvise_min_bytes) = 64 * KiB;
@@ -305,6 +307,79 @@ static void arena_purges_oldest_beyond_dip(void **state)
     assert_delta(large_excess_runs, excess0, 3);
     free_all(n, 4);
     free_all(g, 4);
+}
+
+/* The same replacements with large.holes: a quarter of the arena's live
+ * units is kept besides as holes, so only what exceeds the dip plus that is
+ * purged, oldest first and of the last run only the tail over. Live: four
+ * 5-unit guards and the 16-unit blocks left or their 24-unit replacements
+ * (64 KiB units); the dip is one 16-unit block. */
+static void arena_keeps_holes(void **state)
+{
+    (void)state;
+    char *o[4], *g[4], *n[4];
+    HAK_OPT(large_retain) = 1 * MiB;
+    HAK_OPT(large_holes) = 25;
+    settle_demand();
+    guarded(o, g, 4, 1 * MiB);
+    uint64_t t0 = fake_now, excess0 = GCTR(large_excess_runs);
+    static const unsigned live[4] = { 92, 100, 108, 116 }, dirty[4] = { 16, 32, 43, 45 };
+    for (int i = 0; i < 4; i++) {
+        fake_now = t0 + (uint64_t)i * MS;
+        n[i] = hak_malloc(1536 * KiB);
+        hak_free(o[i]);
+        _hak_purge_flush();
+        size_t r, u, d;
+        _hak_arena_totals(&r, &u, &d);
+        assert_int_equal(u, live[i] * 64 * KiB);
+        /* Kept: 16 + live / 4 units at most. */
+        assert_int_equal(d, dirty[i] * 64 * KiB);
+    }
+    /* o[0]'s tail (5 units) at the third free; at the fourth its head, then
+     * o[1]'s tail (3 units). */
+    assert_true(was_advised(o[0]) && was_advised(o[0] + 1 * MiB - 1));
+    assert_true(!was_advised(o[1] + 12 * 64 * KiB) && was_advised(o[1] + 13 * 64 * KiB));
+    assert_true(!was_advised(o[2]) && !was_advised(o[3] + 1 * MiB - 1));
+    assert_delta(large_excess_runs, excess0, 3);
+    free_all(n, 4);
+    free_all(g, 4);
+}
+
+/* Without idle passes (no purger thread) what a free leaves stays while the
+ * process idles: at most large.retain plus large.holes percent of demand,
+ * arena and huge blocks alike, whatever the dip; an emptied arena keeps
+ * large.retain. Eight 16-unit blocks with 5-unit guards and a live 4 MiB
+ * (64-unit) huge block; four blocks freed, demand falls 232 → 168 units. */
+static void arena_idle_ceiling(void **state)
+{
+    (void)state;
+    char *o[8], *g[8];
+    HAK_OPT(large_retain) = 1 * MiB;
+    HAK_OPT(large_holes) = 25;
+    _hak_purge_no_thread(false);
+    settle_demand();
+    char *h = hak_malloc(4 * MiB);
+    assert_int_equal(HAK_CHUNK_KIND(hak_chunk_get((uintptr_t)h)), HAK_CHUNK_HUGE);
+    guarded(o, g, 8, 1 * MiB);
+    uint64_t t0 = fake_now;
+    /* Ceilings 16 + 216/4, 16 + 200/4, 16 + 184/4, 16 + 168/4 units; the
+     * dip plus a quarter of the arena's live units stays under the first
+     * three. */
+    static const unsigned dirty[4] = { 16, 32, 48, 58 };
+    for (int i = 0; i < 4; i++) {
+        fake_now = t0 + (uint64_t)i * MS;
+        hak_free(o[i]);
+        _hak_purge_flush();
+        assert_int_equal(dirty_now(), dirty[i] * 64 * KiB);
+    }
+    assert_int_equal(advises, 1); /* o[0]'s tail */
+    assert_true(was_advised(o[0] + 10 * 64 * KiB) && !was_advised(o[0] + 9 * 64 * KiB));
+    hak_free(h);
+    for (int i = 4; i < 8; i++)
+        hak_free(o[i]);
+    free_all(g, 8);
+    _hak_purge_flush();
+    assert_int_equal(dirty_now(), 1 * MiB);
 }
 
 /* large.retain_max bounds what is kept however far demand fell: beyond it
@@ -646,6 +721,8 @@ int main(void)
         cmocka_unit_test_setup(arena_retention_and_decay, reset),
         cmocka_unit_test_setup(arena_keeps_what_demand_dipped, reset),
         cmocka_unit_test_setup(arena_purges_oldest_beyond_dip, reset),
+        cmocka_unit_test_setup(arena_keeps_holes, reset),
+        cmocka_unit_test_setup(arena_idle_ceiling, reset),
         cmocka_unit_test_setup(arena_ceiling, reset),
         cmocka_unit_test_setup(bigcache_hits_and_misses, reset),
         cmocka_unit_test_setup(bigcache_trims_to_fit_and_joins, reset),
