@@ -51,9 +51,13 @@ static size_t large_checked(void *p, uint64_t e, const char *fn)
 }
 
 /* A block of n bytes above the slab classes (or aligned beyond them): from
- * the arena below the mmap threshold, else (or when the arena cannot grow)
- * a mapping of its own. In check mode it has room for the tail after n
- * bytes, armed up to its usable end. */
+ * the arena below the mmap threshold; at or above it from BigCache, else,
+ * while ELO learns the threshold, from a free arena run still resident (the
+ * threshold moves, and blocks freed below it serve requests above it
+ * without a system call or a fault), else a mapping of its own — as when
+ * the arena cannot grow. A fixed threshold (ELO off or frozen, mallopt's
+ * M_MMAP_THRESHOLD) means a mapping. In check mode the block has room for
+ * the tail after n bytes, armed up to its usable end. */
 static void *large_alloc(size_t n, size_t align, uintptr_t site, bool *zeroed)
 {
     size_t m = n;
@@ -61,18 +65,23 @@ static void *large_alloc(size_t n, size_t align, uintptr_t site, bool *zeroed)
         n += n == 0; /* (memalign of 0 bytes) a usable size of 0 reads as "not ours" */
         m = n + HAK_CHECK_PAD;
     }
+    bool arena = align <= HAK_UNIT_SIZE && n > _hak_mid_max; /* runs start on 64 KiB */
     void *p = NULL;
-    for (bool again = false;; again = true) {
-        if (align <= HAK_UNIT_SIZE && n > _hak_mid_max && n < hak_mmap_threshold())
-            p = _hak_arena_alloc(m, zeroed); /* runs start on 64 KiB */
-        if (!p)
-            p = _hak_huge_alloc(m, align, site, zeroed);
-        /* Out of address space (RLIMIT_AS) while the arena keeps free runs
-         * resident for reuse: purged, its empty regions are unmapped; once
-         * more. */
-        if (p || again || !_hak_arena_trim())
+    *zeroed = false;
+    if (arena && n < hak_mmap_threshold())
+        p = _hak_arena_alloc(m, false, zeroed);
+    else if (!(p = _hak_huge_reuse(m, align, site)) && arena && hak_policy_learning())
+        p = _hak_arena_alloc(m, true, zeroed);
+    /* Out of address space (RLIMIT_AS) while the arena keeps free runs
+     * resident for reuse: purged, its empty regions are unmapped; once
+     * more. */
+    for (bool again = false; !p; again = true) {
+        if ((p = _hak_huge_map(m, align, site)) != NULL)
+            *zeroed = true;
+        else if (again || !_hak_arena_trim())
             break;
-        _hak_purge_flush();
+        else
+            _hak_purge_flush();
     }
     if (p && hak_unlikely(_hak_check_on))
         _hak_check_arm(p, large_usable(p, hak_chunk_get((uintptr_t)p), "malloc"), n);

@@ -385,8 +385,9 @@ size_t _hak_arena_trim(void)
 
 /* Where to carve want units: the best single free run (resident before
  * purged, then the smallest), else the first span of adjacent free runs of
- * both kinds that is long enough. False if neither exists (lock held). */
-static bool find_space(uint32_t want, struct arena_region **rr, uint32_t *ru)
+ * both kinds that is long enough; with resident, only the smallest
+ * resident run. False if none exists (lock held). */
+static bool find_space(uint32_t want, bool resident, struct arena_region **rr, uint32_t *ru)
 {
     uint32_t best_len = 0;
     unsigned best_st = 0;
@@ -408,7 +409,7 @@ static bool find_space(uint32_t want, struct arena_region **rr, uint32_t *ru)
                 span_r = r;
                 span_u = run_start;
             }
-            if (len < want)
+            if (len < want || (resident && st != RUN_DIRTY))
                 continue;
             if (!best_len || (st == RUN_DIRTY && best_st != RUN_DIRTY) || (st == best_st && len < best_len)) {
                 best_len = len;
@@ -418,8 +419,8 @@ static bool find_space(uint32_t want, struct arena_region **rr, uint32_t *ru)
             }
         }
     }
-    if (best_len)
-        return true;
+    if (best_len || resident)
+        return best_len != 0;
     *rr = span_r;
     *ru = span_u;
     return span_r != NULL;
@@ -452,22 +453,27 @@ static bool carve(struct arena_region *r, uint32_t u, uint32_t want)
     return zero;
 }
 
-void *_hak_arena_alloc(size_t n, bool *zeroed)
+void *_hak_arena_alloc(size_t n, bool resident, bool *zeroed)
 {
     if (arena_broken || n > ((size_t)1 << (LEN_BITS - 1)) * AU) {
-        errno = ENOMEM;
+        if (!resident)
+            errno = ENOMEM;
         return NULL;
     }
     uint32_t want = (uint32_t)((n + AU - 1) >> AU_SHIFT);
     struct arena_region *r = NULL;
     uint32_t u = 0;
     hak_lock(&arena_lock);
-    if (!find_space(want, &r, &u)) {
+    if (resident && !find_space(want, true, &r, &u)) {
+        hak_unlock(&arena_lock);
+        return NULL;
+    }
+    if (!resident && !find_space(want, false, &r, &u)) {
         /* Runs being purged come back once their batch is flushed. */
         hak_unlock(&arena_lock);
         _hak_purge_flush();
         hak_lock(&arena_lock);
-        if (!find_space(want, &r, &u)) {
+        if (!find_space(want, false, &r, &u)) {
             if (!(r = region_new(want))) {
                 hak_unlock(&arena_lock);
                 errno = ENOMEM;
@@ -480,6 +486,8 @@ void *_hak_arena_alloc(size_t n, bool *zeroed)
     hak_unlock(&arena_lock);
     *zeroed = zero && _hak_purge_purge_zeroes();
     HAK_CTR_INC(large, alloc);
+    if (resident)
+        HAK_CTR_INC(large, for_huge);
     return (void *)(r->base + (uintptr_t)u * AU);
 }
 

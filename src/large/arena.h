@@ -10,8 +10,10 @@
 struct arena_region;
 
 /* A block of n bytes, 64 KiB-aligned; *zeroed tells whether it reads as
- * zero. NULL (errno ENOMEM) when no region can hold it. */
-void *_hak_arena_alloc(size_t n, bool *zeroed);
+ * zero. NULL (errno ENOMEM) when no region can hold it. With resident,
+ * only from a free run still resident that holds it whole (no fault, no
+ * system call), else NULL with errno untouched. */
+void *_hak_arena_alloc(size_t n, bool resident, bool *zeroed);
 /* Frees p, which lies in region r (from the chunk map); fn names the public
  * function for reports of invalid and double frees. */
 void _hak_arena_free(struct arena_region *r, void *p, const char *fn);

@@ -92,19 +92,20 @@ static void *reuse(struct huge_hdr *h, size_t n, uintptr_t site)
     return h->user;
 }
 
-void *_hak_huge_alloc(size_t n, size_t align, uintptr_t site, bool *zeroed)
+void *_hak_huge_reuse(size_t n, size_t align, uintptr_t site)
+{
+    if (align > HAK_CHUNK_SIZE || !HAK_OPT(bigcache_enabled))
+        return NULL;
+    struct huge_hdr *h = _hak_bigcache_get(n, site);
+    return h ? reuse(h, n, site) : NULL;
+}
+
+void *_hak_huge_map(size_t n, size_t align, uintptr_t site)
 {
     if (n > PTRDIFF_MAX - HAK_CHUNK_SIZE || align > (SIZE_MAX >> 2)) {
         HAK_CTR_INC(early_return, overflow);
         errno = ENOMEM;
         return NULL;
-    }
-    if (align <= HAK_CHUNK_SIZE && HAK_OPT(bigcache_enabled)) {
-        struct huge_hdr *h = _hak_bigcache_get(n, site);
-        if (h) {
-            *zeroed = false;
-            return reuse(h, n, site);
-        }
     }
     size_t map_size = hak_align_up(n ? n : 1, HAK_CHUNK_SIZE);
     if (align < HAK_CHUNK_SIZE)
@@ -134,7 +135,6 @@ void *_hak_huge_alloc(size_t n, size_t align, uintptr_t site, bool *zeroed)
     _hak_purge_hugepages(p, n & ~HAK_CHUNK_MASK);
     h->user = p;
     h->map_size = map_size;
-    *zeroed = true;
     return reuse(h, n, site);
 }
 

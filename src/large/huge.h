@@ -21,10 +21,12 @@ struct huge_hdr {
 
 /* Sets up BigCache's release path; once, at start-up. */
 void _hak_huge_init(void);
-/* A block of n bytes aligned to align (a power of two) for site, reused
- * from BigCache when it can be; *zeroed tells whether it reads as zero.
- * NULL + ENOMEM on failure. */
-void *_hak_huge_alloc(size_t n, size_t align, uintptr_t site, bool *zeroed);
+/* A block of n bytes aligned to align (a power of two) for site from
+ * BigCache, or NULL (errno untouched) when it has none or is off. */
+void *_hak_huge_reuse(size_t n, size_t align, uintptr_t site);
+/* A block of n bytes aligned to align (a power of two) for site, mapped
+ * anew: it reads as zero. NULL + ENOMEM on failure. */
+void *_hak_huge_map(size_t n, size_t align, uintptr_t site);
 /* Frees the block whose chunk entry points at h (p: the pointer given). */
 void _hak_huge_free(struct huge_hdr *h, void *p, const char *fn);
 /* Resizes a live block in place when n fits its mapping, unmapping whole

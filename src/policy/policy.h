@@ -18,6 +18,10 @@ extern uint32_t _hak_policy_batch;
 
 hak_inline size_t hak_mmap_threshold(void) { return __atomic_load_n(&_hak_mmap_threshold, __ATOMIC_RELAXED); }
 
+/* Whether the threshold is being learned, and so moves at window
+ * boundaries (not with ELO off, frozen, or pinned by mallopt). */
+hak_inline bool hak_policy_learning(void) { return _hak_policy_min_size != SIZE_MAX; }
+
 /* A thread's first sample of a batch (its exit must hand it over) or its
  * last (the batch goes to the window). */
 void _hak_policy_sample_slow(struct policy_tls *t);

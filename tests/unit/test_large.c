@@ -109,10 +109,14 @@ static size_t dirty_now(void)
 /* Counter deltas are checked only where counters are compiled in. */
 #if HAK_COUNTERS
 #define GCTR(name) atomic_load(&_hak_gctr.name)
+#define CTR(name) (_hak_thread.ctr.name[0]) /* this thread's */
 #define assert_delta(name, since, want) assert_int_equal(GCTR(name) - (since), (want))
+#define assert_cdelta(name, since, want) assert_int_equal(CTR(name) - (since), (want))
 #else
 #define GCTR(name) ((uint64_t)0)
+#define CTR(name) ((uint64_t)0)
 #define assert_delta(name, since, want) ((void)(since))
+#define assert_cdelta(name, since, want) ((void)(since))
 #endif
 
 /* ---------------------------------------------------------------- arena */
@@ -408,6 +412,43 @@ static void arena_ceiling(void **state)
     assert_true(was_advised(a[0]) && was_advised(a[1] + 512 * KiB) && !was_advised(a[1]));
     assert_int_equal(dirty_now(), 2 * MiB + 512 * KiB);
     free_all(g, 4);
+}
+
+/* While ELO learns the threshold, a request at or above it that BigCache
+ * cannot serve takes a resident free arena run that holds it, without a
+ * mapping or a fault; a purged run does not serve it (its pages would fault
+ * in again), nor does any run under a fixed threshold (ELO off, as in these
+ * tests, or mallopt's): those get a mapping of their own. */
+static void arena_serves_huge_requests(void **state)
+{
+    (void)state;
+    char *a = hak_malloc(1536 * KiB), *b = hak_malloc(1536 * KiB), *g = hak_malloc(320 * KiB);
+    memset(a, 1, 1536 * KiB);
+    memset(b, 2, 1536 * KiB);
+    hak_free(a);
+    hak_free(b); /* one resident run of 3 MiB */
+    unsigned maps0 = maps;
+    char *f = hak_alloc_at(2560 * KiB, (hak_site_t)0x3000); /* fixed threshold */
+    assert_int_equal(HAK_CHUNK_KIND(hak_chunk_get((uintptr_t)f)), HAK_CHUNK_HUGE);
+    assert_int_equal(maps, maps0 + 1);
+    /* Learning (nothing sampled: no window can end mid-test). */
+    _hak_policy_min_size = SIZE_MAX - 1;
+    uint64_t served0 = CTR(large_for_huge);
+    char *h = hak_alloc_at(2560 * KiB, (hak_site_t)0x4000);
+    assert_ptr_equal(h, a);
+    assert_int_equal(HAK_CHUNK_KIND(hak_chunk_get((uintptr_t)h)), HAK_CHUNK_ARENA);
+    assert_int_equal(maps, maps0 + 1);
+    assert_cdelta(large_for_huge, served0, 1);
+    hak_free(h);
+    hak_trim(); /* purged: no longer served from */
+    _hak_purge_flush();
+    char *k = hak_alloc_at(2560 * KiB, (hak_site_t)0x5000);
+    assert_int_equal(HAK_CHUNK_KIND(hak_chunk_get((uintptr_t)k)), HAK_CHUNK_HUGE);
+    assert_int_equal(maps, maps0 + 2);
+    _hak_policy_min_size = SIZE_MAX;
+    hak_free(k);
+    hak_free(f);
+    hak_free(g);
 }
 
 /* ---------------------------------------------------------------- BigCache */
@@ -724,6 +765,7 @@ int main(void)
         cmocka_unit_test_setup(arena_keeps_holes, reset),
         cmocka_unit_test_setup(arena_idle_ceiling, reset),
         cmocka_unit_test_setup(arena_ceiling, reset),
+        cmocka_unit_test_setup(arena_serves_huge_requests, reset),
         cmocka_unit_test_setup(bigcache_hits_and_misses, reset),
         cmocka_unit_test_setup(bigcache_trims_to_fit_and_joins, reset),
         cmocka_unit_test_setup(bigcache_smallest_fit, reset),
