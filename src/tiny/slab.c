@@ -170,13 +170,22 @@ unsigned _hak_tiny_drain_remote(struct tiny_slab *s)
 void _hak_tiny_remote_push(struct tiny_slab *s, void *p)
 {
     uintptr_t a = (uintptr_t)p;
-    atomic_fetch_add_explicit(&s->remote_busy, 1, memory_order_relaxed);
     ((uintptr_t *)p)[1] = tiny_mark(a);
+    HAK_CTR_INC(free, ss_remote);
+    /* Behind another remote block the push is one CAS and touches nothing
+     * of s after it: the owner, free to drain and release s from then on,
+     * has no one to wait for. Only the first block notifies the owner after
+     * its CAS, so only it holds remote_busy across. */
     void *old = atomic_load_explicit(&s->remote, memory_order_relaxed);
+    while (old) {
+        tiny_link_set(p, old, _hak_list_key);
+        if (atomic_compare_exchange_weak_explicit(&s->remote, &old, p, memory_order_release, memory_order_relaxed))
+            return;
+    }
+    atomic_fetch_add_explicit(&s->remote_busy, 1, memory_order_relaxed);
     do {
         tiny_link_set(p, old, _hak_list_key);
     } while (!atomic_compare_exchange_weak_explicit(&s->remote, &old, p, memory_order_release, memory_order_relaxed));
-    HAK_CTR_INC(free, ss_remote);
     if (!old) {
         /* First remote block: the owner may hold the slab as full and never
          * look at it, so tell its heap (once, until the owner drains). */
