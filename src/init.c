@@ -120,25 +120,37 @@ static void register_fork_handlers(void)
         pthread_atfork(fork_prepare, fork_parent, fork_child);
 }
 
+/* Fork nesting of this thread: prepare handlers entered, not yet left
+ * (a signal handler's fork inside a fork nests). */
+static hak_tls unsigned fork_nest;
+
 bool _hak_init_slow(void)
 {
-    int s = atomic_load_explicit(&_hak_state, memory_order_acquire);
-    if (s == HAK_STATE_READY)
-        return true;
     if (init_depth)
         return false;
-    int expected = HAK_STATE_NONE;
-    if (atomic_compare_exchange_strong(&_hak_state, &expected, HAK_STATE_INIT)) {
-        init_depth = 1;
-        init_once();
-        atomic_store_explicit(&_hak_state, HAK_STATE_READY, memory_order_release);
-        init_depth = 0;
-        register_fork_handlers();
-        return true;
+    for (;;) {
+        int s = atomic_load_explicit(&_hak_state, memory_order_acquire);
+        if (s == HAK_STATE_READY)
+            return true;
+        if (s == HAK_STATE_FORK && fork_nest)
+            return false; /* a signal handler inside this thread's fork */
+        if (s == HAK_STATE_NONE) {
+            /* Set before the state changes: a fork from a signal handler
+             * must know whose start-up it interrupts (fork_prepare). */
+            init_depth = 1;
+            int expected = HAK_STATE_NONE;
+            if (atomic_compare_exchange_strong(&_hak_state, &expected, HAK_STATE_INIT)) {
+                init_once();
+                atomic_store_explicit(&_hak_state, HAK_STATE_READY, memory_order_release);
+                init_depth = 0;
+                register_fork_handlers();
+                return true;
+            }
+            init_depth = 0;
+            continue;
+        }
+        sched_yield(); /* another thread's start-up, or a fork, under way */
     }
-    while (atomic_load_explicit(&_hak_state, memory_order_acquire) != HAK_STATE_READY)
-        sched_yield();
-    return true;
 }
 
 /* glibc's stdio list lock, which its fork takes after the prepare handlers
@@ -163,21 +175,49 @@ extern void _IO_list_resetlock(void) __attribute__((weak));
  * (a thread waiting for that lock while holding another would wait for
  * ever). */
 static hak_tls bool fork_stdio; /* the outermost prepare took it */
-static hak_tls unsigned fork_nest;
+static hak_tls bool fork_held; /* the outermost prepare moved the state NONE → FORK */
 
 static void fork_prepare(void)
 {
+    /* Not in the middle of another thread's start-up: the child, where
+     * that thread is gone, would wait for it for ever (a program whose
+     * first allocation is a thread's while another forks). So a start-up
+     * under way is waited for, and none may begin until the fork is done
+     * (NONE → FORK). A signal handler's fork inside this thread's own
+     * start-up, or inside another fork, goes on: its child serves from the
+     * bootstrap area. */
     bool bounded = _hak_lock_depth > 0 || _hak_tiny_busy();
-    if (fork_nest++ == 0) {
-        fork_stdio = !bounded && _IO_list_lock && !__libc_single_threaded;
-        if (fork_stdio)
-            _IO_list_lock();
+    if (fork_nest++ != 0) {
+        _hak_lock_fork_prepare(bounded);
+        return;
     }
+    fork_held = false;
+    while (!init_depth) {
+        int st = atomic_load_explicit(&_hak_state, memory_order_acquire);
+        if (st == HAK_STATE_READY)
+            break;
+        if (st == HAK_STATE_NONE && atomic_compare_exchange_strong(&_hak_state, &st, HAK_STATE_FORK)) {
+            fork_held = true;
+            break;
+        }
+        sched_yield();
+    }
+    fork_stdio = !bounded && _IO_list_lock && !__libc_single_threaded;
+    if (fork_stdio)
+        _IO_list_lock();
     _hak_lock_fork_prepare(bounded);
 }
 
-/* Whether the prepare this parent or child handler matches took it. */
-static bool fork_pop_stdio(void) { return --fork_nest == 0 && fork_stdio; }
+/* Leaves the prepare this parent or child handler matches; whether it
+ * took the stdio lock. The outermost gives start-up back (FORK → NONE). */
+static bool fork_pop_stdio(void)
+{
+    if (--fork_nest != 0)
+        return false;
+    if (fork_held)
+        atomic_store_explicit(&_hak_state, HAK_STATE_NONE, memory_order_release);
+    return fork_stdio;
+}
 
 static void fork_parent(void)
 {

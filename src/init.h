@@ -6,7 +6,10 @@
 #include "internal.h"
 #include <stdatomic.h>
 
-enum { HAK_STATE_NONE, HAK_STATE_INIT, HAK_STATE_READY };
+/* NONE → INIT (a thread runs start-up) → READY; NONE ↔ FORK while a fork
+ * of a process not yet started is under way, so that no start-up begins
+ * that the child would find half done. */
+enum { HAK_STATE_NONE, HAK_STATE_INIT, HAK_STATE_READY, HAK_STATE_FORK };
 extern _Atomic int _hak_state;
 
 /* Initialises once. Returns false only to a re-entrant call from inside
