@@ -54,6 +54,10 @@ static size_t reserved_units, used_units, dirty_units;
  * arena: their bytes are read then) and at every decay pass. Bytes. */
 static uint64_t dem_start;
 static size_t dem_peak[2], dem_dip[2], dem_now;
+/* Whether the period gave a resident run to a request above the mmap
+ * threshold (while ELO learns it, see _hak_arena_alloc): then the holes
+ * kept serve all large demand, not only the arena's blocks. */
+static bool dem_shared[2];
 /* A fork child that inherited a torn arena (a signal handler forked in the
  * middle of an arena operation): nothing walks its run tags again — a torn
  * tag may have length 0 — so new requests bypass it, blocks freed into it
@@ -117,7 +121,9 @@ static void demand_at(uint64_t now, uint64_t delay)
     if (now >= dem_start + delay) {
         dem_peak[1] = dem_peak[0];
         dem_dip[1] = dem_dip[0];
+        dem_shared[1] = dem_shared[0];
         dem_peak[0] = dem_dip[0] = 0;
+        dem_shared[0] = false;
         dem_start = now;
     }
     demand_note();
@@ -125,7 +131,8 @@ static void demand_at(uint64_t now, uint64_t delay)
 
 /* Free units kept resident (lock held, demand just sampled): the deepest
  * dip of demand over the two periods, at least large.retain, plus holes
- * worth large.holes percent of the arena's live units; at most
+ * worth large.holes percent of the arena's live units (of all large
+ * demand, when its runs lately served requests above the threshold); at most
  * large.retain_max. The holes: blocks of mixed sizes replaced one by one
  * leave free runs between live ones, about one per two blocks in a best fit
  * arena in equilibrium (Knuth's fifty-percent rule); purged as excess,
@@ -139,7 +146,8 @@ static size_t keep_units(void)
 {
     size_t keep = (dem_dip[0] > dem_dip[1] ? dem_dip[0] : dem_dip[1]) >> AU_SHIFT;
     size_t floor = (size_t)HAK_OPT(large_retain) >> AU_SHIFT;
-    size_t holes = used_units * (size_t)HAK_OPT(large_holes) / 100;
+    size_t live = dem_shared[0] || dem_shared[1] ? dem_now >> AU_SHIFT : used_units;
+    size_t holes = live * (size_t)HAK_OPT(large_holes) / 100;
     size_t ceiling = _hak_purge_idle_passes() ? (size_t)HAK_OPT(large_retain_max) >> AU_SHIFT
                                               : floor + (dem_now >> AU_SHIFT) * (size_t)HAK_OPT(large_holes) / 100;
     if (keep < floor)
@@ -483,6 +491,7 @@ void *_hak_arena_alloc(size_t n, bool resident, bool *zeroed)
         }
     }
     bool zero = carve(r, u, want);
+    dem_shared[0] |= resident;
     hak_unlock(&arena_lock);
     *zeroed = zero && _hak_purge_purge_zeroes();
     HAK_CTR_INC(large, alloc);
