@@ -197,6 +197,15 @@ static struct tiny_slab *next_slab(struct tiny_heap *h, unsigned c)
     return s;
 }
 
+/* Leaves the slow path after a refill; debug builds check the heap first. */
+static void leave_validated(struct tiny_heap *h)
+{
+#if HAK_DEBUG
+    _hak_tiny_validate_heap(h);
+#endif
+    tiny_slow_leave(h);
+}
+
 /* Moves up to want blocks of class c from h's slabs to t's list c; returns
  * how many, 0 only when out of memory. */
 static unsigned refill(struct tiny_heap *h, struct tiny_tls *t, unsigned c, unsigned want)
@@ -241,10 +250,7 @@ static void *alloc_class(unsigned c)
         }
         tiny_slow_enter(h);
         unsigned n = refill(h, t, c, batch_of(c));
-#if HAK_DEBUG
-        _hak_tiny_validate_heap(h);
-#endif
-        tiny_slow_leave(h);
+        leave_validated(h);
         if (!n) {
             errno = ENOMEM;
             return NULL;
@@ -352,10 +358,7 @@ static void *check_alloc(unsigned c, size_t n, size_t align)
     struct tiny_slab *s = NULL;
     tiny_slow_enter(h);
     void *b = check_take(h, t, c, &s);
-#if HAK_DEBUG
-    _hak_tiny_validate_heap(h);
-#endif
-    tiny_slow_leave(h);
+    leave_validated(h);
     if (!b) {
         errno = ENOMEM;
         return NULL;
