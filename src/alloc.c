@@ -150,10 +150,12 @@ static void free_slow(void *p, uint64_t e, const char *fn)
     case HAK_CHUNK_ARENA:
         if (hak_unlikely(_hak_check_on) && !large_checked(p, e, fn))
             return; /* reported; an overflowed block is leaked */
-        if (HAK_CHUNK_KIND(e) == HAK_CHUNK_HUGE)
+        if (HAK_CHUNK_KIND(e) == HAK_CHUNK_HUGE) {
             _hak_huge_free(HAK_CHUNK_PTR(e), p, fn);
-        else
+            _hak_arena_demand_fell();
+        } else {
             _hak_arena_free(HAK_CHUNK_PTR(e), p, fn);
+        }
         return;
     case HAK_CHUNK_HUGE_FREED:
         if ((a & HAK_CHUNK_MASK) == 0) {

@@ -139,20 +139,20 @@ static void demand_at(uint64_t now, uint64_t delay)
  * their pages would fault in again at the next request they fit. Where no
  * pass may come once the process idles (no purger thread), what a free
  * leaves resident stays while it idles: then at most large.retain plus
- * large.holes percent of all demand, arena and huge, so that an idle
- * process keeps a share of what it holds live, and large.retain once it
- * holds nothing. */
+ * large.holes percent of all demand, arena and huge, and of the dip as much
+ * again at most — so that an idle process keeps a share of what it holds
+ * live (a program whose demand swings keeps most of the swing), and
+ * large.retain once it holds nothing. */
 static size_t keep_units(void)
 {
-    size_t keep = (dem_dip[0] > dem_dip[1] ? dem_dip[0] : dem_dip[1]) >> AU_SHIFT;
+    size_t dip = (dem_dip[0] > dem_dip[1] ? dem_dip[0] : dem_dip[1]) >> AU_SHIFT;
     size_t floor = (size_t)HAK_OPT(large_retain) >> AU_SHIFT;
     size_t live = dem_shared[0] || dem_shared[1] ? dem_now >> AU_SHIFT : used_units;
     size_t holes = live * (size_t)HAK_OPT(large_holes) / 100;
+    size_t share = (dem_now >> AU_SHIFT) * (size_t)HAK_OPT(large_holes) / 100; /* of all demand */
     size_t ceiling = _hak_purge_idle_passes() ? (size_t)HAK_OPT(large_retain_max) >> AU_SHIFT
-                                              : floor + (dem_now >> AU_SHIFT) * (size_t)HAK_OPT(large_holes) / 100;
-    if (keep < floor)
-        keep = floor;
-    keep += holes;
+                                              : floor + share + (dip < share ? dip : share);
+    size_t keep = (dip > floor ? dip : floor) + holes;
     return keep < ceiling ? keep : ceiling;
 }
 
@@ -552,6 +552,22 @@ void _hak_arena_free(struct arena_region *r, void *p, const char *fn)
         purge_send(&l);
     else
         _hak_purge_kick();
+}
+
+void _hak_arena_demand_fell(void)
+{
+    struct purge_list l = { 0 };
+    if (arena_broken)
+        return;
+    uint64_t now = _hak_os_now_ns();
+    hak_lock(&arena_lock);
+    uint64_t delay = _hak_purge_delay_ns();
+    demand_at(now, delay);
+    size_t keep = keep_units();
+    if (dirty_units > keep)
+        take_oldest(&l, 0, delay, keep);
+    hak_unlock(&arena_lock);
+    purge_send(&l);
 }
 
 size_t _hak_arena_usable(struct arena_region *r, void *p, const char *fn)

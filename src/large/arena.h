@@ -17,6 +17,10 @@ void *_hak_arena_alloc(size_t n, bool resident, bool *zeroed);
 /* Frees p, which lies in region r (from the chunk map); fn names the public
  * function for reports of invalid and double frees. */
 void _hak_arena_free(struct arena_region *r, void *p, const char *fn);
+/* Large demand fell outside the arena (a huge block was freed): the free
+ * runs it keeps are checked against the new figure at once, since where no
+ * purger thread runs nothing else would before the process idles. */
+void _hak_arena_demand_fell(void);
 /* Usable bytes of p (the whole run), or 0 and a report. */
 size_t _hak_arena_usable(struct arena_region *r, void *p, const char *fn);
 /* Grows or shrinks p's run in place to hold n bytes; false if it cannot. */

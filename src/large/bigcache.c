@@ -2,10 +2,13 @@
  * table is mapped on first use (bigcache.sites × bigcache.slots entries).
  *
  * What a site keeps is bounded in bytes, by a budget of its own that
- * follows its demand: it starts at bigcache.site_bytes, grows by a
- * request's size when the site misses after it had to let blocks go (it
- * would have hit with more), and shrinks by a fifth, down to where it
- * started, whenever one of its blocks stays unused for madvise.delay. A
+ * follows its demand: it starts at bigcache.site_bytes, grows when the site
+ * misses after it had to let blocks go (it would have hit with more) by the
+ * request's size or, if that is more, doubles (a program replacing blocks
+ * of random sizes needs several times one block: it gets there in a few
+ * misses, each a mapping and its faults), and loses the bytes of each of
+ * its blocks that stays unused for madvise.delay, down to where it
+ * started. A
  * process that frees everything it had keeps no more than a site's budget
  * (which matters where no purger runs while it idles), and one that
  * replaces blocks of changing sizes keeps what its replacements need.
@@ -136,7 +139,8 @@ struct huge_hdr *_hak_bigcache_get(size_t n, uintptr_t site)
             s->misses++;
             if (s->dropped) { /* more would have hit: the budget grows */
                 size_t max = (size_t)HAK_OPT(bigcache_max_bytes);
-                s->budget = s->budget + need < max ? s->budget + need : max;
+                size_t add = need > s->budget ? need : s->budget;
+                s->budget = add < max - s->budget ? s->budget + add : max;
                 s->dropped = false;
                 HAK_GCTR_ADD(bigcache, grows, 1);
             }
@@ -239,9 +243,10 @@ static uint64_t expire(uint64_t before, uint64_t delay)
             continue;
         if (!before || slots[j].at + delay <= before) {
             struct site *s = &sites[j / nslots];
+            size_t unused = slots[j].h->map_size;
             evict(j, &out);
-            if (before && s->budget > floor)
-                s->budget = s->budget - s->budget / 5 > floor ? s->budget - s->budget / 5 : floor;
+            if (before)
+                s->budget = s->budget > floor + unused ? s->budget - unused : floor;
             s->dropped = false;
         } else if (!next || slots[j].at + delay < next) {
             next = slots[j].at + delay;

@@ -351,9 +351,10 @@ static void arena_keeps_holes(void **state)
 
 /* Without idle passes (no purger thread) what a free leaves stays while the
  * process idles: at most large.retain plus large.holes percent of demand,
- * arena and huge blocks alike, whatever the dip; an emptied arena keeps
- * large.retain. Eight 16-unit blocks with 5-unit guards and a live 4 MiB
- * (64-unit) huge block; four blocks freed, demand falls 232 → 168 units. */
+ * arena and huge blocks alike, plus as much again of the dip, checked at
+ * huge frees too; an emptied arena keeps large.retain. Eight 16-unit blocks with 5-unit guards and a
+ * live 4 MiB (64-unit) huge block, all eight freed: demand falls 232 → 104
+ * units. */
 static void arena_idle_ceiling(void **state)
 {
     (void)state;
@@ -366,21 +367,28 @@ static void arena_idle_ceiling(void **state)
     assert_int_equal(HAK_CHUNK_KIND(hak_chunk_get((uintptr_t)h)), HAK_CHUNK_HUGE);
     guarded(o, g, 8, 1 * MiB);
     uint64_t t0 = fake_now;
-    /* Ceilings 16 + 216/4, 16 + 200/4, 16 + 184/4, 16 + 168/4 units; the
-     * dip plus a quarter of the arena's live units stays under the first
-     * three. */
-    static const unsigned dirty[4] = { 16, 32, 48, 58 };
-    for (int i = 0; i < 4; i++) {
+    /* Kept: the dip plus a quarter of the arena's live units (54, 66, ...
+     * 138), under ceilings of 16 + a quarter of demand + the dip up to as
+     * much (86, 98, 108, 100, 92, 84, 76, 68): the sixth free is the first
+     * over. */
+    static const unsigned dirty[8] = { 16, 32, 48, 64, 80, 84, 76, 68 };
+    for (int i = 0; i < 8; i++) {
         fake_now = t0 + (uint64_t)i * MS;
         hak_free(o[i]);
         _hak_purge_flush();
         assert_int_equal(dirty_now(), dirty[i] * 64 * KiB);
     }
-    assert_int_equal(advises, 1); /* o[0]'s tail */
-    assert_true(was_advised(o[0] + 10 * 64 * KiB) && !was_advised(o[0] + 9 * 64 * KiB));
+    /* Oldest first: o[0], o[1] and o[2] whole, o[3]'s last 12 units. */
+    assert_true(was_advised(o[0]) && was_advised(o[1]) && was_advised(o[2] + 1 * MiB - 1));
+    assert_true(was_advised(o[3] + 4 * 64 * KiB) && !was_advised(o[3] + 4 * 64 * KiB - 1));
+    assert_true(!was_advised(o[4]) && !was_advised(o[7]));
+    /* The huge block's free lowers demand to the guards' 40 units: the
+     * arena's ceiling falls to 16 + 10 + 10 at once (o[3]'s head and o[4]
+     * go, and o[5]'s last 12 units), with no pass to come. */
     hak_free(h);
-    for (int i = 4; i < 8; i++)
-        hak_free(o[i]);
+    _hak_purge_flush();
+    assert_int_equal(dirty_now(), 36 * 64 * KiB);
+    assert_true(was_advised(o[4]) && was_advised(o[5] + 4 * 64 * KiB) && !was_advised(o[5] + 4 * 64 * KiB - 1));
     free_all(g, 8);
     _hak_purge_flush();
     assert_int_equal(dirty_now(), 1 * MiB);
@@ -616,7 +624,8 @@ static void bigcache_slots_budget_decay(void **state)
 }
 
 /* A site keeps what its budget allows; a miss after it let blocks go
- * raises the budget by the request, blocks that decay lower it. */
+ * raises the budget by the request, or doubles it if that is more; blocks
+ * that decay take their bytes off it. */
 static void bigcache_site_budget(void **state)
 {
     (void)state;
@@ -635,19 +644,30 @@ static void bigcache_site_budget(void **state)
     /* 18 MiB is over the budget: the oldest went (blk[0], or blk[1] if d
      * joined blk[0]), 14 MiB stays either way. */
     assert_int_equal(_hak_bigcache_bytes(), 14 * MiB);
-    /* Nothing holds 20 MiB: a miss, and the budget grows by it. */
+    /* Nothing holds 20 MiB: a miss, and the budget grows by it (more than
+     * doubling 16 MiB), to 36 MiB. */
     char *e = hak_alloc_at(20 * MiB, SITE_A);
     assert_delta(bigcache_grows, grows0, 1);
     fake_now += MS;
     hak_free_at(e, SITE_A);
     assert_int_equal(_hak_bigcache_bytes(), 34 * MiB); /* within 36 MiB */
-    /* All unused for the delay: they leave, each taking a fifth off the
-     * budget; a 30 MiB block no longer fits in it. */
+    /* All unused for the delay: they leave, their 34 MiB coming off the
+     * budget (16 MiB left, where it started); a 30 MiB block no longer fits
+     * in it. */
     assert_int_equal(_hak_bigcache_decay(fake_now + 1000 * MS), 0);
     assert_int_equal(_hak_bigcache_bytes(), 0);
     char *f = hak_alloc_at(30 * MiB, SITE_A);
     hak_free_at(f, SITE_A);
     assert_int_equal(_hak_bigcache_bytes(), 0);
+    /* The site let f go: a miss of 4 MiB doubles the budget to 32 MiB, and
+     * a 30 MiB block fits again. */
+    char *g4 = hak_alloc_at(4 * MiB, SITE_A);
+    assert_delta(bigcache_grows, grows0, 2);
+    char *f2 = hak_alloc_at(30 * MiB, SITE_A);
+    hak_free_at(f2, SITE_A);
+    assert_int_equal(_hak_bigcache_bytes(), 30 * MiB);
+    hak_free_at(g4, SITE_A);
+    assert_int_equal(_hak_bigcache_decay(fake_now + 1000 * MS), 0);
     _hak_purge_flush();
     for (unsigned i = 0; i < 2; i++)
         hak_free(spacer[i]);
