@@ -84,12 +84,16 @@ static int find_run(uint64_t state, unsigned n)
     uint32_t free_units = ~(uint32_t)state & ~(uint32_t)1; /* unit 0: the header */
     if (n == 1)
         return free_units ? __builtin_ctz(free_units) : -1;
-    for (unsigned u = HAK_UNITS_PER_CHUNK - n; u >= 1; u--) {
-        uint32_t m = (uint32_t)units_mask(u, n);
-        if ((free_units & m) == m)
-            return (int)u;
+    /* Bit u of starts: units u .. u + have - 1 are all free; doubling have
+     * takes log2(n) steps. The highest start wins, as the lowest units go
+     * to single-unit slabs. */
+    uint32_t starts = free_units;
+    for (unsigned have = 1; have < n;) {
+        unsigned step = have < n - have ? have : n - have;
+        starts &= starts >> step;
+        have += step;
     }
-    return -1;
+    return starts ? 31 - __builtin_clz(starts) : -1;
 }
 
 /* Claims n units of ss (owner only; others may free units concurrently). */
