@@ -231,7 +231,7 @@ bool _hak_bigcache_put(struct huge_hdr *h)
 }
 
 /* Blocks cached before `before` (all when 0) leave; returns the next time
- * one is due. A block that decays shrinks its site's budget by a fifth. */
+ * one is due. A block that decays takes its bytes off its site's budget. */
 static uint64_t expire(uint64_t before, uint64_t delay)
 {
     struct huge_hdr *out = NULL;
