@@ -350,6 +350,19 @@ static uint64_t take_oldest(struct purge_list *l, uint64_t now, uint64_t delay, 
     return 0;
 }
 
+/* Samples demand at now and takes the oldest dirty runs beyond what it
+ * explains, tails first (lock held); returns the purge delay (0: nothing
+ * waits, nothing is taken). */
+static uint64_t take_excess(struct purge_list *l, uint64_t now)
+{
+    uint64_t delay = _hak_purge_delay_ns();
+    demand_at(now, delay);
+    size_t keep = keep_units();
+    if (delay && dirty_units > keep) /* (the walk for the oldest only then) */
+        take_oldest(l, 0, delay, keep);
+    return delay;
+}
+
 /* The decay pass: dirty runs unused for the delay, then the oldest of those
  * left while more are dirty than recent demand explains (keep_units: it
  * shrinks as a dip of demand ages out of the two periods). Runs past a
@@ -539,13 +552,8 @@ void _hak_arena_free(struct arena_region *r, void *p, const char *fn)
      * oldest runs first, so the run just freed, likeliest to be reused, is
      * purged last. */
     struct purge_list l = { 0 };
-    uint64_t delay = _hak_purge_delay_ns();
-    demand_at(now, delay);
-    size_t keep = keep_units();
-    if (!delay)
+    if (!take_excess(&l, now))
         purge_take(&l, r, u);
-    else if (dirty_units > keep) /* (the walk for the oldest only then) */
-        take_oldest(&l, 0, delay, keep);
     hak_unlock(&arena_lock);
     HAK_CTR_INC(free, arena);
     if (l.n)
@@ -561,11 +569,7 @@ void _hak_arena_demand_fell(void)
         return;
     uint64_t now = _hak_os_now_ns();
     hak_lock(&arena_lock);
-    uint64_t delay = _hak_purge_delay_ns();
-    demand_at(now, delay);
-    size_t keep = keep_units();
-    if (dirty_units > keep)
-        take_oldest(&l, 0, delay, keep);
+    take_excess(&l, now);
     hak_unlock(&arena_lock);
     purge_send(&l);
 }

@@ -140,7 +140,7 @@ struct huge_hdr *_hak_bigcache_get(size_t n, uintptr_t site)
             if (s->dropped) { /* more would have hit: the budget grows */
                 size_t max = (size_t)HAK_OPT(bigcache_max_bytes);
                 size_t add = need > s->budget ? need : s->budget;
-                s->budget = add < max - s->budget ? s->budget + add : max;
+                s->budget = s->budget < max && add < max - s->budget ? s->budget + add : max;
                 s->dropped = false;
                 HAK_GCTR_ADD(bigcache, grows, 1);
             }
