@@ -26,6 +26,15 @@ static uint64_t real_now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* The same clock as of the last timer tick: a few ms behind, at a quarter
+ * of the cost (no TSC read). */
+static uint64_t real_coarse_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 uint64_t _hak_os_cpu_ns(void)
 {
     struct timespec ts;
@@ -115,6 +124,9 @@ int _hak_os_guard(void *p, size_t size)
 }
 
 uint64_t _hak_os_now_ns(void) { return ops->now_ns(); }
+
+/* Swapped primitives (tests) have one clock: theirs. */
+uint64_t _hak_os_coarse_ns(void) { return ops == &real_ops ? real_coarse_ns() : ops->now_ns(); }
 
 long _hak_os_minflt(void)
 {

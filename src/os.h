@@ -31,6 +31,11 @@ int _hak_os_advise(void *p, size_t size, int advice);
  * (secure mode). Real mprotect whatever the ops; 0 or -1 with errno. */
 int _hak_os_guard(void *p, size_t size);
 uint64_t _hak_os_now_ns(void);
+/* The same clock read at the last timer tick (CLOCK_MONOTONIC_COARSE): up
+ * to a tick (1-10 ms) behind _hak_os_now_ns, never ahead, and about 7 ns
+ * instead of 24 here. For stamps and due checks on the purge delay's scale,
+ * which hot slow paths make. */
+uint64_t _hak_os_coarse_ns(void);
 /* CPU time the whole process has used (CLOCK_PROCESS_CPUTIME_ID), in ns: a
  * system call, for the learning windows' boundaries only. */
 uint64_t _hak_os_cpu_ns(void);

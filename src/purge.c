@@ -284,9 +284,12 @@ static hak_noinline void start_pending_slow(void)
 {
     if (no_thread || _hak_thread.gone || atomic_load(&exiting))
         return;
-    uint64_t now = _hak_os_now_ns();
-    if (!thread_allowed() || now < atomic_load_explicit(&retry_at, memory_order_relaxed)) {
-        tick_inline(now);
+    /* Until a pass is due every slow call of the process lands here: the
+     * coarse clock (a tick behind at most) tells it for a third of the cost. */
+    uint64_t soon = _hak_os_coarse_ns();
+    if (!thread_allowed() || soon < atomic_load_explicit(&retry_at, memory_order_relaxed)) {
+        if (soon >= atomic_load_explicit(&inline_due, memory_order_relaxed))
+            tick_inline(_hak_os_now_ns());
         return;
     }
     if (!atomic_exchange(&wanted, false))
@@ -294,7 +297,7 @@ static hak_noinline void start_pending_slow(void)
     bool expected = false;
     if (atomic_compare_exchange_strong(&running, &expected, true) && !start_thread()) {
         atomic_store(&running, false);
-        atomic_store_explicit(&retry_at, now + _hak_purge_delay_ns(), memory_order_relaxed);
+        atomic_store_explicit(&retry_at, _hak_os_now_ns() + _hak_purge_delay_ns(), memory_order_relaxed);
         atomic_store(&wanted, true);
     }
 }

@@ -423,7 +423,8 @@ void _hak_ss_slab_release(struct tiny_heap *h, struct tiny_slab *s)
 {
     struct tiny_ss *ss = s->ss;
     unsigned u = (unsigned)((s->data - ss_base(ss)) >> HAK_UNIT_SHIFT);
-    uint64_t bits = units_mask(u, s->units), t = _hak_os_now_ns();
+    /* A tick early at most: the units may be purged that much sooner. */
+    uint64_t bits = units_mask(u, s->units), t = _hak_os_coarse_ns();
     _hak_tiny_slab_unpublish(s);
     for (unsigned k = u; k < u + s->units; k++)
         atomic_store_explicit(&ss->freed_at[k], t, memory_order_relaxed);
