@@ -54,6 +54,12 @@ static size_t reserved_units, used_units, dirty_units;
  * arena: their bytes are read then) and at every decay pass. Bytes. */
 static uint64_t dem_start;
 static size_t dem_peak[2], dem_dip[2], dem_now;
+/* Each period's lowest demand below a peak (SIZE_MAX: none fell), the
+ * peak it fell from, and the largest return from the trough of either
+ * period towards that peak: the part of a dip that came back, as when a
+ * program frees a burst and allocates it again (a ramp up to new heights
+ * is no return). */
+static size_t dem_trough[2] = { SIZE_MAX, SIZE_MAX }, dem_trough_peak[2], dem_rise[2];
 /* Whether the period gave a resident run to a request above the mmap
  * threshold (while ELO learns it, see _hak_arena_alloc): then the holes
  * kept serve all large demand, not only the arena's blocks. */
@@ -101,6 +107,15 @@ static void demand_note(void)
     size_t peak = dem_peak[0] > dem_peak[1] ? dem_peak[0] : dem_peak[1];
     if (peak - d > dem_dip[0])
         dem_dip[0] = peak - d;
+    if (d < peak && d < dem_trough[0]) {
+        dem_trough[0] = d;
+        dem_trough_peak[0] = peak;
+    }
+    for (int i = 0; i < 2; i++) {
+        size_t back = d < dem_trough_peak[i] ? d : dem_trough_peak[i];
+        if (dem_trough[i] != SIZE_MAX && back > dem_trough[i] && back - dem_trough[i] > dem_rise[0])
+            dem_rise[0] = back - dem_trough[i];
+    }
 }
 
 static void account(unsigned st, int64_t len)
@@ -121,8 +136,12 @@ static void demand_at(uint64_t now, uint64_t delay)
     if (now >= dem_start + delay) {
         dem_peak[1] = dem_peak[0];
         dem_dip[1] = dem_dip[0];
+        dem_rise[1] = dem_rise[0];
+        dem_trough[1] = dem_trough[0];
+        dem_trough_peak[1] = dem_trough_peak[0];
         dem_shared[1] = dem_shared[0];
-        dem_peak[0] = dem_dip[0] = 0;
+        dem_peak[0] = dem_dip[0] = dem_rise[0] = 0;
+        dem_trough[0] = SIZE_MAX;
         dem_shared[0] = false;
         dem_start = now;
     }
@@ -140,9 +159,11 @@ static void demand_at(uint64_t now, uint64_t delay)
  * pass may come once the process idles (no purger thread), what a free
  * leaves resident stays while it idles: then at most large.retain plus
  * large.holes percent of all demand, arena and huge, and of the dip as much
- * again at most — so that an idle process keeps a share of what it holds
- * live (a program whose demand swings keeps most of the swing), and
- * large.retain once it holds nothing. */
+ * again or as much as came back after an earlier dip, whichever is more —
+ * so that an idle process keeps a share of what it holds live, a program
+ * whose demand swings and comes back keeps the swing (its next burst would
+ * fault it all in again), and one that freed everything once keeps
+ * large.retain; never more than large.retain_max. */
 static size_t keep_units(void)
 {
     size_t dip = (dem_dip[0] > dem_dip[1] ? dem_dip[0] : dem_dip[1]) >> AU_SHIFT;
@@ -150,8 +171,12 @@ static size_t keep_units(void)
     size_t live = dem_shared[0] || dem_shared[1] ? dem_now >> AU_SHIFT : used_units;
     size_t holes = live * (size_t)HAK_OPT(large_holes) / 100;
     size_t share = (dem_now >> AU_SHIFT) * (size_t)HAK_OPT(large_holes) / 100; /* of all demand */
+    size_t rise = (dem_rise[0] > dem_rise[1] ? dem_rise[0] : dem_rise[1]) >> AU_SHIFT;
+    size_t swing = rise > share ? rise : share;
     size_t ceiling = _hak_purge_idle_passes() ? (size_t)HAK_OPT(large_retain_max) >> AU_SHIFT
-                                              : floor + share + (dip < share ? dip : share);
+                                              : floor + share + (dip < swing ? dip : swing);
+    if (ceiling > (size_t)HAK_OPT(large_retain_max) >> AU_SHIFT)
+        ceiling = (size_t)HAK_OPT(large_retain_max) >> AU_SHIFT;
     size_t keep = (dip > floor ? dip : floor) + holes;
     return keep < ceiling ? keep : ceiling;
 }

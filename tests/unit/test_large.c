@@ -394,6 +394,37 @@ static void arena_idle_ceiling(void **state)
     assert_int_equal(dirty_now(), 1 * MiB);
 }
 
+/* Without idle passes, a dip that demand came back from is kept the next
+ * time: four 16-unit blocks with 5-unit guards freed (demand 84 → 20
+ * units) keep large.retain (16 units) the first time — a fall with no
+ * return yet, as a program's last — then, allocated again and freed
+ * again, all 64 (16 + the 64 units that came back, over a dip of 64). */
+static void arena_idle_keeps_returns(void **state)
+{
+    (void)state;
+    char *o[4], *g[4];
+    HAK_OPT(large_retain) = 1 * MiB;
+    _hak_purge_no_thread(false);
+    settle_demand();
+    guarded(o, g, 4, 1 * MiB);
+    free_all(o, 4);
+    _hak_purge_flush();
+    assert_int_equal(dirty_now(), 16 * 64 * KiB);
+    for (int i = 0; i < 4; i++)
+        o[i] = hak_malloc(1 * MiB);
+    free_all(o, 4);
+    _hak_purge_flush();
+    assert_int_equal(dirty_now(), 64 * 64 * KiB);
+    /* Once the periods have passed, the return is forgotten. */
+    settle_demand();
+    for (int i = 0; i < 4; i++)
+        o[i] = hak_malloc(1 * MiB);
+    free_all(o, 4);
+    _hak_purge_flush();
+    assert_int_equal(dirty_now(), 16 * 64 * KiB);
+    free_all(g, 4);
+}
+
 /* large.retain_max bounds what is kept however far demand fell: beyond it
  * the free purges the oldest runs, and of the last only what is over. */
 static void arena_ceiling(void **state)
@@ -784,6 +815,7 @@ int main(void)
         cmocka_unit_test_setup(arena_purges_oldest_beyond_dip, reset),
         cmocka_unit_test_setup(arena_keeps_holes, reset),
         cmocka_unit_test_setup(arena_idle_ceiling, reset),
+        cmocka_unit_test_setup(arena_idle_keeps_returns, reset),
         cmocka_unit_test_setup(arena_ceiling, reset),
         cmocka_unit_test_setup(arena_serves_huge_requests, reset),
         cmocka_unit_test_setup(bigcache_hits_and_misses, reset),
