@@ -112,9 +112,13 @@ static void demand_note(void)
         dem_trough_peak[0] = peak;
     }
     for (int i = 0; i < 2; i++) {
+        if (dem_trough[i] == SIZE_MAX)
+            continue;
         size_t back = d < dem_trough_peak[i] ? d : dem_trough_peak[i];
-        if (dem_trough[i] != SIZE_MAX && back > dem_trough[i] && back - dem_trough[i] > dem_rise[0])
+        if (back > dem_trough[i] && back - dem_trough[i] > dem_rise[0])
             dem_rise[0] = back - dem_trough[i];
+        if (d >= dem_trough_peak[i]) /* all of it came back: the next fall is a trough of its own */
+            dem_trough[i] = SIZE_MAX;
     }
 }
 
