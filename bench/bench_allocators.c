@@ -26,7 +26,8 @@ static const char usage[] =
     "                huge-sites: blocks of 34, 40 and 46 MiB from 3 call sites allocated,\n"
     "                  written, freed (BigCache);\n"
     "                burst-free: 198 blocks of 320 KiB allocated, written, 102 freed,\n"
-    "                  then the other 96 in address order (batched madvise);\n"
+    "                  then the other 96 in address order (batched madvise: hakmem\n"
+    "                  purges it with madvise.delay = 0);\n"
     "                phases: first half of the run 4 rounds of 6 blocks of 4.5 MiB\n"
     "                  from one site, second half 4 rounds of 12 of 3.75 MiB from 3\n"
     "                  others, each round allocated, written, freed (ELO)\n"
@@ -418,13 +419,12 @@ static void run_huge_sites(uint64_t iter)
  * all of 320 KiB (five 64 KiB arena units, under 512 KiB, the smallest mmap
  * threshold ELO may pick, so arena runs whatever it learns), writes and
  * verifies them, frees the pool blocks, then frees the burst in address
- * order. The pool, 31.9 MiB, stays resident within what hakmem's arena
- * keeps free (large.retain, 32 MiB, in a process with no purger thread), so
- * every burst block freed after it takes the free memory over that size and
- * the excess is purged at once, from the oldest free runs. The batch merges
- * adjacent ranges into one madvise per flush (4 MiB); unbatched, each purge
- * is a call. The next iteration reuses the
- * pool in place and faults the burst in again. A fence, one block allocated
+ * order. By default hakmem keeps it all resident (the burst comes back every
+ * iteration, as with mimalloc and tcmalloc). With madvise.delay = 0, as the
+ * matrix runs it, the arena keeps only about large.retain (32 MiB) free and
+ * purges the rest at once, oldest free runs first: the batch then merges
+ * adjacent ranges into one madvise per flush (4 MiB), where unbatched each
+ * purge is a call. A fence, one block allocated
  * before the warm-up right after the pool and live until the end, keeps the
  * burst from ever being the pool's neighbour (a burst block freed next to
  * the resident pool would merge with it, and the pool would be purged). */
