@@ -49,6 +49,12 @@ struct tiny_heap {
     struct tiny_class_state cls[HAK_NCLASS];
     _Atomic(struct tiny_slab *) notify;   /* slabs that got remote frees while full */
     struct tiny_ss *ss_list;              /* SuperSlabs this heap carves from */
+    /* ss_full and the SuperSlabs after it on ss_list had no run of
+     * ss_full_units free units as of ss_full_epoch (superslab.c's count of
+     * unit releases): claims stop there until units are released. */
+    struct tiny_ss *ss_full;
+    uint64_t ss_full_epoch;
+    unsigned ss_full_units;
     struct tiny_tls *tls;                 /* the owner thread's TLS lists */
     struct hak_counters *ctr;             /* the owner thread's counters */
     struct tiny_heap *reg_next, *reg_prev;/* registry of live heaps (when listed), or the pool */

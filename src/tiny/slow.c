@@ -219,7 +219,8 @@ static unsigned refill(struct tiny_heap *h, struct tiny_tls *t, unsigned c, unsi
                 HAK_CTR_INC_C(tiny, refill_local, c);
                 return n;
             }
-            if (_hak_tiny_drain_remote(s) && (n = take_free(t, c, s, want)) != 0) {
+            if (atomic_load_explicit(&s->remote, memory_order_relaxed) && _hak_tiny_drain_remote(s) &&
+                (n = take_free(t, c, s, want)) != 0) {
                 HAK_CTR_INC_C(tiny, refill_remote, c);
                 return n;
             }
@@ -473,13 +474,22 @@ void _hak_tiny_free_slow(void *p, struct tiny_slab *s, const char *fn)
     t->uslab[TINY_UCACHE_SLOT(u)] = s;
     unsigned c = s->cls;
     tiny_slow_enter(h);
-    if (t->room[c] == 0) { /* full: keep half */
-        _hak_tiny_flush_list(h, t, c, t->bound[c] - t->bound[c] / 2);
-        HAK_CTR_INC(free, tls_flush);
+    if (t->room[c] == 0) {
         /* A thread fed by its own frees may not refill for a long time:
          * its notified slabs are drained here too, or their remote frees
          * would pin them (and their SuperSlabs) indefinitely. */
         _hak_tiny_drain_notify(h);
+        HAK_CTR_INC(free, tls_flush);
+        if (t->bound[c] <= 2) {
+            /* Large classes (a list of two, refilled a block at a time):
+             * halving the list would return one block whose slab is still
+             * to be looked up; p's is known, and p goes straight back. */
+            ((uintptr_t *)p)[1] = tiny_mark(a);
+            slab_return(h, s, p);
+            tiny_slow_leave(h);
+            return;
+        }
+        _hak_tiny_flush_list(h, t, c, t->bound[c] - t->bound[c] / 2); /* full: keep half */
     }
     tiny_link_set(p, t->head[c], _hak_list_key);
     ((uintptr_t *)p)[1] = tiny_mark(a);

@@ -117,13 +117,25 @@ static struct tiny_slab *slab_at(struct tiny_heap *h, struct tiny_ss *ss, unsign
     return _hak_tiny_slab_setup(&ss->chunk, ss_base(ss) + (uintptr_t)u * HAK_UNIT_SIZE, cls, units, h, ss);
 }
 
+/* Unit releases into any SuperSlab, counted after the units are free: a
+ * heap's note that its SuperSlabs are full holds while this is unchanged. */
+static _Atomic uint64_t units_released;
+
 struct tiny_slab *_hak_ss_slab_owned(struct tiny_heap *h, unsigned cls, unsigned units)
 {
-    for (struct tiny_ss *ss = h->ss_list; ss; ss = ss->next) {
+    /* A heap that fills SuperSlab after SuperSlab would walk every full one
+     * each time it needs a slab: the walk ends where the last one failed. */
+    uint64_t epoch = atomic_load_explicit(&units_released, memory_order_acquire);
+    struct tiny_ss *stop = h->ss_full_epoch == epoch && units >= h->ss_full_units ? h->ss_full : NULL;
+    for (struct tiny_ss *ss = h->ss_list; ss != stop; ss = ss->next) {
         int u = claim_units(ss, units);
         if (u >= 0)
             return slab_at(h, ss, (unsigned)u, cls, units);
     }
+    /* Before stop, no run of units; from it, none of ss_full_units ≤ units. */
+    h->ss_full = h->ss_list;
+    h->ss_full_epoch = epoch;
+    h->ss_full_units = units;
     return NULL;
 }
 
@@ -402,6 +414,8 @@ struct tiny_slab *_hak_ss_slab_new(struct tiny_heap *h, unsigned cls, unsigned u
 
 static void ss_unlink(struct tiny_heap *h, struct tiny_ss *ss)
 {
+    if (h->ss_full == ss)
+        h->ss_full = NULL;
     if (ss->prev)
         ss->prev->next = ss->next;
     else
@@ -429,6 +443,7 @@ void _hak_ss_slab_release(struct tiny_heap *h, struct tiny_slab *s)
     for (unsigned k = u; k < u + s->units; k++)
         atomic_store_explicit(&ss->freed_at[k], t, memory_order_relaxed);
     uint64_t now = atomic_fetch_and_explicit(&ss->state, ~bits, memory_order_acq_rel) & ~bits;
+    atomic_fetch_add_explicit(&units_released, 1, memory_order_release);
     if (now & ~TINY_SS_OWNED)
         _hak_purge_kick(); /* the SuperSlab stays, with units that may go idle */
     if (now == 0) {
@@ -466,6 +481,7 @@ void _hak_ss_heap_exit(struct tiny_heap *h)
     }
     hak_unlock(&orphan_lock);
     h->ss_list = NULL;
+    h->ss_full = NULL;
     while (empty) {
         struct tiny_ss *next = empty->next;
         ss_release(empty);

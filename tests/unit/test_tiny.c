@@ -683,6 +683,77 @@ static void empty_slabs_are_reused(void **state)
     assert_int_equal(_hak_tiny_cached_bytes(), 0);
 }
 
+/* 64 KiB blocks: slabs of 8 units (8 blocks), three to a SuperSlab. A
+ * thread fills three SuperSlabs (9 slabs; the walks that found them full
+ * are remembered), empties the first slab, and takes one more: it must
+ * come from the released units of the first SuperSlab, not a fourth. */
+#define MID64 (64 * 1024)
+static void *refill_after_release(void *arg)
+{
+    (void)arg;
+    void *p[80];
+    for (unsigned i = 0; i < 72; i++) {
+        p[i] = hak_malloc(MID64);
+        assert_non_null(p[i]);
+    }
+    struct tiny_slab *first = tiny_slab_of((uintptr_t)p[0]);
+    for (unsigned i = 0; i < 72; i++)
+        if (tiny_slab_of((uintptr_t)p[i]) == first) {
+            hak_free(p[i]);
+            p[i] = NULL;
+        }
+    _hak_tiny_flush_tls(); /* the last two of them, kept in the TLS list */
+    for (unsigned i = 72; i < 80; i++) {
+        p[i] = hak_malloc(MID64);
+        assert_non_null(p[i]);
+    }
+    for (unsigned i = 0; i < 80; i++)
+        hak_free(p[i]);
+    return NULL;
+}
+
+/* A class whose TLS list holds two: a third free goes straight to its
+ * slab, and the list keeps the two it has (popped last in, first out). */
+static void *overflow_to_slab(void *arg)
+{
+    (void)arg;
+    void *p[3];
+    for (unsigned i = 0; i < 3; i++)
+        p[i] = hak_malloc(MID64);
+    for (unsigned i = 0; i < 3; i++)
+        hak_free(p[i]);
+    assert_ptr_equal(hak_malloc(MID64), p[1]);
+    assert_ptr_equal(hak_malloc(MID64), p[0]);
+    assert_ptr_equal(hak_malloc(MID64), p[2]);
+    for (unsigned i = 0; i < 3; i++)
+        hak_free(p[i]);
+    return NULL;
+}
+
+static void large_class_overflow_goes_to_its_slab(void **state)
+{
+    (void)state;
+    if (_hak_tiny_bound[hak_size_class(MID64)] != 2)
+        return; /* check mode: no TLS lists */
+    run_thread(overflow_to_slab, NULL); /* halving the list would pop p[2] first */
+}
+
+static void full_superslabs_are_rechecked(void **state)
+{
+    (void)state;
+    unsigned c = hak_size_class(MID64);
+    assert_int_equal(_hak_tiny_units[c], 8);
+    snap(&before);
+    run_thread(refill_after_release, NULL);
+    snap(&after);
+#if HAK_COUNTERS
+    if (HAK_OPT(tiny_use_superslab)) { /* fallback slabs: one mapping each */
+        assert_int_equal(GREW(tiny_refill_new_ss, c), 3);
+        assert_int_equal(GREW(tiny_refill_empty_slab, c), 7);
+    }
+#endif
+}
+
 /* Idle units of a SuperSlab still in use are purged after the delay (and
  * at trim), while it serves on; carving there again works as before. */
 static void idle_units_are_purged(void **state)
@@ -733,6 +804,8 @@ int main(void)
         cmocka_unit_test(empty_memory_goes_back),
         cmocka_unit_test(empty_slabs_are_reused),
         cmocka_unit_test(idle_units_are_purged),
+        cmocka_unit_test(full_superslabs_are_rechecked),
+        cmocka_unit_test(large_class_overflow_goes_to_its_slab),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
