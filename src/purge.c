@@ -280,17 +280,23 @@ static void tick_inline(uint64_t now)
     atomic_store(&inline_busy, false);
 }
 
+#define PURGE_LOOK_EVERY 16 /* slow calls per look at the clock: a due pass waits at most as many */
 static hak_noinline void start_pending_slow(void)
 {
     if (no_thread || _hak_thread.gone || atomic_load(&exiting))
         return;
-    /* Until a pass is due every slow call of the process lands here: the
-     * coarse clock (a tick behind at most) tells it for a third of the cost. */
-    uint64_t soon = _hak_os_coarse_ns();
-    if (!thread_allowed() || soon < atomic_load_explicit(&retry_at, memory_order_relaxed)) {
-        if (soon >= atomic_load_explicit(&inline_due, memory_order_relaxed))
-            tick_inline(_hak_os_now_ns());
-        return;
+    /* Until a pass is due every slow call of the process would land here:
+     * the next PURGE_LOOK_EVERY - 1 skip it, and the clock read is the
+     * coarse one (a tick behind at most), for a third of the cost. */
+    bool allowed = thread_allowed();
+    if (!allowed || atomic_load_explicit(&retry_at, memory_order_relaxed)) {
+        uint64_t soon = _hak_os_coarse_ns();
+        if (!allowed || soon < atomic_load_explicit(&retry_at, memory_order_relaxed)) {
+            _hak_thread.purge_skip = PURGE_LOOK_EVERY - 1;
+            if (soon >= atomic_load_explicit(&inline_due, memory_order_relaxed))
+                tick_inline(_hak_os_now_ns());
+            return;
+        }
     }
     if (!atomic_exchange(&wanted, false))
         return;
@@ -306,6 +312,10 @@ void _hak_purge_start_pending(void)
 {
     if (hak_likely(!atomic_load_explicit(&wanted, memory_order_relaxed)))
         return;
+    if (_hak_thread.purge_skip) {
+        _hak_thread.purge_skip--;
+        return;
+    }
     start_pending_slow();
 }
 

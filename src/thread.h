@@ -25,6 +25,7 @@ struct hak_thread {
     struct policy_tls pol;                /* samples not yet in the window */
     bool armed;                           /* the exit destructor will run */
     bool gone;                            /* the exit functions have run: the thread is exiting */
+    uint8_t purge_skip;                   /* slow calls before the next look at the clock (purge.c) */
 };
 
 extern hak_tls struct hak_thread _hak_thread;

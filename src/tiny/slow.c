@@ -110,6 +110,8 @@ static void *link_fresh(const struct tiny_slab *s, uintptr_t b, void *head)
 static void *carve_link(struct tiny_tls *t, const struct tiny_slab *s, unsigned n, void *head)
 {
     uintptr_t first = s->data + (uintptr_t)s->carved * s->size;
+    if (n == 1) /* large classes refill a block at a time */
+        return link_fresh(s, first, head);
     if (hak_likely(!_hak_tiny_secure)) {
         for (unsigned i = n; i-- > 0;)
             head = link_fresh(s, first + (uintptr_t)i * s->size, head);
