@@ -71,6 +71,11 @@ static HAK_LOCK_DEFINE(orphan_lock, HAK_RANK_SS_ORPHANS);
 static struct tiny_ss *orphan_head;
 #define ORPHAN_SCAN 16 /* orphans looked at per adoption attempt */
 
+/* Units freed in any SuperSlab (slabs released, purges done), counted
+ * after they are free: a heap's note that its SuperSlabs are full holds
+ * while this is unchanged. */
+static _Atomic uint64_t units_released;
+
 static uint64_t units_mask(unsigned u, unsigned n)
 {
     return (n >= 64 ? ~(uint64_t)0 : (((uint64_t)1 << n) - 1)) << u;
@@ -116,10 +121,6 @@ static struct tiny_slab *slab_at(struct tiny_heap *h, struct tiny_ss *ss, unsign
 {
     return _hak_tiny_slab_setup(&ss->chunk, ss_base(ss) + (uintptr_t)u * HAK_UNIT_SIZE, cls, units, h, ss);
 }
-
-/* Unit releases into any SuperSlab, counted after the units are free: a
- * heap's note that its SuperSlabs are full holds while this is unchanged. */
-static _Atomic uint64_t units_released;
 
 struct tiny_slab *_hak_ss_slab_owned(struct tiny_heap *h, unsigned cls, unsigned units)
 {
@@ -198,7 +199,9 @@ static void units_purged(void *addr, size_t len, void *arg)
     unsigned u = (unsigned)(((uintptr_t)addr - ss_base(ss)) >> HAK_UNIT_SHIFT);
     uint64_t mask = units_mask(u, (unsigned)(len >> HAK_UNIT_SHIFT));
     atomic_fetch_or_explicit(&ss->purged_units, (uint32_t)mask, memory_order_relaxed);
-    if ((atomic_fetch_and_explicit(&ss->state, ~mask, memory_order_acq_rel) & ~mask) == 0)
+    uint64_t left = atomic_fetch_and_explicit(&ss->state, ~mask, memory_order_acq_rel) & ~mask;
+    atomic_fetch_add_explicit(&units_released, 1, memory_order_release);
+    if (left == 0)
         release_unowned(ss);
 }
 
