@@ -295,7 +295,8 @@ static void heap_retire(struct tiny_heap *h)
 {
     struct tiny_tls *t = h->tls;
     for (unsigned c = 1; c < HAK_NCLASS; c++)
-        _hak_tiny_flush_list(h, t, c, UINT32_MAX);
+        if (t->head[c]) /* most are empty: a thread uses a few classes */
+            _hak_tiny_flush_list(h, t, c, UINT32_MAX);
     _hak_tiny_drain_notify(h);
     for (unsigned c = 1; c < HAK_NCLASS; c++) {
         struct tiny_class_state *cs = &h->cls[c];
