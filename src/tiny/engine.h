@@ -137,8 +137,13 @@ void _hak_tiny_slab_unpublish(struct tiny_slab *s);
 /* Block b of s links to something that is not a free block of s: its link
  * word was overwritten after it was freed. Reported for the function fn. */
 hak_cold void _hak_tiny_bad_link(const char *fn, const struct tiny_slab *s, void *b);
-/* Moves s's remote frees to its local list (owner only); returns how many. */
-unsigned _hak_tiny_drain_remote(struct tiny_slab *s);
+/* Moves s's remote frees to its local list (owner only); returns how many.
+ * Inline: most slabs a refill or a retire looks at have none. */
+unsigned _hak_tiny_drain_remote_slow(struct tiny_slab *s);
+static inline unsigned tiny_drain_remote(struct tiny_slab *s)
+{
+    return atomic_load_explicit(&s->remote, memory_order_relaxed) ? _hak_tiny_drain_remote_slow(s) : 0;
+}
 /* Pushes block p on s's remote list (a thread that does not own s). */
 void _hak_tiny_remote_push(struct tiny_slab *s, void *p);
 

@@ -174,7 +174,7 @@ void _hak_tiny_drain_notify(struct tiny_heap *h)
         struct tiny_slab *next = s->notify_next;
         atomic_store_explicit(&s->notified, 0, memory_order_release);
         if (atomic_load_explicit(&s->owner, memory_order_relaxed) == h && s->list != TINY_LIST_NONE) {
-            _hak_tiny_drain_remote(s);
+            tiny_drain_remote(s);
             if (s->list == TINY_LIST_FULL && s->free)
                 _hak_tiny_slab_move(h, s, TINY_LIST_PARTIAL);
             if (s->list != TINY_LIST_CUR && slab_releasable(s))
@@ -215,7 +215,7 @@ struct tiny_slab *_hak_tiny_adopt(struct tiny_heap *h, unsigned c, struct tiny_s
     s->list = TINY_LIST_NONE;
     atomic_store_explicit(&s->owner, h, memory_order_release);
     hak_unlock(&abandoned[c].lock);
-    _hak_tiny_drain_remote(s);
+    tiny_drain_remote(s);
     HAK_CTR_INC(tiny, slab_adopt);
     return s;
 }
@@ -305,7 +305,7 @@ static void heap_retire(struct tiny_heap *h)
             struct tiny_slab *s = lists[i];
             while (s) {
                 struct tiny_slab *next = i == 0 ? NULL : s->next;
-                _hak_tiny_drain_remote(s);
+                tiny_drain_remote(s);
                 if (slab_releasable(s)) {
                     slab_release(h, s);
                 } else {
@@ -376,7 +376,7 @@ void _hak_tiny_flush_tls(void)
     for (unsigned c = 1; c < HAK_NCLASS; c++) {
         struct tiny_slab *s = h->cls[c].cur;
         if (s) {
-            _hak_tiny_drain_remote(s);
+            tiny_drain_remote(s);
             if (slab_releasable(s))
                 slab_release(h, s);
         }

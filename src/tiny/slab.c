@@ -141,11 +141,8 @@ void _hak_tiny_bad_link(const char *fn, const struct tiny_slab *s, void *b)
     _hak_check_report(fn, "corrupted free list", b, s->cls, s->size);
 }
 
-/* Moves the slab's remote frees to its local list (owner only). */
-unsigned _hak_tiny_drain_remote(struct tiny_slab *s)
+unsigned _hak_tiny_drain_remote_slow(struct tiny_slab *s)
 {
-    if (!atomic_load_explicit(&s->remote, memory_order_relaxed))
-        return 0;
     void *r = atomic_exchange_explicit(&s->remote, NULL, memory_order_acquire);
     if (!r)
         return 0;

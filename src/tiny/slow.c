@@ -162,7 +162,7 @@ static unsigned take_carve(struct tiny_tls *t, unsigned c, struct tiny_slab *s, 
 static struct tiny_slab *reclaim_full(struct tiny_heap *h, unsigned c)
 {
     for (struct tiny_slab *s = h->cls[c].full; s; s = s->next)
-        if (atomic_load_explicit(&s->remote, memory_order_relaxed) && _hak_tiny_drain_remote(s))
+        if (tiny_drain_remote(s))
             return s;
     return NULL;
 }
@@ -221,8 +221,7 @@ static unsigned refill(struct tiny_heap *h, struct tiny_tls *t, unsigned c, unsi
                 HAK_CTR_INC_C(tiny, refill_local, c);
                 return n;
             }
-            if (atomic_load_explicit(&s->remote, memory_order_relaxed) && _hak_tiny_drain_remote(s) &&
-                (n = take_free(t, c, s, want)) != 0) {
+            if (tiny_drain_remote(s) && (n = take_free(t, c, s, want)) != 0) {
                 HAK_CTR_INC_C(tiny, refill_remote, c);
                 return n;
             }
@@ -267,12 +266,8 @@ static void *alloc_class(unsigned c)
     return b;
 }
 
-/* ------------------------------------------------------------------ check */
-
-/* Check mode keeps no TLS lists: blocks come straight from the current
- * slab's free list, every pop verified, and go straight back to it. */
-
-/* Gives block b of h's back to its slab s (owner only). */
+/* Gives block b of h's back to its slab s (owner only): check mode's
+ * free, and an overflowing free in a class whose TLS list holds two. */
 static void slab_return(struct tiny_heap *h, struct tiny_slab *s, void *b)
 {
     hak_assert(atomic_load(&s->owner) == h);
@@ -282,6 +277,11 @@ static void slab_return(struct tiny_heap *h, struct tiny_slab *s, void *b)
     HAK_CTR_INC(free, ss_local);
     _hak_tiny_slab_returned(h, s);
 }
+
+/* ------------------------------------------------------------------ check */
+
+/* Check mode keeps no TLS lists: blocks come straight from the current
+ * slab's free list, every pop verified, and go straight back to it. */
 
 /* Blocks carved onto a slab's free list at a time in check mode. */
 #define CHECK_CARVE 64
@@ -314,7 +314,7 @@ static void *check_take(struct tiny_heap *h, struct tiny_tls *t, unsigned c, str
         if (s) {
             if (s->free) {
                 HAK_CTR_INC_C(tiny, refill_local, c);
-            } else if (_hak_tiny_drain_remote(s)) {
+            } else if (tiny_drain_remote(s)) {
                 HAK_CTR_INC_C(tiny, refill_remote, c);
             } else if (s->carved < s->capacity) {
                 unsigned left = s->capacity - s->carved, n = left < CHECK_CARVE ? left : CHECK_CARVE;
