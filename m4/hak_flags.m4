@@ -11,3 +11,18 @@ AC_DEFUN([HAK_CHECK_CFLAG], [
   AS_VAR_IF([hak_cv], [yes], [$2], [$3])
   AS_VAR_POPDEF([hak_cv])
 ])
+
+# HAK_CHECK_LDFLAG(FLAG, [ACTION-IF-ACCEPTED], [ACTION-IF-REJECTED])
+# Links and runs a program with FLAG: a flag the dynamic loader must know
+# (a new relocation format) is accepted only where the result runs.
+AC_DEFUN([HAK_CHECK_LDFLAG], [
+  AS_VAR_PUSHDEF([hak_cv], [hak_cv_ldflag_$1])
+  AC_CACHE_CHECK([whether the linker and loader accept $1], [hak_cv], [
+    hak_save_LDFLAGS=$LDFLAGS
+    LDFLAGS="$LDFLAGS $1"
+    AC_RUN_IFELSE([AC_LANG_PROGRAM([[static const char *const p[] = { "a", "b" };]], [[return p[1][0] != 'b';]])],
+      [AS_VAR_SET([hak_cv], [yes])], [AS_VAR_SET([hak_cv], [no])], [AS_VAR_SET([hak_cv], [no])])
+    LDFLAGS=$hak_save_LDFLAGS])
+  AS_VAR_IF([hak_cv], [yes], [$2], [$3])
+  AS_VAR_POPDEF([hak_cv])
+])

@@ -41,6 +41,33 @@ static void warn(struct hak_config *c, int fd, const char *where, const char *fm
     _hak_dprintf(fd, "hakmem: config: %s: %s\n", where, msg);
 }
 
+char *_hak_config_str(struct hak_config *c, int id)
+{
+    int slot = 0;
+    for (int i = 0; i < id; i++)
+        slot += _hak_opt_desc[i].type == HAK_T_STR;
+    return c->str[slot];
+}
+
+const char *_hak_config_format(const struct hak_config *c, int id, char *buf, size_t len)
+{
+    if (_hak_opt_desc[id].type == HAK_T_STR) {
+        _hak_fmt(buf, len, "%s", _hak_config_str((struct hak_config *)c, id));
+        return buf;
+    }
+    struct hak_optval v;
+    v.i = c->val[id];
+    return _hak_opt_format(id, &v, buf, len);
+}
+
+static void store(struct hak_config *c, int id, const struct hak_optval *v)
+{
+    if (_hak_opt_desc[id].type == HAK_T_STR)
+        memcpy(_hak_config_str(c, id), v->s, sizeof v->s);
+    else
+        c->val[id] = v->i;
+}
+
 int _hak_config_set(struct hak_config *c, int id, const char *text, struct hak_src src, const char *where, int warn_fd)
 {
     struct hak_optval v;
@@ -48,13 +75,10 @@ int _hak_config_set(struct hak_config *c, int id, const char *text, struct hak_s
     if (_hak_opt_parse(id, text, &v, true, err, sizeof err) != 0) {
         char name[64];
         warn(c, warn_fd, where, "%s: %s (keeping %s)", _hak_opt_name(id, name, sizeof name), err,
-             _hak_opt_format(id, &c->val[id], cur, sizeof cur));
+             _hak_config_format(c, id, cur, sizeof cur));
         return -1;
     }
-    if (_hak_opt_desc[id].type == HAK_T_STR)
-        memcpy(c->val[id].s, v.s, sizeof v.s);
-    else
-        c->val[id].i = v.i;
+    store(c, id, &v);
     c->src[id] = src;
     return 0;
 }
@@ -315,7 +339,9 @@ void _hak_config_load(struct hak_config *c, const struct hak_load_args *a)
     memset(c, 0, sizeof *c);
     for (int id = 0; id < HAK_OPT__COUNT; id++) {
         char err[256];
-        _hak_opt_parse(id, _hak_opt_desc[id].def, &c->val[id], false, err, sizeof err);
+        struct hak_optval v;
+        _hak_opt_parse(id, _hak_opt_desc[id].def, &v, false, err, sizeof err);
+        store(c, id, &v);
         c->src[id] = (struct hak_src){ HAK_SRC_DEFAULT, 0, NULL };
     }
     int fd = a->warn_fd;
@@ -372,13 +398,13 @@ void _hak_config_load(struct hak_config *c, const struct hak_load_args *a)
     if (a->use_env)
         load_env(c, fd);
 
-    if (c->val[HAK_OPT_verbose].i >= 1 && fd >= 0) {
+    if (c->val[HAK_OPT_verbose] >= 1 && fd >= 0) {
         for (int id = 0; id < HAK_OPT__COUNT; id++) {
             if (c->src[id].kind == HAK_SRC_DEFAULT)
                 continue;
             char name[64], val[HAK_OPT_STR_MAX], src[600];
             _hak_dprintf(fd, "hakmem: config: %s = %s (%s)\n", _hak_opt_name(id, name, sizeof name),
-                         _hak_opt_format(id, &c->val[id], val, sizeof val), _hak_src_format(&c->src[id], c, src, sizeof src));
+                         _hak_config_format(c, id, val, sizeof val), _hak_src_format(&c->src[id], c, src, sizeof src));
         }
     }
 }
@@ -482,7 +508,7 @@ static void print_text(struct hak_out *o, const struct hak_config *c, bool whole
         wname = wval = wsrc = 6; /* the headings */
         for (int id = 0; id < HAK_OPT__COUNT; id++) {
             int n = (int)strlen(_hak_opt_name(id, name, sizeof name));
-            int v = (int)strlen(_hak_opt_format(id, &c->val[id], val, sizeof val));
+            int v = (int)strlen(_hak_config_format(c, id, val, sizeof val));
             int s = (int)strlen(_hak_src_format(&c->src[id], c, src, sizeof src));
             wname = n > wname ? n : wname;
             wval = v > wval && v <= 16 ? v : wval;
@@ -494,7 +520,7 @@ static void print_text(struct hak_out *o, const struct hak_config *c, bool whole
     text_line(o, whole, "%-*s %-*s %-*s %s", wname, "option", wval, "value", wsrc, "source", "description");
     for (int id = 0; id < HAK_OPT__COUNT; id++)
         text_line(o, whole, "%-*s %-*s %-*s %s", wname, _hak_opt_name(id, name, sizeof name), wval,
-                  _hak_opt_format(id, &c->val[id], val, sizeof val), wsrc,
+                  _hak_config_format(c, id, val, sizeof val), wsrc,
                   _hak_src_format(&c->src[id], c, src, sizeof src), _hak_opt_desc[id].doc);
 }
 
@@ -511,7 +537,7 @@ void _hak_config_print(const struct hak_config *c, int fd, int format)
     case HAK_DUMP_VALUES:
         for (int id = 0; id < HAK_OPT__COUNT; id++)
             _hak_out_printf(&o, "%s = %s\n", _hak_opt_name(id, name, sizeof name),
-                            _hak_opt_format(id, &c->val[id], val, sizeof val));
+                            _hak_config_format(c, id, val, sizeof val));
         break;
     case HAK_DUMP_JSON:
         _hak_out_printf(&o, "{\"file\": ");
@@ -523,7 +549,7 @@ void _hak_config_print(const struct hak_config *c, int fd, int format)
             _hak_out_printf(&o, "%s\n  ", id ? "," : "");
             _hak_out_json_str(&o, _hak_opt_name(id, name, sizeof name));
             _hak_out_printf(&o, ": {\"value\": ");
-            _hak_out_json_str(&o, _hak_opt_format(id, &c->val[id], val, sizeof val));
+            _hak_out_json_str(&o, _hak_config_format(c, id, val, sizeof val));
             _hak_out_printf(&o, ", \"source\": ");
             _hak_out_json_str(&o, _hak_src_format(&c->src[id], c, src, sizeof src));
             _hak_out_printf(&o, "}");

@@ -51,8 +51,20 @@ struct hak_src {
     const char *name;           /* FILE, PROFILE: file path; ENV: variable; ARG: caller's label */
 };
 
+/* How many options are STR: their text is kept apart from the integer values
+ * so that the configuration stays small (it is zeroed at every start). */
+enum {
+    HAK_OPT__STRS = 0
+#define HAK_OPTION(id, section, key, type, def, range, unit, env, doc) +(HAK_T_##type == HAK_T_STR)
+#define HAK_ALIAS(env, id, inverted)
+#include "options.def"
+#undef HAK_OPTION
+#undef HAK_ALIAS
+};
+
 struct hak_config {
-    struct hak_optval val[HAK_OPT__COUNT];
+    int64_t val[HAK_OPT__COUNT];        /* as hak_optval.i */
+    char str[HAK_OPT__STRS][HAK_OPT_STR_MAX]; /* STR options' text, in table order */
     struct hak_src src[HAK_OPT__COUNT];
     char file[512];             /* ini file read, or "builtin:hakmem.ini" */
     char profile[64];           /* profile applied, "" for none */
@@ -61,8 +73,13 @@ struct hak_config {
 
 /* The process's configuration, loaded once at start-up. */
 extern struct hak_config _hak_cfg;
-#define HAK_OPT(id)     (_hak_cfg.val[HAK_OPT_##id].i)
-#define HAK_OPT_STR(id) (_hak_cfg.val[HAK_OPT_##id].s)
+#define HAK_OPT(id)     (_hak_cfg.val[HAK_OPT_##id])
+#define HAK_OPT_STR(id) (_hak_config_str(&_hak_cfg, HAK_OPT_##id))
+
+/* The text of STR option id in c. */
+char *_hak_config_str(struct hak_config *c, int id);
+/* Option id's value in c, formatted as _hak_opt_format does. */
+const char *_hak_config_format(const struct hak_config *c, int id, char *buf, size_t len);
 
 /* Option index of "section.key" (or "key" for the top level, also accepted
  * as "general.key"); -1 if unknown. */

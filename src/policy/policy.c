@@ -434,7 +434,7 @@ static void print_text(struct hak_out *o, uint64_t now)
                         s->retired ? "retired" : "survivor", i == e->incumbent ? ", leader" : "",
                         i == v->strategy ? ", running" : "");
     }
-    _hak_out_printf(o, "[evo]\n  policy %s, mode %s", _hak_opt_format(HAK_OPT_evo_policy, &_hak_cfg.val[HAK_OPT_evo_policy],
+    _hak_out_printf(o, "[evo]\n  policy %s, mode %s", _hak_config_format(&_hak_cfg, HAK_OPT_evo_policy,
                                                                       size, sizeof size),
                     evo_mode_name(v->mode));
     if (v->mode != EVO_LEARN)
@@ -484,7 +484,7 @@ static void print_json(struct hak_out *o, uint64_t now)
         _hak_out_printf(o, "]");
     }
     _hak_out_printf(o, "},\n \"evo\": {\"policy\": \"%s\", \"mode\": \"%s\"",
-                    _hak_opt_format(HAK_OPT_evo_policy, &_hak_cfg.val[HAK_OPT_evo_policy], word, sizeof word),
+                    _hak_config_format(&_hak_cfg, HAK_OPT_evo_policy, word, sizeof word),
                     P.enabled ? evo_mode_name(v->mode) : "none");
     if (P.enabled) {
         _hak_out_printf(o, ", \"frozen_strategy\": %u, \"transitions\": %llu, \"by_reason\": {", v->frozen,

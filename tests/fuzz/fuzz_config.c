@@ -37,14 +37,15 @@ static void check_values(const struct hak_config *c)
 {
     for (int id = 0; id < HAK_OPT__COUNT; id++) {
         char text[HAK_OPT_STR_MAX + 8], err[256];
-        const struct hak_optval *v = &c->val[id];
-        if (_hak_opt_desc[id].type == HAK_T_STR && memchr(v->s, 0, sizeof v->s) == NULL)
+        bool str = _hak_opt_desc[id].type == HAK_T_STR;
+        const char *s = str ? _hak_config_str((struct hak_config *)c, id) : NULL;
+        if (str && memchr(s, 0, HAK_OPT_STR_MAX) == NULL)
             fail("string value not terminated", id, "");
-        _hak_opt_format(id, v, text, sizeof text);
+        _hak_config_format(c, id, text, sizeof text);
         struct hak_optval back;
         if (_hak_opt_parse(id, text, &back, true, err, sizeof err) != 0)
             fail(err, id, text);
-        if (_hak_opt_desc[id].type == HAK_T_STR ? strcmp(back.s, v->s) != 0 : back.i != v->i)
+        if (str ? strcmp(back.s, s) != 0 : back.i != c->val[id])
             fail("value does not read back the same", id, text);
         if (c->src[id].kind > HAK_SRC_ARG)
             fail("bad source", id, text);
@@ -97,7 +98,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         set[nset++] = name;
     }
 
-    static struct hak_config c; /* 5 KiB and more: off the stack */
+    static struct hak_config c; /* 2.5 KiB: off the stack */
     struct hak_load_args args = { .profile = profile, .file = path, .use_env = true, .warn_fd = nset & 1 ? null_fd : -1 };
     _hak_config_load(&c, &args);
     check_values(&c);

@@ -101,8 +101,8 @@ static void defaults_without_any_source(void **state)
     assert_int_equal(cfg.errors, 0);
     for (int id = 0; id < HAK_OPT__COUNT; id++)
         assert_int_equal(cfg.src[id].kind, HAK_SRC_DEFAULT);
-    assert_int_equal(cfg.val[HAK_OPT_tiny_use_superslab].i, 1);
-    assert_int_equal(cfg.val[HAK_OPT_on_error].i, HAK_ON_ERROR_ABORT);
+    assert_int_equal(cfg.val[HAK_OPT_tiny_use_superslab], 1);
+    assert_int_equal(cfg.val[HAK_OPT_on_error], HAK_ON_ERROR_ABORT);
 }
 
 static void precedence_file_profile_env(void **state)
@@ -123,25 +123,25 @@ static void precedence_file_profile_env(void **state)
     setenv("HAKMEM_TINY_CACHE_MAX", "300", 1);
     const char *w = load(path, "p");
     assert_string_equal(w, "");
-    assert_int_equal(cfg.val[HAK_OPT_stats].i, 1);
+    assert_int_equal(cfg.val[HAK_OPT_stats], 1);
     assert_int_equal(cfg.src[HAK_OPT_stats].kind, HAK_SRC_FILE);
     assert_int_equal(cfg.src[HAK_OPT_stats].line, 1);
-    assert_int_equal(cfg.val[HAK_OPT_tiny_max_size].i, 512);
-    assert_int_equal(cfg.val[HAK_OPT_tiny_cache_max].i, 300); /* env beats profile beats file */
+    assert_int_equal(cfg.val[HAK_OPT_tiny_max_size], 512);
+    assert_int_equal(cfg.val[HAK_OPT_tiny_cache_max], 300); /* env beats profile beats file */
     assert_int_equal(cfg.src[HAK_OPT_tiny_cache_max].kind, HAK_SRC_ENV);
-    assert_int_equal(cfg.val[HAK_OPT_bigcache_enabled].i, 1); /* profile beats file */
+    assert_int_equal(cfg.val[HAK_OPT_bigcache_enabled], 1); /* profile beats file */
     assert_int_equal(cfg.src[HAK_OPT_bigcache_enabled].kind, HAK_SRC_PROFILE);
     assert_int_equal(cfg.src[HAK_OPT_bigcache_enabled].line, 9);
     /* A section after the profile is an ordinary section again. */
-    assert_int_equal(cfg.val[HAK_OPT_large_mmap_threshold].i, 4 << 20);
+    assert_int_equal(cfg.val[HAK_OPT_large_mmap_threshold], 4 << 20);
     assert_int_equal(cfg.src[HAK_OPT_large_mmap_threshold].kind, HAK_SRC_FILE);
 
     unsetenv("HAKMEM_TINY_CACHE_MAX");
     load(path, "p");
-    assert_int_equal(cfg.val[HAK_OPT_tiny_cache_max].i, 200);
+    assert_int_equal(cfg.val[HAK_OPT_tiny_cache_max], 200);
     load(path, NULL);
-    assert_int_equal(cfg.val[HAK_OPT_tiny_cache_max].i, 100);
-    assert_int_equal(cfg.val[HAK_OPT_bigcache_enabled].i, 0);
+    assert_int_equal(cfg.val[HAK_OPT_tiny_cache_max], 100);
+    assert_int_equal(cfg.val[HAK_OPT_bigcache_enabled], 0);
 }
 
 static void profile_from_environment(void **state)
@@ -152,12 +152,12 @@ static void profile_from_environment(void **state)
     setenv("HAKMEM_MODE", "a", 1);
     load(NULL, NULL);
     assert_string_equal(cfg.profile, "a");
-    assert_int_equal(cfg.val[HAK_OPT_stats].i, 1);
+    assert_int_equal(cfg.val[HAK_OPT_stats], 1);
     setenv("HAKMEM_PROFILE", "b", 1); /* HAKMEM_PROFILE wins over HAKMEM_MODE */
     load(NULL, NULL);
     assert_string_equal(cfg.profile, "b");
-    assert_int_equal(cfg.val[HAK_OPT_stats].i, 0);
-    assert_int_equal(cfg.val[HAK_OPT_realloc_zero].i, HAK_REALLOC_ZERO_ALLOC);
+    assert_int_equal(cfg.val[HAK_OPT_stats], 0);
+    assert_int_equal(cfg.val[HAK_OPT_realloc_zero], HAK_REALLOC_ZERO_ALLOC);
     assert_string_equal(cfg.file, path);
 }
 
@@ -172,24 +172,24 @@ static void historical_toggles(void **state)
     setenv("HAKMEM_TINY_USE_SUPERSLAB", "0", 1);
     const char *w = load(path, NULL);
     assert_string_equal(w, "");
-    assert_int_equal(cfg.val[HAK_OPT_bigcache_enabled].i, 0);
-    assert_int_equal(cfg.val[HAK_OPT_elo_enabled].i, 0);
-    assert_int_equal(cfg.val[HAK_OPT_madvise_batch].i, 0);
-    assert_int_equal(cfg.val[HAK_OPT_evo_policy].i, HAK_EVO_FROZEN);
-    assert_int_equal(cfg.val[HAK_OPT_tiny_use_superslab].i, 0);
+    assert_int_equal(cfg.val[HAK_OPT_bigcache_enabled], 0);
+    assert_int_equal(cfg.val[HAK_OPT_elo_enabled], 0);
+    assert_int_equal(cfg.val[HAK_OPT_madvise_batch], 0);
+    assert_int_equal(cfg.val[HAK_OPT_evo_policy], HAK_EVO_FROZEN);
+    assert_int_equal(cfg.val[HAK_OPT_tiny_use_superslab], 0);
     assert_string_equal(cfg.src[HAK_OPT_bigcache_enabled].name, "HAKMEM_DISABLE_BIGCACHE");
     setenv("HAKMEM_DISABLE_BIGCACHE", "0", 1);
     load(path, NULL);
-    assert_int_equal(cfg.val[HAK_OPT_bigcache_enabled].i, 1);
+    assert_int_equal(cfg.val[HAK_OPT_bigcache_enabled], 1);
     /* The option's own variable is read after the alias and wins. */
     setenv("HAKMEM_DISABLE_BIGCACHE", "1", 1);
     setenv("HAKMEM_BIGCACHE_ENABLED", "1", 1);
     load(path, NULL);
-    assert_int_equal(cfg.val[HAK_OPT_bigcache_enabled].i, 1);
+    assert_int_equal(cfg.val[HAK_OPT_bigcache_enabled], 1);
     setenv("HAKMEM_DISABLE_ELO", "maybe", 1);
     w = load(path, NULL);
     assert_non_null(strstr(w, "hakmem: config: HAKMEM_DISABLE_ELO: 'maybe' is not a boolean"));
-    assert_int_equal(cfg.val[HAK_OPT_elo_enabled].i, 1);
+    assert_int_equal(cfg.val[HAK_OPT_elo_enabled], 1);
 }
 
 static void bad_values_warn_and_keep(void **state)
@@ -225,9 +225,9 @@ static void bad_values_warn_and_keep(void **state)
     snprintf(expect, sizeof expect, "%s:12: stats: 'perhaps' is not a boolean", path);
     assert_non_null(strstr(w, expect));
     assert_int_equal(cfg.errors, 7);
-    assert_int_equal(cfg.val[HAK_OPT_tiny_cache_max].i, 64);
-    assert_int_equal(cfg.val[HAK_OPT_tiny_max_size].i, 1024);
-    assert_int_equal(cfg.val[HAK_OPT_stats].i, 0);
+    assert_int_equal(cfg.val[HAK_OPT_tiny_cache_max], 64);
+    assert_int_equal(cfg.val[HAK_OPT_tiny_max_size], 1024);
+    assert_int_equal(cfg.val[HAK_OPT_stats], 0);
     /* One warning per error, each on its own line. */
     int lines = 0;
     for (const char *p = w; *p; p++)
@@ -245,7 +245,7 @@ static void bad_environment(void **state)
     assert_non_null(strstr(w, "hakmem: config: HAKMEM_TINY_CACHE_MAX: tiny.cache_max: '0x40' is not a whole number (keeping 64)"));
     assert_non_null(strstr(w, "hakmem: config: HAKMEM_BOGUS: unknown variable"));
     assert_int_equal(cfg.errors, 2);
-    assert_int_equal(cfg.val[HAK_OPT_tiny_cache_max].i, 64);
+    assert_int_equal(cfg.val[HAK_OPT_tiny_cache_max], 64);
 }
 
 static void long_lines_and_missing_things(void **state)
@@ -263,7 +263,7 @@ static void long_lines_and_missing_things(void **state)
     assert_non_null(strstr(w, expect));
     assert_non_null(strstr(w, "argument: no section [profile absent]"));
     assert_non_null(strstr(w, "; its profiles: none\n"));
-    assert_int_equal(cfg.val[HAK_OPT_tiny_cache_max].i, 80); /* the line after it still counts */
+    assert_int_equal(cfg.val[HAK_OPT_tiny_cache_max], 80); /* the line after it still counts */
     assert_string_equal(cfg.profile, "");
     assert_int_equal(cfg.errors, 2);
 
@@ -321,13 +321,13 @@ static void builtin_copy_has_every_profile(void **state)
         assert_string_equal(cfg.profile, profiles[i]);
     }
     load(NULL, "no-superslab");
-    assert_int_equal(cfg.val[HAK_OPT_tiny_use_superslab].i, 0);
+    assert_int_equal(cfg.val[HAK_OPT_tiny_use_superslab], 0);
     load(NULL, "minimal");
-    assert_int_equal(cfg.val[HAK_OPT_bigcache_enabled].i, 0);
-    assert_int_equal(cfg.val[HAK_OPT_elo_enabled].i, 0);
-    assert_int_equal(cfg.val[HAK_OPT_evo_policy].i, HAK_EVO_OFF);
-    assert_int_equal(cfg.val[HAK_OPT_madvise_batch].i, 0);
-    assert_int_equal(cfg.val[HAK_OPT_tiny_use_superslab].i, 1);
+    assert_int_equal(cfg.val[HAK_OPT_bigcache_enabled], 0);
+    assert_int_equal(cfg.val[HAK_OPT_elo_enabled], 0);
+    assert_int_equal(cfg.val[HAK_OPT_evo_policy], HAK_EVO_OFF);
+    assert_int_equal(cfg.val[HAK_OPT_madvise_batch], 0);
+    assert_int_equal(cfg.val[HAK_OPT_tiny_use_superslab], 1);
 }
 
 /* Each shipped profile's effective values against its golden file
@@ -392,7 +392,7 @@ static void loading_never_allocates(void **state)
     _hak_config_load(&cfg, &a);
     counting = 0;
     assert_int_equal(allocations, 0);
-    assert_int_equal(cfg.val[HAK_OPT_tiny_cache_bytes].i, 64 * 1024);
+    assert_int_equal(cfg.val[HAK_OPT_tiny_cache_bytes], 64 * 1024);
     assert_int_equal(cfg.errors, 2);
 }
 #endif
