@@ -47,6 +47,7 @@ struct tiny_class_state {
  * other threads may notify it; recycled when its thread exits. */
 struct tiny_heap {
     struct tiny_class_state cls[HAK_NCLASS];
+    uint64_t classes;                     /* bit c: class c has had a slab here (exit walks only those) */
     _Atomic(struct tiny_slab *) notify;   /* slabs that got remote frees while full */
     struct tiny_ss *ss_list;              /* SuperSlabs this heap carves from */
     /* ss_full and the SuperSlabs after it on ss_list had no run of
@@ -62,6 +63,8 @@ struct tiny_heap {
     _Atomic int64_t out_bytes;            /* written by the owner only: see tiny_slab_used */
     volatile int in_slow;                 /* owner is updating its lists (a fork child gives the heap up) */
 };
+
+_Static_assert(HAK_NCLASS <= 64, "tiny_heap.classes has a bit per class");
 
 /* ------------------------------------------------------------------ slab.c */
 

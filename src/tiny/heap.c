@@ -126,6 +126,7 @@ void _hak_tiny_slab_move(struct tiny_heap *h, struct tiny_slab *s, uint8_t to)
 {
     slab_unlink(h, s);
     s->list = to;
+    h->classes |= (uint64_t)1 << s->cls;
     if (to == TINY_LIST_CUR)
         h->cls[s->cls].cur = s;
     else
@@ -298,8 +299,8 @@ static void heap_retire(struct tiny_heap *h)
         if (t->head[c]) /* most are empty: a thread uses a few classes */
             _hak_tiny_flush_list(h, t, c, UINT32_MAX);
     _hak_tiny_drain_notify(h);
-    for (unsigned c = 1; c < HAK_NCLASS; c++) {
-        struct tiny_class_state *cs = &h->cls[c];
+    for (uint64_t m = h->classes; m; m &= m - 1) {
+        struct tiny_class_state *cs = &h->cls[__builtin_ctzll(m)];
         struct tiny_slab *lists[3] = { cs->cur, cs->partial, cs->full };
         for (int i = 0; i < 3; i++) {
             struct tiny_slab *s = lists[i];
@@ -373,8 +374,8 @@ void _hak_tiny_flush_tls(void)
     for (unsigned c = 1; c < HAK_NCLASS; c++)
         _hak_tiny_flush_list(h, t, c, UINT32_MAX);
     _hak_tiny_drain_notify(h);
-    for (unsigned c = 1; c < HAK_NCLASS; c++) {
-        struct tiny_slab *s = h->cls[c].cur;
+    for (uint64_t m = h->classes; m; m &= m - 1) {
+        struct tiny_slab *s = h->cls[__builtin_ctzll(m)].cur;
         if (s) {
             tiny_drain_remote(s);
             if (slab_releasable(s))
