@@ -431,6 +431,17 @@ static bool confirm_double_free(struct tiny_tls *t, struct tiny_heap *h, struct 
            list_contains(atomic_load_explicit(&s->remote, memory_order_acquire), a, s->capacity + 1, s);
 }
 
+bool _hak_tiny_free_remote(void *p, struct tiny_slab *s)
+{
+    uintptr_t a = (uintptr_t)p;
+    if (hak_unlikely(_hak_check_on || !tiny_is_block_off(a - s->data, s) || ((uintptr_t *)p)[1] == tiny_mark(a)))
+        return false;
+    if (hak_unlikely(!_hak_thread.armed))
+        _hak_thread_arm(); /* as in _hak_tiny_free_slow: this thread's counters join the totals at its exit */
+    _hak_tiny_remote_push(s, p);
+    return true;
+}
+
 void _hak_tiny_free_slow(void *p, struct tiny_slab *s, const char *fn)
 {
     uintptr_t a = (uintptr_t)p;

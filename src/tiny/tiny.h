@@ -121,13 +121,25 @@ hak_inline void *tiny_alloc_fast(size_t n)
     return b;
 }
 
+/* The common free into a slab another heap owns: p a block start not
+ * marked free, check mode off; pushed on the slab's remote list. false
+ * (nothing done) for anything else: the slow path sorts it out. */
+bool _hak_tiny_free_remote(void *p, struct tiny_slab *s);
+
 /* A unit-cache miss: p's slab from the chunk map, cached if this thread
- * owns it (a thread with no heap owns nothing, not even abandoned slabs). */
-hak_inline struct tiny_slab *tiny_ucache_fill(struct tiny_tls *t, uintptr_t a, uintptr_t u, unsigned i)
+ * owns it (a thread with no heap owns nothing, not even abandoned slabs).
+ * A slab another heap owns takes p at once (*done) on the lean remote path;
+ * NULL leaves p to the slow path. */
+hak_inline struct tiny_slab *tiny_ucache_fill(struct tiny_tls *t, void *p, uintptr_t u, unsigned i, bool *done)
 {
-    struct tiny_slab *s = tiny_slab_of(a);
-    if (hak_unlikely(!s || !t->heap || atomic_load_explicit(&s->owner, memory_order_relaxed) != t->heap))
+    struct tiny_slab *s = tiny_slab_of((uintptr_t)p);
+    if (hak_unlikely(!s))
         return NULL;
+    struct tiny_heap *owner = atomic_load_explicit(&s->owner, memory_order_relaxed);
+    if (hak_unlikely(owner != t->heap || !owner)) {
+        *done = owner && _hak_tiny_free_remote(p, s);
+        return NULL;
+    }
     t->ukey[i] = u + 1;
     t->uslab[i] = s;
     HAK_CTR_INC(free, unit_miss);
@@ -144,10 +156,11 @@ hak_inline bool tiny_free_fast(void *p)
     uintptr_t u = a >> HAK_UNIT_SHIFT;
     unsigned i = TINY_UCACHE_SLOT(u);
     struct tiny_slab *s;
+    bool done = false;
     if (hak_likely(t->ukey[i] == u + 1))
         s = t->uslab[i];
-    else if (!(s = tiny_ucache_fill(t, a, u, i)))
-        return false;
+    else if (!(s = tiny_ucache_fill(t, p, u, i, &done)))
+        return done;
     unsigned c = s->cls;
     uintptr_t mark = t->key ^ a;
     if (hak_unlikely(!tiny_is_block_off(a - s->data, s) || ((uintptr_t *)p)[1] == mark || t->room[c] == 0))

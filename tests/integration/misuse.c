@@ -216,6 +216,29 @@ static void double_free_tiny_remote_first(void)
     free(again);
     check_no_double_handout(addr, 100);
 }
+/* Both frees from threads that do not own the block (the remote path). */
+static void double_free_tiny_remote_twice(void)
+{
+    void *p = alloc_or_die(100), *again = escape(p);
+    pthread_t t;
+    if (pthread_create(&t, NULL, free_arg, p) != 0 || pthread_join(t, NULL) != 0)
+        _exit(3);
+    announce(again);
+    if (pthread_create(&t, NULL, free_arg, again) != 0 || pthread_join(t, NULL) != 0)
+        _exit(3);
+    check_no_double_handout((uintptr_t)again, 100);
+}
+
+/* An interior pointer freed by a thread that does not own the block. */
+static void free_tiny_interior_other_thread(void)
+{
+    char *p = alloc_or_die(100);
+    announce(p + 16);
+    pthread_t t;
+    if (pthread_create(&t, NULL, free_arg, escape(p + 16)) != 0 || pthread_join(t, NULL) != 0)
+        _exit(3);
+    free(p);
+}
 static void double_free_mid_other_thread(void) { double_free_other_thread(100 * KiB); }
 static void double_free_large_other_thread(void) { double_free_other_thread(1 * MiB); }
 static void double_free_huge_other_thread(void) { double_free_other_thread(8 * MiB); }
@@ -355,6 +378,8 @@ static const struct misuse_case cases[] = {
     { "double_free_tiny_flushed", double_free_tiny_flushed, "free", "double free" },
     { "double_free_tiny_other_thread", double_free_tiny_other_thread, "free", "double free" },
     { "double_free_tiny_remote_first", double_free_tiny_remote_first, "free", "double free" },
+    { "double_free_tiny_remote_twice", double_free_tiny_remote_twice, "free", "double free" },
+    { "free_tiny_interior_other_thread", free_tiny_interior_other_thread, "free", "invalid pointer" },
     { "double_free_mid", double_free_mid, "free", "double free" },
     { "double_free_mid_other_thread", double_free_mid_other_thread, "free", "double free" },
     { "double_free_large", double_free_large, "free", "double free" },
