@@ -148,8 +148,10 @@ unsigned _hak_tiny_drain_remote_slow(struct tiny_slab *s)
         return 0;
     unsigned n = 1;
     void *tail = r, *next;
-    while ((next = tiny_link_get(tail, _hak_list_key)) != NULL) {
-        if (hak_unlikely(_hak_tiny_validate_links) && !tiny_link_ok(s, next)) {
+    uintptr_t key = _hak_list_key; /* read once: the walk's stores could alias them */
+    bool validate = _hak_tiny_validate_links;
+    while ((next = tiny_link_get(tail, key)) != NULL) {
+        if (hak_unlikely(validate) && !tiny_link_ok(s, next)) {
             _hak_tiny_bad_link("malloc", s, tail); /* the rest of the list is lost */
             break;
         }

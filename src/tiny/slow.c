@@ -112,7 +112,18 @@ static void *carve_link(struct tiny_tls *t, const struct tiny_slab *s, unsigned 
     uintptr_t first = s->data + (uintptr_t)s->carved * s->size;
     if (n == 1) /* large classes refill a block at a time */
         return link_fresh(s, first, head);
-    if (hak_likely(!_hak_tiny_secure)) {
+    if (hak_likely(!_hak_tiny_secure && !_hak_check_on)) {
+        /* link_fresh's stores with the keys read once, not per block */
+        uintptr_t lkey = _hak_list_key, key = _hak_key, size = s->size;
+        for (uintptr_t b = first + (uintptr_t)(n - 1) * size;; b -= size) {
+            ((uintptr_t *)b)[0] = (uintptr_t)head ^ lkey;
+            ((uintptr_t *)b)[1] = key ^ b;
+            head = (void *)b;
+            if (b == first)
+                return head;
+        }
+    }
+    if (!_hak_tiny_secure) {
         for (unsigned i = n; i-- > 0;)
             head = link_fresh(s, first + (uintptr_t)i * s->size, head);
         return head;
