@@ -31,7 +31,7 @@ hak_inline void *hak_malloc_inline(size_t n, uintptr_t site)
 
 hak_inline void hak_free_inline(void *p, const char *fn)
 {
-    if (hak_likely(tiny_free_fast(p)))
+    if (hak_likely(tiny_free_fast(p, fn)))
         return;
     _hak_free_slow(p, fn);
 }

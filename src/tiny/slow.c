@@ -442,15 +442,41 @@ static bool confirm_double_free(struct tiny_tls *t, struct tiny_heap *h, struct 
            list_contains(atomic_load_explicit(&s->remote, memory_order_acquire), a, s->capacity + 1, s);
 }
 
-bool _hak_tiny_free_remote(void *p, struct tiny_slab *s)
+/* p into s, whose owner (read once by the caller) may be another heap. */
+static void free_other(void *p, struct tiny_slab *s, struct tiny_heap *owner, const char *fn)
 {
     uintptr_t a = (uintptr_t)p;
-    if (hak_unlikely(_hak_check_on || !tiny_is_block_off(a - s->data, s) || ((uintptr_t *)p)[1] == tiny_mark(a)))
-        return false;
-    if (hak_unlikely(!_hak_thread.armed))
-        _hak_thread_arm(); /* as in _hak_tiny_free_slow: this thread's counters join the totals at its exit */
-    _hak_tiny_remote_push(s, p);
-    return true;
+    /* Another heap's slab, a block start not marked free, check mode off:
+     * the slow path would come to the same push. */
+    if (owner && owner != _hak_thread.tiny.heap && !_hak_check_on && tiny_is_block_off(a - s->data, s) &&
+        ((uintptr_t *)p)[1] != tiny_mark(a)) {
+        if (hak_unlikely(!_hak_thread.armed))
+            _hak_thread_arm(); /* as in _hak_tiny_free_slow: this thread's counters join the totals at its exit */
+        _hak_tiny_remote_push(s, p);
+        return;
+    }
+    _hak_tiny_free_slow(p, s, fn);
+}
+
+void _hak_tiny_free_other(void *p, struct tiny_slab *s, const char *fn)
+{
+    free_other(p, s, atomic_load_explicit(&s->owner, memory_order_relaxed), fn);
+}
+
+void _hak_tiny_free_miss(void *p, struct tiny_slab *s, const char *fn)
+{
+    struct tiny_tls *t = &_hak_thread.tiny;
+    /* A thread with no heap owns nothing, not even abandoned slabs. */
+    struct tiny_heap *owner = atomic_load_explicit(&s->owner, memory_order_relaxed);
+    if (owner != t->heap || !owner) {
+        free_other(p, s, owner, fn);
+        return;
+    }
+    uintptr_t u = (uintptr_t)p >> HAK_UNIT_SHIFT;
+    t->ukey[TINY_UCACHE_SLOT(u)] = u + 1;
+    t->uslab[TINY_UCACHE_SLOT(u)] = s;
+    HAK_CTR_INC(free, unit_miss);
+    tiny_free_to(t, s, p, fn);
 }
 
 void _hak_tiny_free_slow(void *p, struct tiny_slab *s, const char *fn)

@@ -121,50 +121,27 @@ hak_inline void *tiny_alloc_fast(size_t n)
     return b;
 }
 
-/* The common free into a slab another heap owns: p a block start not
- * marked free, check mode off; pushed on the slab's remote list. false
- * (nothing done) for anything else: the slow path sorts it out. */
-bool _hak_tiny_free_remote(void *p, struct tiny_slab *s);
+/* A free into a slab this thread does not own, or that the inline path
+ * declined (not a block start, marked free, TLS list full): the common
+ * cross-thread free takes a lean remote push, the rest the slow path. */
+void _hak_tiny_free_other(void *p, struct tiny_slab *s, const char *fn);
 
-/* A unit-cache miss: p's slab from the chunk map, cached if this thread
- * owns it (a thread with no heap owns nothing, not even abandoned slabs).
- * A slab another heap owns takes p at once (*done) on the lean remote path;
- * NULL leaves p to the slow path. */
-hak_inline struct tiny_slab *tiny_ucache_fill(struct tiny_tls *t, void *p, uintptr_t u, unsigned i, bool *done)
-{
-    struct tiny_slab *s = tiny_slab_of((uintptr_t)p);
-    if (hak_unlikely(!s))
-        return NULL;
-    struct tiny_heap *owner = atomic_load_explicit(&s->owner, memory_order_relaxed);
-    if (hak_unlikely(owner != t->heap || !owner)) {
-        *done = owner && _hak_tiny_free_remote(p, s);
-        return NULL;
-    }
-    t->ukey[i] = u + 1;
-    t->uslab[i] = s;
-    HAK_CTR_INC(free, unit_miss);
-    return s;
-}
+/* A free into slab s at a unit-cache miss (slow.c): s is cached if this
+ * thread owns it. */
+void _hak_tiny_free_miss(void *p, struct tiny_slab *s, const char *fn);
 
-/* free fast path: p is in a slab this thread owns (found in the unit cache,
- * or in the chunk map and then cached), p is a block start not marked free,
- * and its TLS list has room. Anything else returns false (slow path). */
-hak_inline bool tiny_free_fast(void *p)
+/* A free of p into s, known to be this thread's slab: onto the TLS list if
+ * p is a block start not marked free and the list has room, else to
+ * _hak_tiny_free_other. */
+hak_inline bool tiny_free_to(struct tiny_tls *t, struct tiny_slab *s, void *p, const char *fn)
 {
     uintptr_t a = (uintptr_t)p;
-    struct tiny_tls *t = &_hak_thread.tiny;
-    uintptr_t u = a >> HAK_UNIT_SHIFT;
-    unsigned i = TINY_UCACHE_SLOT(u);
-    struct tiny_slab *s;
-    bool done = false;
-    if (hak_likely(t->ukey[i] == u + 1))
-        s = t->uslab[i];
-    else if (!(s = tiny_ucache_fill(t, p, u, i, &done)))
-        return done;
     unsigned c = s->cls;
     uintptr_t mark = t->key ^ a;
-    if (hak_unlikely(!tiny_is_block_off(a - s->data, s) || ((uintptr_t *)p)[1] == mark || t->room[c] == 0))
-        return false;
+    if (hak_unlikely(!tiny_is_block_off(a - s->data, s) || ((uintptr_t *)p)[1] == mark || t->room[c] == 0)) {
+        _hak_tiny_free_other(p, s, fn);
+        return true;
+    }
     tiny_link_set(p, t->head[c], t->lkey);
     ((uintptr_t *)p)[1] = mark;
     /* The head's store publishes p: a fork from a signal handler that
@@ -174,6 +151,23 @@ hak_inline bool tiny_free_fast(void *p)
     t->room[c]--;
     HAK_CTR_INC(free, tls_sll);
     return true;
+}
+
+/* free fast path: p's unit is in the unit cache (a slab this thread owns).
+ * false only for a pointer outside every slab (the slow path sorts it out). */
+hak_inline bool tiny_free_fast(void *p, const char *fn)
+{
+    struct tiny_tls *t = &_hak_thread.tiny;
+    uintptr_t u = (uintptr_t)p >> HAK_UNIT_SHIFT;
+    unsigned i = TINY_UCACHE_SLOT(u);
+    if (hak_unlikely(t->ukey[i] != u + 1)) {
+        struct tiny_slab *s = tiny_slab_of((uintptr_t)p);
+        if (hak_unlikely(!s))
+            return false;
+        _hak_tiny_free_miss(p, s, fn);
+        return true;
+    }
+    return tiny_free_to(t, t->uslab[i], p, fn);
 }
 
 /* ---- out of line (slow.c, heap.c, slab.c) ---- */
