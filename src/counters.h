@@ -34,8 +34,9 @@ extern struct hak_gcounters _hak_gctr;
 
 /* Adds src into dst. */
 void _hak_counters_merge(struct hak_counters *dst, const struct hak_counters *src);
-/* Adds an exiting thread's counters to the totals of exited threads. */
-void _hak_counters_retire(const struct hak_counters *c);
+/* Adds an exiting thread's counters to the totals of exited threads and
+ * zeroes them. */
+void _hak_counters_retire(struct hak_counters *c);
 /* Adds the totals of exited threads into out. */
 void _hak_counters_add_retired(struct hak_counters *out);
 

@@ -295,9 +295,11 @@ void _hak_tiny_flush_list(struct tiny_heap *h, struct tiny_tls *t, unsigned c, u
 static void heap_retire(struct tiny_heap *h)
 {
     struct tiny_tls *t = h->tls;
-    for (unsigned c = 1; c < HAK_NCLASS; c++)
-        if (t->head[c]) /* most are empty: a thread uses a few classes */
-            _hak_tiny_flush_list(h, t, c, UINT32_MAX);
+    /* A TLS list holds blocks of the heap's own slabs: only the classes
+     * it had slabs of can have one (class 0's list is always empty). */
+    for (uint64_t m = h->classes & ~(uint64_t)1; m; m &= m - 1)
+        if (t->head[__builtin_ctzll(m)])
+            _hak_tiny_flush_list(h, t, __builtin_ctzll(m), UINT32_MAX);
     _hak_tiny_drain_notify(h);
     for (uint64_t m = h->classes; m; m &= m - 1) {
         struct tiny_class_state *cs = &h->cls[__builtin_ctzll(m)];
@@ -346,7 +348,6 @@ void _hak_tiny_thread_exit(void)
     struct tiny_heap *h = t->heap;
     if (!h) { /* a thread that only freed */
         _hak_counters_retire(&_hak_thread.ctr);
-        memset(&_hak_thread.ctr, 0, sizeof _hak_thread.ctr);
         return;
     }
     HAK_CTR_INC(tiny, thread_exit);
@@ -360,7 +361,6 @@ void _hak_tiny_thread_exit(void)
     memset(t->bound, 0, sizeof t->bound);
     memset(t->room, 0, sizeof t->room);
     _hak_counters_retire(&_hak_thread.ctr);
-    memset(&_hak_thread.ctr, 0, sizeof _hak_thread.ctr);
     heap_unregister(h);
 }
 
@@ -371,8 +371,8 @@ void _hak_tiny_flush_tls(void)
     if (!h)
         return;
     tiny_slow_enter(h);
-    for (unsigned c = 1; c < HAK_NCLASS; c++)
-        _hak_tiny_flush_list(h, t, c, UINT32_MAX);
+    for (uint64_t m = h->classes & ~(uint64_t)1; m; m &= m - 1) /* as in heap_retire */
+        _hak_tiny_flush_list(h, t, __builtin_ctzll(m), UINT32_MAX);
     _hak_tiny_drain_notify(h);
     for (uint64_t m = h->classes; m; m &= m - 1) {
         struct tiny_slab *s = h->cls[__builtin_ctzll(m)].cur;
