@@ -93,39 +93,31 @@ static unsigned take_free(struct tiny_tls *t, unsigned c, struct tiny_slab *s, u
     return n;
 }
 
-static void *link_fresh(const struct tiny_slab *s, uintptr_t b, void *head)
+/* Block b of s in front of head, marked free (and filled with check). The
+ * keys come from the caller, read once per carve: the stores into blocks
+ * could alias the globals, which would be reloaded for every block. */
+static inline void *link_fresh(const struct tiny_slab *s, uintptr_t b, void *head, uintptr_t lkey, uintptr_t key,
+                               bool check)
 {
-    tiny_link_set((void *)b, head, _hak_list_key);
-    ((uintptr_t *)b)[1] = tiny_mark(b);
-    if (_hak_check_on)
+    tiny_link_set((void *)b, head, lkey);
+    ((uintptr_t *)b)[1] = key ^ b; /* tiny_mark */
+    if (check)
         _hak_check_fill((void *)b, s->size);
     return (void *)b;
 }
 
-/* Links the next n uncarved blocks of s in front of head, marked free (and
- * filled in check mode); returns the new head. Pushed from the last, so the
- * list pops in address order; in secure mode in a random order instead,
- * shuffled TINY_SHUFFLE blocks at a time. The caller advances s->carved. */
+/* carve_link in check or secure mode: blocks filled, and in secure mode
+ * linked in a random order, shuffled TINY_SHUFFLE blocks at a time (out of
+ * line: the calls and the order array would give every carve a frame). */
 #define TINY_SHUFFLE 256
-static void *carve_link(struct tiny_tls *t, const struct tiny_slab *s, unsigned n, void *head)
+static hak_noinline void *carve_modes(struct tiny_tls *t, const struct tiny_slab *s, uintptr_t first, unsigned n,
+                                      void *head)
 {
-    uintptr_t first = s->data + (uintptr_t)s->carved * s->size;
-    if (n == 1) /* large classes refill a block at a time */
-        return link_fresh(s, first, head);
-    if (hak_likely(!_hak_tiny_secure && !_hak_check_on)) {
-        /* link_fresh's stores with the keys read once, not per block */
-        uintptr_t lkey = _hak_list_key, key = _hak_key, size = s->size;
-        for (uintptr_t b = first + (uintptr_t)(n - 1) * size;; b -= size) {
-            ((uintptr_t *)b)[0] = (uintptr_t)head ^ lkey;
-            ((uintptr_t *)b)[1] = key ^ b;
-            head = (void *)b;
-            if (b == first)
-                return head;
-        }
-    }
+    uintptr_t lkey = _hak_list_key, key = _hak_key;
+    bool check = _hak_check_on;
     if (!_hak_tiny_secure) {
         for (unsigned i = n; i-- > 0;)
-            head = link_fresh(s, first + (uintptr_t)i * s->size, head);
+            head = link_fresh(s, first + (uintptr_t)i * s->size, head, lkey, key, check);
         return head;
     }
     uint16_t order[TINY_SHUFFLE];
@@ -140,9 +132,24 @@ static void *carve_link(struct tiny_tls *t, const struct tiny_slab *s, unsigned 
             order[j] = x;
         }
         for (unsigned i = 0; i < k; i++)
-            head = link_fresh(s, first + (uintptr_t)(done + order[i]) * s->size, head);
+            head = link_fresh(s, first + (uintptr_t)(done + order[i]) * s->size, head, lkey, key, check);
         done += k;
     }
+    return head;
+}
+
+/* Links the next n uncarved blocks of s in front of head, marked free (and
+ * filled in check mode); returns the new head. Pushed from the last, so the
+ * list pops in address order; in secure mode in a random order instead.
+ * The caller advances s->carved. */
+static void *carve_link(struct tiny_tls *t, const struct tiny_slab *s, unsigned n, void *head)
+{
+    uintptr_t first = s->data + (uintptr_t)s->carved * s->size, size = s->size;
+    if (hak_unlikely(_hak_tiny_secure || _hak_check_on))
+        return carve_modes(t, s, first, n, head);
+    uintptr_t lkey = _hak_list_key, key = _hak_key;
+    for (unsigned i = n; i-- > 0;)
+        head = link_fresh(s, first + i * size, head, lkey, key, false);
     return head;
 }
 
