@@ -120,6 +120,23 @@ static void double_free(size_t n)
 
 static void double_free_tiny(void) { double_free(100); }
 static void double_free_mid(void) { double_free(100 * KiB); }
+
+/* A mid class's TLS list holds two blocks: the first free of p finds it
+ * full and puts p straight back on its slab (a and b, still counted out of
+ * that slab, keep it from being released); the second free of p must see
+ * it there. */
+static void double_free_mid_list_full(void)
+{
+    void *a = alloc_or_die(100 * KiB), *b = alloc_or_die(100 * KiB);
+    void *p = alloc_or_die(100 * KiB), *again = escape(p);
+    free(a);
+    free(b);
+    free(p);
+    uintptr_t addr = (uintptr_t)again;
+    announce(again);
+    free(again);
+    check_no_double_handout(addr, 100 * KiB);
+}
 static void double_free_huge(void) { double_free(8 * MiB); }
 
 /* The first free went back past the thread's cache to its slab: enough
@@ -381,6 +398,7 @@ static const struct misuse_case cases[] = {
     { "double_free_tiny_remote_twice", double_free_tiny_remote_twice, "free", "double free" },
     { "free_tiny_interior_other_thread", free_tiny_interior_other_thread, "free", "invalid pointer" },
     { "double_free_mid", double_free_mid, "free", "double free" },
+    { "double_free_mid_list_full", double_free_mid_list_full, "free", "double free" },
     { "double_free_mid_other_thread", double_free_mid_other_thread, "free", "double free" },
     { "double_free_large", double_free_large, "free", "double free" },
     { "double_free_large_other_thread", double_free_large_other_thread, "free", "double free" },
