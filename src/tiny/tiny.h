@@ -133,14 +133,14 @@ void _hak_tiny_free_miss(void *p, struct tiny_slab *s, const char *fn);
 /* A free of p into s, known to be this thread's slab: onto the TLS list if
  * p is a block start not marked free and the list has room, else to
  * _hak_tiny_free_other. */
-hak_inline bool tiny_free_to(struct tiny_tls *t, struct tiny_slab *s, void *p, const char *fn)
+hak_inline void tiny_free_to(struct tiny_tls *t, struct tiny_slab *s, void *p, const char *fn)
 {
     uintptr_t a = (uintptr_t)p;
     unsigned c = s->cls;
     uintptr_t mark = t->key ^ a;
     if (hak_unlikely(!tiny_is_block_off(a - s->data, s) || ((uintptr_t *)p)[1] == mark || t->room[c] == 0)) {
         _hak_tiny_free_other(p, s, fn);
-        return true;
+        return;
     }
     tiny_link_set(p, t->head[c], t->lkey);
     ((uintptr_t *)p)[1] = mark;
@@ -150,7 +150,6 @@ hak_inline bool tiny_free_to(struct tiny_tls *t, struct tiny_slab *s, void *p, c
     t->head[c] = p;
     t->room[c]--;
     HAK_CTR_INC(free, tls_sll);
-    return true;
 }
 
 /* free fast path: p's unit is in the unit cache (a slab this thread owns).
@@ -167,7 +166,8 @@ hak_inline bool tiny_free_fast(void *p, const char *fn)
         _hak_tiny_free_miss(p, s, fn);
         return true;
     }
-    return tiny_free_to(t, t->uslab[i], p, fn);
+    tiny_free_to(t, t->uslab[i], p, fn);
+    return true;
 }
 
 /* ---- out of line (slow.c, heap.c, slab.c) ---- */
