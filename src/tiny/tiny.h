@@ -153,13 +153,21 @@ hak_inline void tiny_free_to(struct tiny_tls *t, struct tiny_slab *s, void *p, c
 }
 
 /* free fast path: p's unit is in the unit cache (a slab this thread owns).
- * false only for a pointer outside every slab (the slow path sorts it out). */
+ * false only for a pointer outside every slab (the slow path sorts it out).
+ * NULL always misses (no slab is at unit 0) and ends there, counted:
+ * glibc frees NULL a dozen times and more in every thread's exit. */
 hak_inline bool tiny_free_fast(void *p, const char *fn)
 {
     struct tiny_tls *t = &_hak_thread.tiny;
     uintptr_t u = (uintptr_t)p >> HAK_UNIT_SHIFT;
     unsigned i = TINY_UCACHE_SLOT(u);
     if (hak_unlikely(t->ukey[i] != u + 1)) {
+        if (hak_unlikely(!p)) {
+            if (hak_unlikely(!_hak_thread.armed))
+                _hak_thread_arm(); /* the count joins the totals at exit */
+            HAK_CTR_INC(early_return, null_free);
+            return true;
+        }
         struct tiny_slab *s = tiny_slab_of((uintptr_t)p);
         if (hak_unlikely(!s))
             return false;

@@ -547,6 +547,33 @@ static void misuse_is_reported_and_survived(void **state)
         hak_free(seen[i]);
 }
 
+/* free(NULL) does nothing but count, in a thread with a heap and in one
+ * that never allocated (as glibc's frees at thread exit); nothing is
+ * reported. */
+static void *free_null_only(void *arg)
+{
+    (void)arg;
+    hak_free(NULL);
+    hak_free(NULL);
+    return NULL;
+}
+
+static void free_null_is_counted(void **state)
+{
+    (void)state;
+    capture_stderr();
+    void *p = hak_malloc(32); /* this thread has a heap */
+    snap(&before);
+    hak_free(NULL);
+    run_thread(free_null_only, NULL);
+    snap(&after);
+    hak_free(p);
+    assert_string_equal(release_stderr(), "");
+#if HAK_COUNTERS
+    assert_int_equal(GREW(early_return_null_free, 0), 3);
+#endif
+}
+
 /* ---------------------------------------------------------------- huge */
 
 static void huge_blocks(void **state)
@@ -799,6 +826,7 @@ int main(void)
         cmocka_unit_test(remote_frees_are_drained),
         cmocka_unit_test(exit_abandons_and_free_adopts),
         cmocka_unit_test(misuse_is_reported_and_survived),
+        cmocka_unit_test(free_null_is_counted),
         cmocka_unit_test(huge_blocks),
         cmocka_unit_test(aligned_blocks),
         cmocka_unit_test(empty_memory_goes_back),
