@@ -33,7 +33,7 @@ hak_unused static uint64_t sum(const uint64_t *v, unsigned n)
     return s;
 }
 /* Growth of a counter between the two snapshots (class c, or all with -1). */
-#define GREW(field, c) ((c) < 0 ? sum(after.field, sizeof after.field / 8) - sum(before.field, sizeof before.field / 8) \
+#define GREW(field, c) ((int)(c) < 0 ? sum(after.field, sizeof after.field / 8) - sum(before.field, sizeof before.field / 8) \
                                 : after.field[c] - before.field[c])
 /* The same for a process-wide counter. */
 #define GGREW(field) (atomic_load(&gafter.field) - atomic_load(&gbefore.field))
