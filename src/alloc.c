@@ -129,13 +129,9 @@ void *_hak_malloc_slow(size_t n, uintptr_t site)
 }
 
 /* The chunk map entry e of p says what p is; anything not ours is reported
- * without touching p's memory. */
+ * without touching p's memory. p is not NULL: tiny_free_fast ends those. */
 static void free_slow(void *p, uint64_t e, const char *fn)
 {
-    if (!p) {
-        HAK_CTR_INC(early_return, null_free);
-        return;
-    }
     uintptr_t a = (uintptr_t)p;
     switch (HAK_CHUNK_KIND(e)) {
     case HAK_CHUNK_SLAB: {

@@ -13,33 +13,33 @@ static struct hak_counters retired;
 typedef uint64_t ctr_pair __attribute__((vector_size(16), aligned(8), may_alias));
 #define CTR_WORDS (sizeof(struct hak_counters) / sizeof(uint64_t))
 
-/* dst += src; with clear, src becomes zero in the same pass. */
-static void merge(struct hak_counters *dst, struct hak_counters *src, bool clear)
+/* dst += src; zero, if not NULL, is src and becomes zero in the same pass. */
+static inline void merge(struct hak_counters *dst, const struct hak_counters *src, struct hak_counters *zero)
 {
-    ctr_pair *d = (ctr_pair *)(void *)dst, *s = (ctr_pair *)(void *)src;
+    ctr_pair *d = (ctr_pair *)(void *)dst, *z = (ctr_pair *)(void *)zero;
+    const ctr_pair *s = (const ctr_pair *)(const void *)src;
 #pragma GCC unroll 4
     for (size_t i = 0; i < CTR_WORDS / 2; i++) {
         d[i] += s[i];
-        if (clear)
-            s[i] = (ctr_pair){ 0, 0 };
+        if (z)
+            z[i] = (ctr_pair){ 0, 0 };
     }
     if (CTR_WORDS % 2) {
-        uint64_t *dl = (uint64_t *)dst + CTR_WORDS - 1, *sl = (uint64_t *)src + CTR_WORDS - 1;
-        *dl += *sl;
-        if (clear)
-            *sl = 0;
+        ((uint64_t *)dst)[CTR_WORDS - 1] += ((const uint64_t *)src)[CTR_WORDS - 1];
+        if (zero)
+            ((uint64_t *)zero)[CTR_WORDS - 1] = 0;
     }
 }
 
 void _hak_counters_merge(struct hak_counters *dst, const struct hak_counters *src)
 {
-    merge(dst, (struct hak_counters *)src, false);
+    merge(dst, src, NULL);
 }
 
 void _hak_counters_retire(struct hak_counters *c)
 {
     hak_lock(&retired_lock);
-    merge(&retired, c, true);
+    merge(&retired, c, c);
     hak_unlock(&retired_lock);
 }
 

@@ -449,41 +449,35 @@ static bool confirm_double_free(struct tiny_tls *t, struct tiny_heap *h, struct 
            list_contains(atomic_load_explicit(&s->remote, memory_order_acquire), a, s->capacity + 1, s);
 }
 
-/* p into s, whose owner (read once by the caller) may be another heap. */
-static void free_other(void *p, struct tiny_slab *s, struct tiny_heap *owner, const char *fn)
+/* Caches the unit of address a as slab s's: s is this thread's. */
+static inline void ucache_fill(struct tiny_tls *t, uintptr_t a, struct tiny_slab *s)
 {
+    uintptr_t u = a >> HAK_UNIT_SHIFT;
+    t->ukey[TINY_UCACHE_SLOT(u)] = u + 1;
+    t->uslab[TINY_UCACHE_SLOT(u)] = s;
+}
+
+void _hak_tiny_free_miss(void *p, struct tiny_slab *s, const char *fn)
+{
+    struct tiny_tls *t = &_hak_thread.tiny;
     uintptr_t a = (uintptr_t)p;
+    /* A thread with no heap owns nothing, not even abandoned slabs. */
+    struct tiny_heap *owner = atomic_load_explicit(&s->owner, memory_order_relaxed);
+    if (owner == t->heap && owner) {
+        ucache_fill(t, a, s);
+        HAK_CTR_INC(free, unit_miss);
+        tiny_free_to(t, s, p, fn);
+        return;
+    }
     /* Another heap's slab, a block start not marked free, check mode off:
      * the slow path would come to the same push. */
-    if (owner && owner != _hak_thread.tiny.heap && !_hak_check_on && tiny_is_block_off(a - s->data, s) &&
-        ((uintptr_t *)p)[1] != tiny_mark(a)) {
+    if (owner && !_hak_check_on && tiny_is_block_off(a - s->data, s) && ((uintptr_t *)p)[1] != tiny_mark(a)) {
         if (hak_unlikely(!_hak_thread.armed))
             _hak_thread_arm(); /* as in _hak_tiny_free_slow: this thread's counters join the totals at its exit */
         _hak_tiny_remote_push(s, p);
         return;
     }
     _hak_tiny_free_slow(p, s, fn);
-}
-
-void _hak_tiny_free_other(void *p, struct tiny_slab *s, const char *fn)
-{
-    free_other(p, s, atomic_load_explicit(&s->owner, memory_order_relaxed), fn);
-}
-
-void _hak_tiny_free_miss(void *p, struct tiny_slab *s, const char *fn)
-{
-    struct tiny_tls *t = &_hak_thread.tiny;
-    /* A thread with no heap owns nothing, not even abandoned slabs. */
-    struct tiny_heap *owner = atomic_load_explicit(&s->owner, memory_order_relaxed);
-    if (owner != t->heap || !owner) {
-        free_other(p, s, owner, fn);
-        return;
-    }
-    uintptr_t u = (uintptr_t)p >> HAK_UNIT_SHIFT;
-    t->ukey[TINY_UCACHE_SLOT(u)] = u + 1;
-    t->uslab[TINY_UCACHE_SLOT(u)] = s;
-    HAK_CTR_INC(free, unit_miss);
-    tiny_free_to(t, s, p, fn);
 }
 
 void _hak_tiny_free_slow(void *p, struct tiny_slab *s, const char *fn)
@@ -526,9 +520,7 @@ void _hak_tiny_free_slow(void *p, struct tiny_slab *s, const char *fn)
         _hak_report(fn, "invalid pointer", p);
         return;
     }
-    uintptr_t u = a >> HAK_UNIT_SHIFT; /* ours: the next free here is fast */
-    t->ukey[TINY_UCACHE_SLOT(u)] = u + 1;
-    t->uslab[TINY_UCACHE_SLOT(u)] = s;
+    ucache_fill(t, a, s); /* ours: the next free here is fast */
     unsigned c = s->cls;
     tiny_slow_enter(h);
     if (t->room[c] == 0) {

@@ -121,25 +121,24 @@ hak_inline void *tiny_alloc_fast(size_t n)
     return b;
 }
 
-/* A free into a slab this thread does not own, or that the inline path
- * declined (not a block start, marked free, TLS list full): the common
- * cross-thread free takes a lean remote push, the rest the slow path. */
-void _hak_tiny_free_other(void *p, struct tiny_slab *s, const char *fn);
-
 /* A free into slab s at a unit-cache miss (slow.c): s is cached if this
- * thread owns it. */
+ * thread owns it; the common cross-thread free takes a lean remote push. */
 void _hak_tiny_free_miss(void *p, struct tiny_slab *s, const char *fn);
+/* Free of a pointer in slab s that the inline path declined (not a block
+ * start, marked free, TLS list full, another heap's slab in check mode...).
+ * fn names the public function for reports. */
+void _hak_tiny_free_slow(void *p, struct tiny_slab *s, const char *fn);
 
 /* A free of p into s, known to be this thread's slab: onto the TLS list if
  * p is a block start not marked free and the list has room, else to
- * _hak_tiny_free_other. */
+ * _hak_tiny_free_slow. */
 hak_inline void tiny_free_to(struct tiny_tls *t, struct tiny_slab *s, void *p, const char *fn)
 {
     uintptr_t a = (uintptr_t)p;
     unsigned c = s->cls;
     uintptr_t mark = t->key ^ a;
     if (hak_unlikely(!tiny_is_block_off(a - s->data, s) || ((uintptr_t *)p)[1] == mark || t->room[c] == 0)) {
-        _hak_tiny_free_other(p, s, fn);
+        _hak_tiny_free_slow(p, s, fn);
         return;
     }
     tiny_link_set(p, t->head[c], t->lkey);
@@ -189,9 +188,6 @@ void _hak_tiny_init(void);
  * bytes. NULL with errno = ENOMEM when memory is exhausted. */
 void *_hak_tiny_alloc(unsigned c, size_t n, size_t align);
 
-/* Free of a pointer whose chunk is a slab chunk (fast path declined).
- * fn names the public function for reports. */
-void _hak_tiny_free_slow(void *p, struct tiny_slab *s, const char *fn);
 /* Usable size of p, or 0 (and a report) if p is not a live block start. */
 size_t _hak_tiny_usable(void *p, struct tiny_slab *s, const char *fn);
 
