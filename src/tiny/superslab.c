@@ -205,27 +205,71 @@ static void units_purged(void *addr, size_t len, void *arg)
         release_unowned(ss);
 }
 
-/* Free units of SuperSlabs in use, unused since before `due`, are claimed
- * (so no heap carves them meanwhile) and queued for a purge, a run at a
- * time; returns when the next one falls due (0: none waits). */
+/* Free units of SuperSlabs in use not yet purged, not claimed. */
+static uint32_t idle_units(struct tiny_ss *ss, uint64_t state)
+{
+    return ~(uint32_t)state & ~(uint32_t)1 & ~atomic_load_explicit(&ss->purged_units, memory_order_relaxed);
+}
+
+/* When idle units fall due: once unused for the delay, or sooner, oldest
+ * first, beyond tiny.retain and an eighth of the units in use (a thread
+ * that exits leaves the units of its SuperSlabs to others, who may not
+ * need them within the delay: larson's 300 thread starts kept 6–10 MiB of
+ * idle units resident). Ages are counted in sixteenths of the delay. */
+#define AGE_STEPS 16
+static uint64_t units_due(uint64_t now, uint64_t delay)
+{
+    uint64_t due = now >= delay ? now - delay : 0, step = delay / AGE_STEPS;
+    size_t young[AGE_STEPS] = { 0 }, used = 0, idle = 0;
+    hak_lock(&live_lock);
+    for (struct tiny_ss *ss = live_head; ss; ss = ss->live_next) {
+        uint64_t state = atomic_load_explicit(&ss->state, memory_order_relaxed);
+        used += (size_t)__builtin_popcount((uint32_t)state & ~(uint32_t)1);
+        for (uint32_t m = state ? idle_units(ss, state) : 0; m; m &= m - 1) {
+            uint64_t at = atomic_load_explicit(&ss->freed_at[__builtin_ctz(m)], memory_order_relaxed);
+            if (at > due && step) {
+                uint64_t age = now > at ? (now - at) / step : 0;
+                young[age < AGE_STEPS ? age : AGE_STEPS - 1]++;
+                idle++;
+            }
+        }
+    }
+    hak_unlock(&live_lock);
+    size_t keep = (size_t)HAK_OPT(tiny_retain) >> HAK_UNIT_SHIFT;
+    if (keep < used / 8)
+        keep = used / 8;
+    if (idle <= keep)
+        return due;
+    /* The youngest steps that fit in keep stay; the older ones fall due. */
+    size_t kept = 0;
+    unsigned s = 0;
+    while (s < AGE_STEPS && kept + young[s] <= keep)
+        kept += young[s++];
+    return now - (uint64_t)s * step;
+}
+
+/* Free units of SuperSlabs in use, unused since before units_due's time,
+ * are claimed (so no heap carves them meanwhile) and queued for a purge, a
+ * run at a time; returns when the next one falls due (0: none waits), an
+ * eighth of the delay at the latest while any is idle or the budget was
+ * exceeded. */
 #define UNITS_PER_PASS 64 /* SuperSlabs claimed from per pass; the rest wait for the next */
-static uint64_t units_decay(uint64_t due, uint64_t delay)
+static uint64_t units_decay(uint64_t now, uint64_t delay)
 {
     struct {
         struct tiny_ss *ss;
         uint64_t mask;
     } claimed[UNITS_PER_PASS];
     unsigned n = 0;
-    uint64_t next = 0;
+    uint64_t due = units_due(now, delay), next = 0;
     hak_lock(&live_lock);
     for (struct tiny_ss *ss = live_head; ss; ss = ss->live_next) {
         uint64_t old = atomic_load_explicit(&ss->state, memory_order_acquire);
         for (;;) {
             if (old == 0) /* being released */
                 break;
-            uint32_t idle = ~(uint32_t)old & ~(uint32_t)1 & ~atomic_load_explicit(&ss->purged_units, memory_order_relaxed);
             uint64_t mask = 0;
-            for (uint32_t m = idle; m; m &= m - 1) {
+            for (uint32_t m = idle_units(ss, old); m; m &= m - 1) {
                 unsigned k = (unsigned)__builtin_ctz(m);
                 uint64_t at = atomic_load_explicit(&ss->freed_at[k], memory_order_relaxed);
                 if (at <= due)
@@ -247,6 +291,11 @@ static uint64_t units_decay(uint64_t due, uint64_t delay)
         }
     }
     hak_unlock(&live_lock);
+    /* Over the budget, or with units idle, look again soon: units freed
+     * meanwhile wake no one. */
+    bool over = due + delay > now;
+    if ((next || over) && (!next || next > now + delay / 8))
+        next = now + delay / 8;
     /* Claimed, the SuperSlabs stay mapped until units_purged lets go. */
     for (unsigned i = 0; i < n; i++) {
         uint64_t mask = claimed[i].mask;
@@ -260,6 +309,10 @@ static uint64_t units_decay(uint64_t due, uint64_t delay)
             HAK_GCTR_ADD(tiny, unit_purge, k - u);
         }
     }
+    /* The pass's ranges go out together now: queued, the units would stay
+     * claimed, out of every heap's reach, until the queue's own flush. */
+    if (n)
+        _hak_purge_flush();
     return next;
 }
 
@@ -291,7 +344,7 @@ uint64_t _hak_ss_decay(uint64_t now)
         _hak_purge_queue((char *)ss_base(ss) + HAK_UNIT_SIZE, HAK_CHUNK_SIZE - HAK_UNIT_SIZE, false, purge_done, ss);
         HAK_GCTR_ADD(tiny, ss_purge, 1);
     }
-    uint64_t units_next = now >= delay ? units_decay(now - delay, delay) : 0;
+    uint64_t units_next = units_decay(now, delay);
     return !next ? units_next : !units_next ? next : next < units_next ? next : units_next;
 }
 

@@ -812,6 +812,63 @@ static void idle_units_are_purged(void **state)
     hak_free(keep);
 }
 
+/* Blocks of 64 KiB in SuperSlabs of their own, written; a thread frees
+ * all but the first block of each SuperSlab and exits: the other slabs'
+ * units go idle in SuperSlabs still in use (arg: the blocks kept). */
+static void *idle_beyond_retain(void *arg)
+{
+    void **kept = arg, *p[72];
+    struct tiny_ss *ss[72];
+    unsigned nss = 0;
+    for (unsigned i = 0; i < 72; i++) {
+        p[i] = hak_malloc(MID64);
+        assert_non_null(p[i]);
+        memset(p[i], 3, MID64);
+        struct tiny_ss *of = tiny_slab_of((uintptr_t)p[i])->ss;
+        if (nss == 0 || ss[nss - 1] != of) {
+            ss[nss] = of;
+            kept[nss++] = p[i];
+            p[i] = NULL;
+        }
+    }
+    kept[nss] = NULL;
+    for (unsigned i = 0; i < 72; i++)
+        hak_free(p[i]);
+    return NULL;
+}
+
+/* Idle units beyond tiny.retain (and an eighth of the units in use) do not
+ * wait for the delay: the oldest go at once, as many as exceed it at least. */
+static void idle_units_beyond_retain_are_purged(void **state)
+{
+    (void)state;
+    if (!HAK_OPT(tiny_use_superslab))
+        skip();
+    _hak_tiny_decay(_hak_os_now_ns() + _hak_purge_delay_ns() + 1); /* no idle units from earlier tests */
+    _hak_purge_flush();
+    void *kept[73];
+    run_thread(idle_beyond_retain, kept);
+    const struct tiny_slab *s = tiny_slab_of((uintptr_t)kept[0]);
+    unsigned nss = 0;
+    while (kept[nss])
+        nss++;
+    /* Each SuperSlab kept one slab; the thread's others were released. */
+    size_t slabs = (72 + s->capacity - 1) / s->capacity, idle = (slabs - nss) * s->units;
+    size_t keep = (size_t)HAK_OPT(tiny_retain) >> HAK_UNIT_SHIFT;
+    if (idle <= keep + 8)
+        skip(); /* a setting that keeps them all */
+    snap(&before);
+    _hak_tiny_decay(_hak_os_now_ns()); /* long before the delay */
+    _hak_purge_flush();
+    snap(&after);
+#if HAK_COUNTERS
+    assert_true(GGREW(tiny_unit_purge) >= idle - keep - 8); /* 8: an eighth of 64 units in use elsewhere */
+#endif
+    for (unsigned i = 0; i < nss; i++)
+        hak_free(kept[i]);
+    _hak_tiny_flush_tls(); /* their slabs, adopted by the frees, go empty: so do the SuperSlabs */
+}
+
 int main(void)
 {
     if (!hak_ready()) /* start-up waits for the first allocation: the geometry tests read it */
@@ -832,6 +889,7 @@ int main(void)
         cmocka_unit_test(empty_memory_goes_back),
         cmocka_unit_test(empty_slabs_are_reused),
         cmocka_unit_test(idle_units_are_purged),
+        cmocka_unit_test(idle_units_beyond_retain_are_purged),
         cmocka_unit_test(full_superslabs_are_rechecked),
         cmocka_unit_test(large_class_overflow_goes_to_its_slab),
     };
