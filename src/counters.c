@@ -8,38 +8,43 @@ struct hak_gcounters _hak_gctr;
 static HAK_LOCK_DEFINE(retired_lock, HAK_RANK_COUNTERS);
 static struct hak_counters retired;
 
-/* Two counters at a time: gcc -O2 does not vectorize the plain loop, and a
- * thread exit merges all 404 words (~2,000 instructions one at a time). */
-typedef uint64_t ctr_pair __attribute__((vector_size(16), aligned(8), may_alias));
 #define CTR_WORDS (sizeof(struct hak_counters) / sizeof(uint64_t))
-
-/* dst += src; zero, if not NULL, is src and becomes zero in the same pass. */
-static inline void merge(struct hak_counters *dst, const struct hak_counters *src, struct hak_counters *zero)
-{
-    ctr_pair *d = (ctr_pair *)(void *)dst, *z = (ctr_pair *)(void *)zero;
-    const ctr_pair *s = (const ctr_pair *)(const void *)src;
-#pragma GCC unroll 4
-    for (size_t i = 0; i < CTR_WORDS / 2; i++) {
-        d[i] += s[i];
-        if (z)
-            z[i] = (ctr_pair){ 0, 0 };
-    }
-    if (CTR_WORDS % 2) {
-        ((uint64_t *)dst)[CTR_WORDS - 1] += ((const uint64_t *)src)[CTR_WORDS - 1];
-        if (zero)
-            ((uint64_t *)zero)[CTR_WORDS - 1] = 0;
-    }
-}
 
 void _hak_counters_merge(struct hak_counters *dst, const struct hak_counters *src)
 {
-    merge(dst, src, NULL);
+    uint64_t *d = (uint64_t *)(void *)dst; /* the struct is words only */
+    const uint64_t *w = (const uint64_t *)(const void *)src;
+    for (size_t i = 0; i < CTR_WORDS; i++)
+        d[i] += w[i];
 }
 
-void _hak_counters_retire(struct hak_counters *c)
+/* dst += src and src = 0 for the dim counters at src: all of one, or
+ * those of the classes in `classes`. */
+static inline void retire_field(uint64_t *dst, uint64_t *src, size_t dim, uint64_t classes)
 {
+    if (dim == 1) {
+        dst[0] += src[0];
+        src[0] = 0;
+        return;
+    }
+    for (; classes; classes &= classes - 1) {
+        unsigned k = (unsigned)__builtin_ctzll(classes);
+        dst[k] += src[k];
+        src[k] = 0;
+    }
+}
+
+void _hak_counters_retire(struct hak_counters *c, uint64_t classes)
+{
+    if (HAK_NCLASS < 64)
+        classes &= ((uint64_t)1 << (HAK_NCLASS & 63)) - 1;
     hak_lock(&retired_lock);
-    merge(&retired, c, c);
+#define HAK_COUNTER(group, name, dim, doc) \
+    retire_field(retired.group##_##name, c->group##_##name, dim, classes);
+#define HAK_GCOUNTER(group, name, doc)
+#include "counters.def"
+#undef HAK_COUNTER
+#undef HAK_GCOUNTER
     hak_unlock(&retired_lock);
 }
 

@@ -21,7 +21,8 @@ extern struct hak_gcounters _hak_gctr;
 #if HAK_COUNTERS
 /* This thread's counters live in its TLS object (thread.h). */
 #define HAK_CTR_ADD(group, name, n)      ((void)(_hak_thread.ctr.group##_##name[0] += (n)))
-#define HAK_CTR_ADD_C(group, name, c, n) ((void)(_hak_thread.ctr.group##_##name[c] += (n)))
+#define HAK_CTR_ADD_C(group, name, c, n) \
+    ((void)(_hak_thread.ctr_classes |= (uint64_t)1 << (c), _hak_thread.ctr.group##_##name[c] += (n)))
 #define HAK_GCTR_ADD(group, name, n) \
     ((void)atomic_fetch_add_explicit(&_hak_gctr.group##_##name, (uint64_t)(n), memory_order_relaxed))
 #else
@@ -35,8 +36,9 @@ extern struct hak_gcounters _hak_gctr;
 /* Adds src into dst. */
 void _hak_counters_merge(struct hak_counters *dst, const struct hak_counters *src);
 /* Adds an exiting thread's counters to the totals of exited threads and
- * zeroes them. */
-void _hak_counters_retire(struct hak_counters *c);
+ * zeroes them: the per-class ones only of the classes in `classes`, the
+ * others being zero (a short thread counts a few classes of 40-odd). */
+void _hak_counters_retire(struct hak_counters *c, uint64_t classes);
 /* Adds the totals of exited threads into out. */
 void _hak_counters_add_retired(struct hak_counters *out);
 

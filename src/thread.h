@@ -22,6 +22,7 @@ struct hak_counters {
 struct hak_thread {
     struct tiny_tls tiny;                 /* the TLS SLLs, hot: first */
     struct hak_counters ctr;              /* written by this thread only */
+    uint64_t ctr_classes;                 /* bit c: a per-class counter of class c counted (counters.h) */
     struct policy_tls pol;                /* samples not yet in the window */
     bool armed;                           /* the exit destructor will run */
     bool gone;                            /* the exit functions have run: the thread is exiting */

@@ -342,12 +342,18 @@ static void heap_unregister(struct tiny_heap *h)
     hak_unlock(&reg_lock);
 }
 
+static void retire_own_counters(void)
+{
+    _hak_counters_retire(&_hak_thread.ctr, _hak_thread.ctr_classes);
+    _hak_thread.ctr_classes = 0;
+}
+
 void _hak_tiny_thread_exit(void)
 {
     struct tiny_tls *t = &_hak_thread.tiny;
     struct tiny_heap *h = t->heap;
     if (!h) { /* a thread that only freed */
-        _hak_counters_retire(&_hak_thread.ctr);
+        retire_own_counters();
         return;
     }
     HAK_CTR_INC(tiny, thread_exit);
@@ -360,7 +366,7 @@ void _hak_tiny_thread_exit(void)
     memset(t->ukey, 0, sizeof t->ukey); /* its slabs are not this thread's now */
     memset(t->bound, 0, sizeof t->bound);
     memset(t->room, 0, sizeof t->room);
-    _hak_counters_retire(&_hak_thread.ctr);
+    retire_own_counters();
     heap_unregister(h);
 }
 
@@ -477,7 +483,7 @@ void _hak_tiny_fork_child(void)
         /* Their counters are plain words in the copied TLS: read as stats. */
         for (struct tiny_heap *h = reg_head; h; h = h->reg_next)
             if (h != self) {
-                _hak_counters_retire(h->ctr);
+                _hak_counters_retire(h->ctr, ~(uint64_t)0); /* their class masks are not at hand */
                 retire_out(h);
             }
     }
