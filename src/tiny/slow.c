@@ -480,6 +480,39 @@ void _hak_tiny_free_miss(void *p, struct tiny_slab *s, const char *fn)
     _hak_tiny_free_slow(p, s, fn);
 }
 
+/* p, a carved block start of s not marked free, onto this thread's TLS
+ * list, the list first made room in (s: h's, as is every slab whose blocks
+ * the list holds). */
+static void free_own(struct tiny_tls *t, struct tiny_heap *h, struct tiny_slab *s, void *p)
+{
+    uintptr_t a = (uintptr_t)p;
+    unsigned c = s->cls;
+    tiny_slow_enter(h);
+    if (t->room[c] == 0) {
+        /* A thread fed by its own frees may not refill for a long time:
+         * its notified slabs are drained here too, or their remote frees
+         * would pin them (and their SuperSlabs) indefinitely. */
+        _hak_tiny_drain_notify(h);
+        HAK_CTR_INC(free, tls_flush);
+        if (t->bound[c] <= 2) {
+            /* Large classes (a list of two, refilled a block at a time):
+             * halving the list would return one block whose slab is still
+             * to be looked up; p's is known, and p goes straight back. */
+            ((uintptr_t *)p)[1] = tiny_mark(a);
+            slab_return(h, s, p);
+            tiny_slow_leave(h);
+            return;
+        }
+        _hak_tiny_flush_list(h, t, c, t->bound[c] - t->bound[c] / 2); /* full: keep half */
+    }
+    tiny_link_set(p, t->head[c], _hak_list_key);
+    ((uintptr_t *)p)[1] = tiny_mark(a);
+    t->head[c] = p;
+    t->room[c]--;
+    HAK_CTR_INC(free, tls_sll);
+    tiny_slow_leave(h);
+}
+
 void _hak_tiny_free_slow(void *p, struct tiny_slab *s, const char *fn)
 {
     uintptr_t a = (uintptr_t)p;
@@ -521,31 +554,19 @@ void _hak_tiny_free_slow(void *p, struct tiny_slab *s, const char *fn)
         return;
     }
     ucache_fill(t, a, s); /* ours: the next free here is fast */
-    unsigned c = s->cls;
-    tiny_slow_enter(h);
-    if (t->room[c] == 0) {
-        /* A thread fed by its own frees may not refill for a long time:
-         * its notified slabs are drained here too, or their remote frees
-         * would pin them (and their SuperSlabs) indefinitely. */
-        _hak_tiny_drain_notify(h);
-        HAK_CTR_INC(free, tls_flush);
-        if (t->bound[c] <= 2) {
-            /* Large classes (a list of two, refilled a block at a time):
-             * halving the list would return one block whose slab is still
-             * to be looked up; p's is known, and p goes straight back. */
-            ((uintptr_t *)p)[1] = tiny_mark(a);
-            slab_return(h, s, p);
-            tiny_slow_leave(h);
-            return;
-        }
-        _hak_tiny_flush_list(h, t, c, t->bound[c] - t->bound[c] / 2); /* full: keep half */
+    free_own(t, h, s, p);
+}
+
+void _hak_tiny_free_full(void *p, struct tiny_slab *s, const char *fn)
+{
+    uintptr_t a = (uintptr_t)p;
+    /* Check mode's lists hold nothing (bound 0): its checks are the slow path's. */
+    if (hak_unlikely(_hak_check_on) || ((uint64_t)(a - s->data) * s->inv) >> TINY_INV_SHIFT >= s->carved) {
+        _hak_tiny_free_slow(p, s, fn);
+        return;
     }
-    tiny_link_set(p, t->head[c], _hak_list_key);
-    ((uintptr_t *)p)[1] = tiny_mark(a);
-    t->head[c] = p;
-    t->room[c]--;
-    HAK_CTR_INC(free, tls_sll);
-    tiny_slow_leave(h);
+    struct tiny_tls *t = &_hak_thread.tiny;
+    free_own(t, t->heap, s, p);
 }
 
 size_t _hak_tiny_usable(void *p, struct tiny_slab *s, const char *fn)

@@ -125,20 +125,27 @@ hak_inline void *tiny_alloc_fast(size_t n)
  * thread owns it; the common cross-thread free takes a lean remote push. */
 void _hak_tiny_free_miss(void *p, struct tiny_slab *s, const char *fn);
 /* Free of a pointer in slab s that the inline path declined (not a block
- * start, marked free, TLS list full, another heap's slab in check mode...).
- * fn names the public function for reports. */
+ * start, marked free, another heap's slab in check mode...). fn names the
+ * public function for reports. */
 void _hak_tiny_free_slow(void *p, struct tiny_slab *s, const char *fn);
+/* A free into s, this thread's slab, of a block start not marked free,
+ * whose TLS list is full (every free of a mid class: their lists hold two). */
+void _hak_tiny_free_full(void *p, struct tiny_slab *s, const char *fn);
 
 /* A free of p into s, known to be this thread's slab: onto the TLS list if
- * p is a block start not marked free and the list has room, else to
- * _hak_tiny_free_slow. */
+ * p is a block start not marked free and the list has room, else out of
+ * line. */
 hak_inline void tiny_free_to(struct tiny_tls *t, struct tiny_slab *s, void *p, const char *fn)
 {
     uintptr_t a = (uintptr_t)p;
     unsigned c = s->cls;
     uintptr_t mark = t->key ^ a;
-    if (hak_unlikely(!tiny_is_block_off(a - s->data, s) || ((uintptr_t *)p)[1] == mark || t->room[c] == 0)) {
+    if (hak_unlikely(!tiny_is_block_off(a - s->data, s) || ((uintptr_t *)p)[1] == mark)) {
         _hak_tiny_free_slow(p, s, fn);
+        return;
+    }
+    if (hak_unlikely(t->room[c] == 0)) {
+        _hak_tiny_free_full(p, s, fn);
         return;
     }
     tiny_link_set(p, t->head[c], t->lkey);
