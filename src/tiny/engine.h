@@ -121,13 +121,18 @@ static inline void tiny_slow_leave(struct tiny_heap *h)
     h->in_slow = 0;
 }
 
+/* Whether a, a block start of s, was carved (the owner's count). */
+static inline bool tiny_carved(const struct tiny_slab *s, uintptr_t a)
+{
+    return ((uint64_t)(a - s->data) * s->inv) >> TINY_INV_SHIFT < s->carved;
+}
+
 /* Whether b may follow a block of s in one of s's free lists: NULL, or a
  * block start of s already carved. */
 static inline bool tiny_link_ok(const struct tiny_slab *s, const void *b)
 {
     uintptr_t a = (uintptr_t)b;
-    return !b || (a >= s->data && tiny_is_block_off(a - s->data, s) &&
-                  ((uint64_t)(a - s->data) * s->inv) >> TINY_INV_SHIFT < s->carved);
+    return !b || (a >= s->data && tiny_is_block_off(a - s->data, s) && tiny_carved(s, a));
 }
 
 /* Whether a is a block start of s (interior and out-of-range addresses are not). */

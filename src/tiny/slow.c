@@ -401,7 +401,7 @@ void *_hak_tiny_alloc(unsigned c, size_t n, size_t align)
 static void check_free(void *p, struct tiny_slab *s, struct tiny_heap *h, struct tiny_heap *owner, const char *fn)
 {
     uintptr_t a = (uintptr_t)p;
-    if (owner == h && h && ((uint64_t)(a - s->data) * s->inv) >> TINY_INV_SHIFT >= s->carved) {
+    if (owner == h && h && !tiny_carved(s, a)) {
         HAK_CTR_INC(early_return, invalid_ptr);
         _hak_report(fn, "invalid pointer", p);
         return;
@@ -547,8 +547,7 @@ void _hak_tiny_free_slow(void *p, struct tiny_slab *s, const char *fn)
         _hak_tiny_remote_push(s, p);
         return;
     }
-    uint64_t idx = ((uint64_t)(a - s->data) * s->inv) >> TINY_INV_SHIFT;
-    if (idx >= s->carved) {
+    if (!tiny_carved(s, a)) {
         HAK_CTR_INC(early_return, invalid_ptr);
         _hak_report(fn, "invalid pointer", p);
         return;
@@ -561,7 +560,7 @@ void _hak_tiny_free_full(void *p, struct tiny_slab *s, const char *fn)
 {
     uintptr_t a = (uintptr_t)p;
     /* Check mode's lists hold nothing (bound 0): its checks are the slow path's. */
-    if (hak_unlikely(_hak_check_on) || ((uint64_t)(a - s->data) * s->inv) >> TINY_INV_SHIFT >= s->carved) {
+    if (hak_unlikely(_hak_check_on) || !tiny_carved(s, a)) {
         _hak_tiny_free_slow(p, s, fn);
         return;
     }
