@@ -37,7 +37,7 @@ extern struct hak_gcounters _hak_gctr;
 void _hak_counters_merge(struct hak_counters *dst, const struct hak_counters *src);
 /* Adds an exiting thread's counters to the totals of exited threads and
  * zeroes them: the per-class ones only of the classes in `classes`, the
- * others being zero (a short thread counts a few classes of 40-odd). */
+ * others being zero (a short thread counts a few of the HAK_NCLASS). */
 void _hak_counters_retire(struct hak_counters *c, uint64_t classes);
 /* Adds the totals of exited threads into out. */
 void _hak_counters_add_retired(struct hak_counters *out);
