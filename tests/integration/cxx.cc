@@ -1,4 +1,4 @@
-// cxx.cc — C++ through libstdc++ on hakmem (SPEC §2; hakmem defines no operator new): a huge new[] throws std::bad_alloc, nothrow new returns nullptr, a new_handler runs and can make room, aligned new and sized delete work, and the blocks are hakmem's.
+// cxx.cc — C++ on hakmem (SPEC §2): operator new and delete are hakmem's own (libstdc++'s nothrow and aligned forms call them or aligned_alloc and free); a huge new[] throws std::bad_alloc, nothrow new returns nullptr, a new_handler runs and can make room, aligned new and sized delete work, and the blocks are hakmem's.
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
@@ -36,6 +36,37 @@ static void check_ours(void *p, std::size_t n, const char *what)
 {
     if (under_hakmem)
         CHECK(malloc_usable_size(p) >= n, "%s: usable size %zu < %zu", what, malloc_usable_size(p), n);
+}
+
+// Under hakmem, a new or delete expression calls hakmem's operators, not
+// libstdc++'s (which would reach hakmem through malloc and free).
+static void test_operators_are_hakmems()
+{
+    if (!under_hakmem)
+        return;
+    void *(*op_new)(std::size_t) = &::operator new;
+    void *(*op_new_array)(std::size_t) = &::operator new[];
+    void (*op_delete)(void *) noexcept = &::operator delete;
+    void (*op_delete_array)(void *) noexcept = &::operator delete[];
+    void (*op_delete_sized)(void *, std::size_t) noexcept = &::operator delete;
+    void (*op_delete_array_sized)(void *, std::size_t) noexcept = &::operator delete[];
+    const struct {
+        const char *name;
+        void *addr;
+    } ops[] = {
+        { "operator new", reinterpret_cast<void *>(op_new) },
+        { "operator new[]", reinterpret_cast<void *>(op_new_array) },
+        { "operator delete", reinterpret_cast<void *>(op_delete) },
+        { "operator delete[]", reinterpret_cast<void *>(op_delete_array) },
+        { "sized operator delete", reinterpret_cast<void *>(op_delete_sized) },
+        { "sized operator delete[]", reinterpret_cast<void *>(op_delete_array_sized) },
+    };
+    for (const auto &op : ops) {
+        Dl_info info;
+        CHECK(dladdr(op.addr, &info) && info.dli_fname && std::strstr(info.dli_fname, "libhakmem"),
+              "%s is in %s, not libhakmem", op.name, info.dli_fname ? info.dli_fname : "(unknown)");
+    }
+    std::printf("ok - operator new and delete are hakmem's\n");
 }
 
 static void test_huge_new_throws()
@@ -180,6 +211,7 @@ int main()
 {
     under_hakmem = dlsym(RTLD_DEFAULT, "hak_version") != nullptr;
     errno = 0;
+    test_operators_are_hakmems();
     test_huge_new_throws();
     test_nothrow();
     test_new_handler();

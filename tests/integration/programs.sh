@@ -153,7 +153,7 @@ fi
 
 # ---------------------------------------------------------------- g++
 
-# C++ operator new/delete reach malloc/free through libstdc++ (SPEC §2).
+# C++ operator new/delete: hakmem's own, libstdc++'s nothrow and aligned forms on top (SPEC §2).
 cat > "$tmp/prog.cc" <<'EOF'
 #include <iostream>
 #include <map>
