@@ -4,7 +4,9 @@
 #include <errno.h>
 #include <stdatomic.h>
 #include <fcntl.h>
+#include <linux/membarrier.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/random.h>
 #include <sys/resource.h>
 #include <time.h>
@@ -111,6 +113,16 @@ int _hak_os_advise(void *p, size_t size, int advice)
     if (r == 0)
         errno = saved;
     return r;
+}
+
+int _hak_os_membarrier(void)
+{
+    int saved = errno;
+    long r = syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0);
+    if (r != 0 && errno == EPERM && syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0)
+        r = syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0);
+    errno = saved;
+    return r == 0 ? 0 : -1;
 }
 
 int _hak_os_guard(void *p, size_t size)

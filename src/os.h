@@ -31,6 +31,13 @@ int _hak_os_advise(void *p, size_t size, int advice);
  * (secure mode). Real mprotect whatever the ops; 0 or -1 with errno. */
 int _hak_os_guard(void *p, size_t size);
 uint64_t _hak_os_now_ns(void);
+/* A memory barrier on every running thread of the process
+ * (membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED), registered on first use):
+ * what one thread stored before it is visible to the caller after, and
+ * what the caller stored before it is visible to the others' later loads,
+ * though they used no fence. 0, or -1 where the kernel has no such call
+ * (Linux < 4.14, or refused). */
+int _hak_os_membarrier(void);
 /* The same clock read at the last timer tick (CLOCK_MONOTONIC_COARSE): up
  * to a tick (1-10 ms) behind _hak_os_now_ns, never ahead, and about 7 ns
  * instead of 24 here. For stamps and due checks on the purge delay's scale,

@@ -54,6 +54,8 @@ static void give_back(void *addr, size_t len, bool unmap)
     HAK_GCTR_ADD(madvise, bytes, len);
 }
 
+void _hak_purge_now(void *addr, size_t len) { give_back(addr, len, false); }
+
 void _hak_purge_hugepages(void *addr, size_t len)
 {
     if (HAK_OPT(madvise_hugepages) && len >= HAK_CHUNK_SIZE)

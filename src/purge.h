@@ -23,6 +23,10 @@ typedef void (*hak_purge_done_fn)(void *addr, size_t len, void *arg);
  * once, before this returns. */
 void _hak_purge_queue(void *addr, size_t len, bool unmap, hak_purge_done_fn done, void *arg);
 
+/* Gives [addr, addr + len) back now, with madvise.advice, outside the
+ * queue: for memory its owner may write again as soon as this returns. */
+void _hak_purge_now(void *addr, size_t len);
+
 /* Gives back everything queued now (thread exit, malloc_trim). */
 void _hak_purge_flush(void);
 /* The thread-exit function: flush (and nothing else: no thread starts at

@@ -61,7 +61,14 @@ struct tiny_heap {
     struct tiny_heap *reg_next, *reg_prev;/* registry of live heaps (when listed), or the pool */
     bool listed;                          /* on the registry (see _hak_tiny_heap_create) */
     _Atomic int64_t out_bytes;            /* written by the owner only: see tiny_slab_used */
-    volatile int in_slow;                 /* owner is updating its lists (a fork child gives the heap up) */
+    /* The owner is updating its lists (a fork child gives the heap up, the
+     * purger keeps off): see tiny_slow_enter. */
+    _Atomic int in_slow;
+    /* The purger holds the heap: the owner's slow paths wait (heap.c,
+     * drain_idle). Written by the purger under the registry lock. */
+    _Atomic int claim;
+    _Atomic uint64_t slow_calls;          /* the owner's slow paths so far (written by the owner only) */
+    uint64_t idle_calls, idle_since;      /* the purger's: slow_calls when last seen to change, and when (ns) */
 };
 
 _Static_assert(HAK_NCLASS <= 64, "tiny_heap.classes has a bit per class");
@@ -105,20 +112,32 @@ static inline void tiny_slab_used(struct tiny_slab *s, int32_t n)
     tiny_out_add((int64_t)n * s->size);
 }
 
-/* The owner updates its lists between these two. A fork from a signal
- * handler that interrupted this thread in between finds the flag set, and
- * the child gives the heap up (see _hak_tiny_fork_child). The fences keep
- * the compiler from moving list updates across the flag. */
+/* The purger holds h: wait until it lets go (heap.c). */
+hak_cold void _hak_tiny_claim_wait(struct tiny_heap *h);
+
+/* The owner updates its lists, and the slabs they hold, between these two.
+ * A fork from a signal handler that interrupted this thread in between
+ * finds the flag set, and the child gives the heap up (see
+ * _hak_tiny_fork_child). The fences keep the compiler from moving list
+ * updates across the flag. The purger claims an idle heap by storing
+ * `claim`, then a process-wide barrier (membarrier), then reading
+ * `in_slow`: either this store is visible to it then, and it keeps off,
+ * or the barrier came first and the load here sees its claim. So no fence
+ * here, where every refill passes. */
 static inline void tiny_slow_enter(struct tiny_heap *h)
 {
-    h->in_slow = 1;
+    atomic_store_explicit(&h->in_slow, 1, memory_order_relaxed);
     __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    if (hak_unlikely(atomic_load_explicit(&h->claim, memory_order_acquire)))
+        _hak_tiny_claim_wait(h);
+    atomic_store_explicit(&h->slow_calls, atomic_load_explicit(&h->slow_calls, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
 }
 
 static inline void tiny_slow_leave(struct tiny_heap *h)
 {
     __atomic_signal_fence(__ATOMIC_SEQ_CST);
-    h->in_slow = 0;
+    atomic_store_explicit(&h->in_slow, 0, memory_order_release);
 }
 
 /* Whether a, a block start of s, was carved (the owner's count). */

@@ -7,6 +7,10 @@
 #include "../counters.h"
 #include "../lock.h"
 #include "../meta.h"
+#include "../options.h"
+#include "../os.h"
+#include "../purge.h"
+#include <sched.h>
 #include <string.h>
 
 /* Live heaps (for stats and the fork child) and heaps of exited threads
@@ -164,12 +168,25 @@ static void slab_release(struct tiny_heap *h, struct tiny_slab *s)
         _hak_fb_slab_release(s);
 }
 
-/* Processes the heap's notify stack: slabs of ours that got remote frees
- * while full become partial; stale entries only lose their flag. */
-void _hak_tiny_drain_notify(struct tiny_heap *h)
+/* A slab of h's with no block out, held by the purger (see drain_idle):
+ * its pages go back, and its owner carves it again from the start. */
+static void slab_reset(struct tiny_slab *s)
+{
+    size_t len = hak_align_up((size_t)s->carved * s->size, HAK_PAGE_SIZE);
+    s->free = NULL;
+    s->carved = 0;
+    _hak_purge_now((void *)s->data, len);
+}
+
+/* Processes h's notify stack: slabs of h's that got remote frees while full
+ * become partial; stale entries only lose their flag. Those left empty go
+ * back to their source, or, for the purger (which may not change the
+ * owner's unit cache), are reset; returns how many were. */
+static unsigned drain_notify(struct tiny_heap *h, bool purger)
 {
     if (!atomic_load_explicit(&h->notify, memory_order_relaxed))
-        return;
+        return 0;
+    unsigned reset = 0;
     struct tiny_slab *s = atomic_exchange_explicit(&h->notify, NULL, memory_order_acquire);
     while (s) {
         struct tiny_slab *next = s->notify_next;
@@ -178,12 +195,20 @@ void _hak_tiny_drain_notify(struct tiny_heap *h)
             tiny_drain_remote(s);
             if (s->list == TINY_LIST_FULL && s->free)
                 _hak_tiny_slab_move(h, s, TINY_LIST_PARTIAL);
-            if (s->list != TINY_LIST_CUR && slab_releasable(s))
+            if (!purger && s->list != TINY_LIST_CUR && slab_releasable(s)) {
                 slab_release(h, s);
+            } else if (purger && s->used == 0 && s->carved &&
+                       atomic_load_explicit(&s->remote_busy, memory_order_acquire) == 0) {
+                slab_reset(s);
+                reset++;
+            }
         }
         s = next;
     }
+    return reset;
 }
+
+void _hak_tiny_drain_notify(struct tiny_heap *h) { drain_notify(h, false); }
 
 /* ------------------------------------------------------------------ adoption */
 
@@ -399,7 +424,85 @@ size_t _hak_tiny_trim(void)
 
 size_t _hak_tiny_cached_bytes(void) { return _hak_tiny_use_ss ? _hak_ss_cached_bytes() : _hak_fb_cached_bytes(); }
 
-uint64_t _hak_tiny_decay(uint64_t now) { return _hak_tiny_use_ss ? _hak_ss_decay(now) : _hak_fb_decay(now); }
+/* ------------------------------------------------------------------ idle heaps */
+
+/* An owner takes back what other threads freed into its slabs only when it
+ * refills, so a thread that stops refilling pins those blocks, and the
+ * slabs they would empty (larson's main thread fills slabs before its
+ * workers start, then sleeps while they free its blocks). For a heap whose
+ * owner has not been in its slow path for madvise.delay, and has remote
+ * frees waiting, the purger does it: it claims the heap (see
+ * tiny_slow_enter), drains the slabs on its notify stack, and purges those
+ * left with no block out. They stay the owner's, to carve again from the
+ * start: slabs that changed hands would have to leave the owner's unit
+ * cache, which only its thread may write. Nothing the fast paths read
+ * changes: a slab with no block out has nothing in a TLS list either. */
+
+static _Atomic bool no_barrier; /* the kernel has no membarrier: no claims */
+
+/* Claims h (under reg_lock, so h stays listed): false if its owner is in
+ * its slow path, which it then finishes undisturbed. */
+static bool heap_claim(struct tiny_heap *h)
+{
+    atomic_store_explicit(&h->claim, 1, memory_order_seq_cst);
+    bool barrier = _hak_os_membarrier() == 0;
+    if (!barrier || atomic_load_explicit(&h->in_slow, memory_order_acquire)) {
+        atomic_store_explicit(&h->claim, 0, memory_order_release);
+        if (!barrier)
+            atomic_store_explicit(&no_barrier, true, memory_order_relaxed);
+        return false;
+    }
+    return true;
+}
+
+void _hak_tiny_claim_wait(struct tiny_heap *h)
+{
+    do {
+        atomic_store_explicit(&h->in_slow, 0, memory_order_release);
+        while (atomic_load_explicit(&h->claim, memory_order_acquire))
+            sched_yield();
+        atomic_store_explicit(&h->in_slow, 1, memory_order_relaxed);
+        __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    } while (atomic_load_explicit(&h->claim, memory_order_acquire));
+}
+
+/* The purger's pass over the live heaps; returns when one that waits
+ * becomes idle enough, or 0. */
+static uint64_t drain_idle(uint64_t now)
+{
+    uint64_t delay = _hak_purge_delay_ns(), next = 0;
+    if (!HAK_OPT(tiny_drain_idle) || !delay || atomic_load_explicit(&no_barrier, memory_order_relaxed))
+        return 0;
+    struct tiny_heap *self = _hak_thread.tiny.heap;
+    hak_lock(&reg_lock);
+    for (struct tiny_heap *h = reg_head; h; h = h->reg_next) {
+        uint64_t calls = atomic_load_explicit(&h->slow_calls, memory_order_relaxed);
+        if (calls != h->idle_calls || !h->idle_since) {
+            h->idle_calls = calls;
+            h->idle_since = now;
+        }
+        if (h == self || !atomic_load_explicit(&h->notify, memory_order_relaxed))
+            continue;
+        if (h->idle_since + delay > now) {
+            next = !next || h->idle_since + delay < next ? h->idle_since + delay : next;
+            continue;
+        }
+        if (!heap_claim(h))
+            continue;
+        unsigned reset = drain_notify(h, true);
+        atomic_store_explicit(&h->claim, 0, memory_order_release);
+        HAK_GCTR_ADD(tiny, idle_drain, 1);
+        HAK_GCTR_ADD(tiny, idle_reset, reset);
+    }
+    hak_unlock(&reg_lock);
+    return next;
+}
+
+uint64_t _hak_tiny_decay(uint64_t now)
+{
+    uint64_t next = _hak_tiny_use_ss ? _hak_ss_decay(now) : _hak_fb_decay(now), idle = drain_idle(now);
+    return !next ? idle : !idle ? next : next < idle ? next : idle;
+}
 
 size_t _hak_tiny_live_bytes(void)
 {
@@ -424,7 +527,7 @@ void _hak_tiny_foreach_counters(void (*fn)(const struct hak_counters *, void *),
 bool _hak_tiny_busy(void)
 {
     struct tiny_heap *h = _hak_thread.tiny.heap;
-    return h && h->in_slow;
+    return h && atomic_load_explicit(&h->in_slow, memory_order_relaxed);
 }
 
 /* The heap this thread had is given up in the child: its lists stay as
@@ -471,7 +574,7 @@ static void recount_own_lists(struct tiny_heap *h, struct tiny_tls *t)
 void _hak_tiny_fork_child(void)
 {
     struct tiny_tls *t = &_hak_thread.tiny;
-    if (t->heap && t->heap->in_slow)
+    if (t->heap && atomic_load_explicit(&t->heap->in_slow, memory_order_relaxed))
         lose_own_heap(t);
     else if (t->heap)
         recount_own_lists(t->heap, t);

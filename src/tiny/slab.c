@@ -6,6 +6,7 @@
 #include "../counters.h"
 #include "../options.h"
 #include "../os.h"
+#include "../purge.h"
 
 uint64_t _hak_key;
 size_t _hak_mid_max;
@@ -195,6 +196,10 @@ void _hak_tiny_remote_push(struct tiny_slab *s, void *p)
                 s->notify_next = head;
             } while (!atomic_compare_exchange_weak_explicit(&owner->notify, &head, s, memory_order_release,
                                                             memory_order_relaxed));
+            /* A first notification: should the owner not refill for the
+             * delay, the purger drains it (heap.c, drain_idle). */
+            if (!head && HAK_OPT(tiny_drain_idle))
+                _hak_purge_kick();
         }
     }
     atomic_fetch_sub_explicit(&s->remote_busy, 1, memory_order_release);

@@ -444,9 +444,12 @@ static bool confirm_double_free(struct tiny_tls *t, struct tiny_heap *h, struct 
 {
     if (!h || atomic_load_explicit(&s->owner, memory_order_relaxed) != h)
         return true;
-    return list_contains(t->head[s->cls], a, t->bound[s->cls] - t->room[s->cls] + 1, NULL) ||
-           list_contains(s->free, a, s->capacity + 1, s) ||
-           list_contains(atomic_load_explicit(&s->remote, memory_order_acquire), a, s->capacity + 1, s);
+    tiny_slow_enter(h); /* s's free list is the purger's while it holds h */
+    bool found = list_contains(t->head[s->cls], a, t->bound[s->cls] - t->room[s->cls] + 1, NULL) ||
+                 list_contains(s->free, a, s->capacity + 1, s) ||
+                 list_contains(atomic_load_explicit(&s->remote, memory_order_acquire), a, s->capacity + 1, s);
+    tiny_slow_leave(h);
+    return found;
 }
 
 /* Caches the unit of address a as slab s's: s is this thread's. */
@@ -530,9 +533,13 @@ void _hak_tiny_free_slow(void *p, struct tiny_slab *s, const char *fn)
     if (!h)
         _hak_thread_arm(); /* no heap lists this thread's counters: they join the totals at its exit */
     struct tiny_heap *owner = atomic_load_explicit(&s->owner, memory_order_acquire);
-    if (!owner && h && _hak_tiny_adopt(h, s->cls, s)) {
-        owner = h;
-        _hak_tiny_slab_move(h, s, has_blocks(s) ? TINY_LIST_PARTIAL : TINY_LIST_FULL);
+    if (!owner && h) {
+        tiny_slow_enter(h);
+        if (_hak_tiny_adopt(h, s->cls, s)) {
+            owner = h;
+            _hak_tiny_slab_move(h, s, has_blocks(s) ? TINY_LIST_PARTIAL : TINY_LIST_FULL);
+        }
+        tiny_slow_leave(h);
     }
     if (((uintptr_t *)p)[1] == tiny_mark(a) && confirm_double_free(t, h, s, a)) {
         HAK_CTR_INC(early_return, double_free);

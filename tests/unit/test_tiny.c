@@ -16,6 +16,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 
 static struct hak_counters before, after;
 static struct hak_gcounters gbefore, gafter;
@@ -877,6 +878,167 @@ static void idle_units_beyond_retain_are_purged(void **state)
     _hak_tiny_flush_tls(); /* their slabs, adopted by the frees, go empty: so do the SuperSlabs */
 }
 
+/* ---------------------------------------------------------------- idle heaps */
+
+#define NIDLE 3000 /* blocks of 64 B: the first two slabs fill */
+static pthread_barrier_t idle_bar;
+struct idle_owner {
+    void *blocks[NIDLE];
+    struct tiny_heap *heap;
+    unsigned recarved; /* blocks taken from the first slab again after the drain */
+};
+
+static void *idle_owner(void *arg)
+{
+    struct idle_owner *o = arg;
+    for (unsigned i = 0; i < NIDLE; i++) {
+        o->blocks[i] = hak_malloc(64);
+        memset(o->blocks[i], 7, 64);
+    }
+    o->heap = _hak_thread.tiny.heap;
+    pthread_barrier_wait(&idle_bar); /* blocks ready: another thread frees them */
+    pthread_barrier_wait(&idle_bar); /* freed and drained: wake up */
+    const struct tiny_slab *first = tiny_slab_of((uintptr_t)o->blocks[0]);
+    void *again[NIDLE];
+    for (unsigned i = 0; i < NIDLE; i++) {
+        again[i] = hak_malloc(64);
+        memset(again[i], 9, 64);
+        o->recarved += tiny_slab_of((uintptr_t)again[i]) == first;
+    }
+    for (unsigned i = 0; i < NIDLE; i++)
+        hak_free(again[i]);
+    return NULL;
+}
+
+/* A thread fills slabs, another frees all their blocks, and the first
+ * sleeps, never refilling: once it has been idle for the delay a purger
+ * pass drains its slabs and purges those left empty, which stay its own,
+ * and it carves them again when it wakes. */
+static void idle_heap_is_drained(void **state)
+{
+    (void)state;
+    if (!HAK_OPT(tiny_drain_idle) || !_hak_purge_delay_ns() || _hak_os_membarrier() != 0)
+        skip();
+    static struct idle_owner o;
+    memset(&o, 0, sizeof o);
+    pthread_t t;
+    pthread_barrier_init(&idle_bar, NULL, 2);
+    assert_int_equal(pthread_create(&t, NULL, idle_owner, &o), 0);
+    pthread_barrier_wait(&idle_bar);
+    struct tiny_slab *first = tiny_slab_of((uintptr_t)o.blocks[0]);
+    assert_true(first->carved == first->capacity); /* full: none of its blocks in a TLS list */
+    for (unsigned i = 0; i < NIDLE; i++)
+        hak_free(o.blocks[i]);
+    snap(&before);
+    uint64_t now = _hak_os_now_ns();
+    _hak_tiny_decay(now); /* the owner is seen idle from here (or earlier, by the purger thread) */
+    _hak_tiny_decay(now + _hak_purge_delay_ns() + 1);
+    snap(&after);
+    /* Whoever drained it, this pass or the purger thread's: */
+    assert_int_equal(first->used, 0);
+    assert_int_equal(first->carved, 0);
+    assert_ptr_equal(atomic_load(&first->owner), o.heap);
+    if (_hak_purge_purge_zeroes()) {
+        unsigned char resident;
+        assert_int_equal(mincore((void *)first->data, HAK_PAGE_SIZE, &resident), 0);
+        assert_false(resident & 1);
+    }
+#if HAK_COUNTERS
+    assert_true(GGREW(tiny_idle_reset) >= 1);
+#endif
+    pthread_barrier_wait(&idle_bar);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    pthread_barrier_destroy(&idle_bar);
+    assert_true(o.recarved >= 1);
+}
+
+/* Claims race the owner: it allocates (refilling) and frees while another
+ * thread frees half its blocks, and passes come as fast as they can, each
+ * later by the delay than the last, so that any pause between two of its
+ * slow paths is long enough. Every block keeps what was written into it. */
+#define CLAIM_ROUNDS 200
+#define CLAIM_BLOCKS 600
+static void *claim_blocks[CLAIM_BLOCKS];
+static _Atomic bool claim_done;
+static pthread_barrier_t claim_bar;
+
+static void fill(void *p, size_t n) { memset(p, (int)((uintptr_t)p >> 4 & 0xff), n); }
+static bool filled(const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++)
+        if (b[i] != (unsigned char)((uintptr_t)p >> 4 & 0xff))
+            return false;
+    return true;
+}
+
+static size_t claim_size(unsigned i, unsigned r) { return 16 + (i * 37 + r * 101) % 2000; }
+
+static void *claim_owner(void *arg)
+{
+    unsigned *bad = arg;
+    for (unsigned r = 0; r < CLAIM_ROUNDS; r++) {
+        for (unsigned i = 0; i < CLAIM_BLOCKS; i++) {
+            claim_blocks[i] = hak_malloc(claim_size(i, r));
+            fill(claim_blocks[i], claim_size(i, r));
+        }
+        pthread_barrier_wait(&claim_bar); /* the freer takes the odd ones */
+        for (unsigned i = 0; i < CLAIM_BLOCKS; i += 2) {
+            *bad += !filled(claim_blocks[i], claim_size(i, r));
+            hak_free(claim_blocks[i]);
+        }
+        pthread_barrier_wait(&claim_bar);
+    }
+    atomic_store(&claim_done, true);
+    return NULL;
+}
+
+static void *claim_freer(void *arg)
+{
+    unsigned *bad = arg;
+    for (unsigned r = 0; r < CLAIM_ROUNDS; r++) {
+        pthread_barrier_wait(&claim_bar);
+        for (unsigned i = 1; i < CLAIM_BLOCKS; i += 2) {
+            *bad += !filled(claim_blocks[i], claim_size(i, r));
+            hak_free(claim_blocks[i]);
+        }
+        pthread_barrier_wait(&claim_bar);
+    }
+    return NULL;
+}
+
+static void claims_race_the_owner(void **state)
+{
+    (void)state;
+    if (!HAK_OPT(tiny_drain_idle) || !_hak_purge_delay_ns() || _hak_os_membarrier() != 0)
+        skip();
+    unsigned bad_owner = 0, bad_freer = 0;
+    pthread_t o, f;
+    atomic_store(&claim_done, false);
+    pthread_barrier_init(&claim_bar, NULL, 2);
+    snap(&before);
+    assert_int_equal(pthread_create(&o, NULL, claim_owner, &bad_owner), 0);
+    assert_int_equal(pthread_create(&f, NULL, claim_freer, &bad_freer), 0);
+    uint64_t now = _hak_os_now_ns(), passes = 0;
+    while (!atomic_load(&claim_done)) {
+        now += _hak_purge_delay_ns() + 1;
+        _hak_tiny_decay(now);
+        passes++;
+    }
+    assert_int_equal(pthread_join(o, NULL), 0);
+    assert_int_equal(pthread_join(f, NULL), 0);
+    snap(&after);
+    pthread_barrier_destroy(&claim_bar);
+    assert_int_equal(bad_owner, 0);
+    assert_int_equal(bad_freer, 0);
+#if HAK_COUNTERS
+    print_message("# %llu passes, %llu drains of the owner's heap\n", (unsigned long long)passes,
+                  (unsigned long long)GGREW(tiny_idle_drain));
+#else
+    (void)passes;
+#endif
+}
+
 int main(void)
 {
     if (!hak_ready()) /* start-up waits for the first allocation: the geometry tests read it */
@@ -900,6 +1062,8 @@ int main(void)
         cmocka_unit_test(idle_units_beyond_retain_are_purged),
         cmocka_unit_test(full_superslabs_are_rechecked),
         cmocka_unit_test(large_class_overflow_goes_to_its_slab),
+        cmocka_unit_test(idle_heap_is_drained),
+        cmocka_unit_test(claims_race_the_owner),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
