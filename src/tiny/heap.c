@@ -489,7 +489,7 @@ static uint64_t drain_idle(uint64_t now)
         }
         if (!heap_claim(h))
             continue;
-        unsigned reset = drain_notify(h, true);
+        hak_unused unsigned reset = drain_notify(h, true); /* counted, unless counters are compiled out */
         atomic_store_explicit(&h->claim, 0, memory_order_release);
         HAK_GCTR_ADD(tiny, idle_drain, 1);
         HAK_GCTR_ADD(tiny, idle_reset, reset);
