@@ -75,10 +75,10 @@ static hak_cold void *new_failed(size_t n, uintptr_t site)
     abort();
 }
 
-/* Out of line: everything but a TLS list pop. */
+/* Out of line: everything but a TLS list pop (which cxx_new tried). */
 static hak_noinline void *new_slow(size_t n, uintptr_t site)
 {
-    void *p = _hak_entry_malloc(n, site);
+    void *p = HAK_VG_ON() ? _hak_entry_malloc(n, site) : _hak_malloc_slow(n, site);
     return hak_likely(p != NULL) ? p : new_failed(n, site);
 }
 

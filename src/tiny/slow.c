@@ -484,10 +484,11 @@ void _hak_tiny_free_miss(void *p, struct tiny_slab *s, const char *fn)
 }
 
 /* p, a carved block start of s not marked free, onto this thread's TLS
- * list, the list first made room in (s: h's, as is every slab whose blocks
- * the list holds). */
-static void free_own(struct tiny_tls *t, struct tiny_heap *h, struct tiny_slab *s, void *p)
+ * list, the list first made room in (s: its heap's, as is every slab whose
+ * blocks the list holds). */
+static void free_own(struct tiny_tls *t, struct tiny_slab *s, void *p)
 {
+    struct tiny_heap *h = t->heap;
     uintptr_t a = (uintptr_t)p;
     unsigned c = s->cls;
     tiny_slow_enter(h);
@@ -560,7 +561,7 @@ void _hak_tiny_free_slow(void *p, struct tiny_slab *s, const char *fn)
         return;
     }
     ucache_fill(t, a, s); /* ours: the next free here is fast */
-    free_own(t, h, s, p);
+    free_own(t, s, p);
 }
 
 void _hak_tiny_free_full(void *p, struct tiny_slab *s, const char *fn)
@@ -572,7 +573,7 @@ void _hak_tiny_free_full(void *p, struct tiny_slab *s, const char *fn)
         return;
     }
     struct tiny_tls *t = &_hak_thread.tiny;
-    free_own(t, t->heap, s, p);
+    free_own(t, s, p);
 }
 
 size_t _hak_tiny_usable(void *p, struct tiny_slab *s, const char *fn)
