@@ -187,6 +187,12 @@ size_t _hak_ss_cached_bytes(void);
 /* The decay function registered with the purger: cached SuperSlabs unused
  * for the delay have their slab units purged. */
 uint64_t _hak_ss_decay(uint64_t now_ns);
+/* The units of a decay pass's claim in one SuperSlab (bit u: unit u): due
+ * with every gap between two of its units added where all of the gap is
+ * clean (free and already purged). One madvise then covers what would take
+ * one per run of due units (the kernel skips pages not resident), and the
+ * gap, claimed with the rest, is not carved while it runs. */
+uint32_t _hak_ss_bridge_gaps(uint32_t due, uint32_t clean);
 void _hak_ss_fork_child(void);
 /* Fallback mode: one mapping per slab (stage 6), empty ones cached like
  * empty SuperSlabs; the decay unmaps those unused for the delay. */

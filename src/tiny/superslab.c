@@ -211,6 +211,22 @@ static uint32_t idle_units(struct tiny_ss *ss, uint64_t state)
     return ~(uint32_t)state & ~(uint32_t)1 & ~atomic_load_explicit(&ss->purged_units, memory_order_relaxed);
 }
 
+uint32_t _hak_ss_bridge_gaps(uint32_t due, uint32_t clean)
+{
+    uint32_t out = due;
+    int last = -1; /* the last due unit, when every unit since is clean */
+    for (unsigned k = 0; k < HAK_UNITS_PER_CHUNK && due >> k; k++) {
+        if (due >> k & 1) {
+            if (last >= 0 && k > (unsigned)last + 1)
+                out |= (uint32_t)units_mask((unsigned)last + 1, k - (unsigned)last - 1);
+            last = (int)k;
+        } else if (!(clean >> k & 1)) {
+            last = -1;
+        }
+    }
+    return out;
+}
+
 /* When idle units fall due: once unused for the delay, or sooner, oldest
  * first, beyond tiny.retain and an eighth of the units in use (a thread
  * that exits leaves the units of its SuperSlabs to others, who may not
@@ -258,7 +274,8 @@ static uint64_t units_decay(uint64_t now, uint64_t delay)
 {
     struct {
         struct tiny_ss *ss;
-        uint64_t mask;
+        uint64_t mask; /* the units claimed: due ones and the gaps bridged */
+        uint64_t due;
     } claimed[UNITS_PER_PASS];
     unsigned n = 0;
     uint64_t due = units_due(now, delay), next = 0;
@@ -282,10 +299,13 @@ static uint64_t units_decay(uint64_t now, uint64_t delay)
                     next = due + 1; /* more than one pass can take */
                 break;
             }
-            if (atomic_compare_exchange_weak_explicit(&ss->state, &old, old | mask, memory_order_acq_rel,
+            uint32_t clean = ~(uint32_t)old & atomic_load_explicit(&ss->purged_units, memory_order_relaxed);
+            uint64_t claim = _hak_ss_bridge_gaps((uint32_t)mask, clean);
+            if (atomic_compare_exchange_weak_explicit(&ss->state, &old, old | claim, memory_order_acq_rel,
                                                       memory_order_acquire)) {
                 claimed[n].ss = ss;
-                claimed[n++].mask = mask;
+                claimed[n].due = mask;
+                claimed[n++].mask = claim;
                 break;
             }
         }
@@ -306,7 +326,7 @@ static uint64_t units_decay(uint64_t now, uint64_t delay)
             mask &= ~units_mask(u, k - u);
             _hak_purge_queue((char *)ss_base(claimed[i].ss) + (size_t)u * HAK_UNIT_SIZE, (size_t)(k - u) * HAK_UNIT_SIZE,
                             false, units_purged, claimed[i].ss);
-            HAK_GCTR_ADD(tiny, unit_purge, k - u);
+            HAK_GCTR_ADD(tiny, unit_purge, __builtin_popcountll(claimed[i].due & units_mask(u, k - u)));
         }
     }
     /* The pass's ranges go out together now: queued, the units would stay

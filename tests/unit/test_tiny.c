@@ -879,6 +879,24 @@ static void idle_units_beyond_retain_are_purged(void **state)
     _hak_tiny_flush_tls(); /* their slabs, adopted by the frees, go empty: so do the SuperSlabs */
 }
 
+#define U(a, b) ((uint32_t)((((uint64_t)1 << ((b) + 1)) - 1) & ~(((uint64_t)1 << (a)) - 1))) /* units a..b */
+
+/* A purge pass's claim bridges a gap between due units only where all of
+ * it is clean; clean units outside the due ones stay out. */
+static void purge_ranges_bridge_clean_gaps(void **state)
+{
+    (void)state;
+    assert_int_equal(_hak_ss_bridge_gaps(U(2, 2) | U(5, 5), U(3, 4)), U(2, 5));
+    assert_int_equal(_hak_ss_bridge_gaps(U(2, 2) | U(5, 5), U(3, 3)), U(2, 2) | U(5, 5)); /* unit 4 dirty or in use */
+    assert_int_equal(_hak_ss_bridge_gaps(U(1, 1) | U(3, 3) | U(6, 6), U(2, 2) | U(4, 5)), U(1, 6));
+    assert_int_equal(_hak_ss_bridge_gaps(U(1, 2) | U(7, 9) | U(20, 20), U(3, 6) | U(11, 19)),
+                     U(1, 9) | U(20, 20)); /* unit 10 breaks the second gap */
+    assert_int_equal(_hak_ss_bridge_gaps(U(4, 4), U(1, 31) & ~U(4, 4)), U(4, 4));
+    assert_int_equal(_hak_ss_bridge_gaps(U(1, 1) | U(31, 31), U(2, 30)), U(1, 31));
+    assert_int_equal(_hak_ss_bridge_gaps(0, U(1, 31)), 0);
+}
+#undef U
+
 /* ---------------------------------------------------------------- idle heaps */
 
 #define NIDLE 3000 /* blocks of 64 B: the first two slabs fill */
@@ -1062,6 +1080,7 @@ int main(void)
         cmocka_unit_test(empty_slabs_are_reused),
         cmocka_unit_test(idle_units_are_purged),
         cmocka_unit_test(idle_units_beyond_retain_are_purged),
+        cmocka_unit_test(purge_ranges_bridge_clean_gaps),
         cmocka_unit_test(full_superslabs_are_rechecked),
         cmocka_unit_test(large_class_overflow_goes_to_its_slab),
         cmocka_unit_test(idle_heap_is_drained),
