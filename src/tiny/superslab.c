@@ -275,7 +275,6 @@ static uint64_t units_decay(uint64_t now, uint64_t delay)
     struct {
         struct tiny_ss *ss;
         uint64_t mask; /* the units claimed: due ones and the gaps bridged */
-        uint64_t due;
     } claimed[UNITS_PER_PASS];
     unsigned n = 0;
     uint64_t due = units_due(now, delay), next = 0;
@@ -304,8 +303,8 @@ static uint64_t units_decay(uint64_t now, uint64_t delay)
             if (atomic_compare_exchange_weak_explicit(&ss->state, &old, old | claim, memory_order_acq_rel,
                                                       memory_order_acquire)) {
                 claimed[n].ss = ss;
-                claimed[n].due = mask;
                 claimed[n++].mask = claim;
+                HAK_GCTR_ADD(tiny, unit_purge, __builtin_popcountll(mask)); /* the due ones only */
                 break;
             }
         }
@@ -326,7 +325,6 @@ static uint64_t units_decay(uint64_t now, uint64_t delay)
             mask &= ~units_mask(u, k - u);
             _hak_purge_queue((char *)ss_base(claimed[i].ss) + (size_t)u * HAK_UNIT_SIZE, (size_t)(k - u) * HAK_UNIT_SIZE,
                             false, units_purged, claimed[i].ss);
-            HAK_GCTR_ADD(tiny, unit_purge, __builtin_popcountll(claimed[i].due & units_mask(u, k - u)));
         }
     }
     /* The pass's ranges go out together now: queued, the units would stay
