@@ -16,7 +16,7 @@ hak_export const char *hak_version(void) { return PACKAGE_VERSION; }
 
 hak_export int hak_config_dump(int fd, const char *profile, const char *config_file, int format)
 {
-    static struct hak_config c; /* 2.5 KiB: kept off the caller's stack */
+    static hak_bss_large struct hak_config c; /* 2.5 KiB: kept off the caller's stack */
     struct hak_load_args args = { .profile = profile, .file = config_file, .use_env = true, .warn_fd = 2 };
     _hak_config_load(&c, &args);
     _hak_config_print(&c, fd, format);
@@ -25,7 +25,7 @@ hak_export int hak_config_dump(int fd, const char *profile, const char *config_f
 
 hak_export int hak_config_check_profile(const char *profile, const char *config_file, char *msg, size_t len)
 {
-    static struct hak_config c; /* as in hak_config_dump */
+    static hak_bss_large struct hak_config c; /* as in hak_config_dump */
     struct hak_load_args args = { .profile = profile, .file = config_file, .use_env = true, .warn_fd = -1,
                                   .missing = msg, .missing_len = len };
     _hak_config_load(&c, &args);

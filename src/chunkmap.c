@@ -4,7 +4,7 @@
 #include "os.h"
 #include <errno.h>
 
-_Atomic(_Atomic uint64_t *) _hak_chunkmap[HAK_CM_L1_SIZE];
+hak_bss_large _Atomic(_Atomic uint64_t *) _hak_chunkmap[HAK_CM_L1_SIZE];
 
 static _Atomic uint64_t *l2_for(uintptr_t a)
 {

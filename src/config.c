@@ -15,7 +15,7 @@
 struct hak_config _hak_cfg;
 
 #define CONF_MAX (64 * 1024)
-static char conf_buf[CONF_MAX + 1];
+static hak_bss_large char conf_buf[CONF_MAX + 1];
 static HAK_LOCK_DEFINE(conf_lock, HAK_RANK_CONFIG);
 
 extern char **environ;

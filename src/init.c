@@ -37,7 +37,7 @@ static hak_tls int init_depth;
 /* Requests made while initialisation runs on this thread (none are expected:
  * nothing start-up calls allocates; this is the safety net). */
 #define BOOTSTRAP_SIZE (64 * 1024)
-static char bootstrap[BOOTSTRAP_SIZE] __attribute__((aligned(64)));
+static hak_bss_large char bootstrap[BOOTSTRAP_SIZE] __attribute__((aligned(64)));
 static _Atomic size_t bootstrap_used;
 
 /* Each block is preceded by its size (one word), for usable_size and
@@ -88,6 +88,11 @@ static void init_once(void)
                      _hak_cfg.errors == 1 ? "" : "s");
         _exit(1);
     }
+    if (HAK_OPT(stats))
+        _hak_stats_note_stderr(); /* what stderr is at start-up, for the report at exit */
+    /* Here rather than in the constructor: a program that never allocates
+     * leaves libc's key table untouched. Before any slab path can arm. */
+    _hak_thread_key_create();
     _hak_check_init();
     _hak_tiny_init();
     _hak_policy_init();
@@ -245,11 +250,10 @@ static void fork_child(void)
 }
 
 /* Start-up waits for the first allocation: a program that never allocates
- * (/bin/true) pays no configuration pass, and no memory for it. */
+ * (/bin/true) pays no configuration pass, and no memory for it. Only the
+ * fork handlers are registered this early (see register_fork_handlers). */
 __attribute__((constructor)) static void hak_constructor(void)
 {
-    _hak_stats_note_stderr(); /* the stderr the process started with */
-    _hak_thread_key_create();
     register_fork_handlers();
 }
 

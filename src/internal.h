@@ -17,6 +17,11 @@
 /* Thread-local state must never be reached through __tls_get_addr, which may
  * call malloc: initial-exec keeps every access a %fs-relative load. */
 #define hak_tls         __thread __attribute__((tls_model("initial-exec")))
+/* Large zeroed arrays (kilobytes and more, touched sparsely or not at all in
+ * most processes) go after every other variable (the library links with its
+ * sections sorted by name): the small variables every process touches then
+ * share a few pages instead of one page each between the large arrays. */
+#define hak_bss_large   __attribute__((section(".bss.zz_large")))
 
 #define HAK_KiB ((size_t)1 << 10)
 #define HAK_MiB ((size_t)1 << 20)

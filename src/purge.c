@@ -25,7 +25,7 @@ struct range {
 #define QMAX 4096 /* the largest madvise.max_ranges */
 static HAK_LOCK_DEFINE(q_lock, HAK_RANK_PURGE_QUEUE);
 static HAK_LOCK_DEFINE(flush_lock, HAK_RANK_PURGE_FLUSH);
-static struct range queue[QMAX], work[QMAX];
+static hak_bss_large struct range queue[QMAX], work[QMAX];
 static unsigned q_count;
 static size_t q_bytes;
 static uint64_t q_oldest; /* when the oldest queued range came in */

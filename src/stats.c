@@ -210,7 +210,7 @@ static void print_json(struct hak_out *o, const struct hak_counters *c)
 
 void _hak_stats_print(int fd, bool json)
 {
-    static struct hak_counters snap; /* too big for some thread stacks at exit */
+    static hak_bss_large struct hak_counters snap; /* too big for some thread stacks at exit */
     static struct hak_out out;
     hak_lock(&print_lock);
     _hak_stats_snapshot(&snap);
@@ -239,8 +239,9 @@ static void stats_path(char *buf, size_t len)
     buf[n] = 0;
 }
 
-/* The file fd 2 named at start-up: the report at exit goes to fd 2 only if
- * it still names that file. A program may close stderr (coreutils do at
+/* The file fd 2 named at start-up (noted only when the report is on: an
+ * fstat in every process would cost it a page of libc's read-only data
+ * mapped): the report at exit goes to fd 2 only if it still names that file. A program may close stderr (coreutils do at
  * exit) and may then open a file of its own as fd 2. */
 static struct {
     dev_t dev;

@@ -9,9 +9,9 @@
 void _hak_stats_snapshot(struct hak_counters *out);
 /* Prints the report: text (json false) or one JSON object. */
 void _hak_stats_print(int fd, bool json);
-/* From the library constructor: notes what stderr is, so that the report
- * at exit goes only to that file (a program may close fd 2 and open
- * another file there). */
+/* At start-up, when the text report is on: notes what stderr is, so that
+ * the report at exit goes only to that file (a program may close fd 2 and
+ * open another file there). */
 void _hak_stats_note_stderr(void);
 /* The library destructor's part: print as configured (the text report
  * only while fd 2 is still the stderr of start-up). */

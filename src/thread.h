@@ -36,7 +36,8 @@ extern hak_tls struct hak_thread _hak_thread;
 void _hak_thread_on_exit(void (*fn)(void));
 /* Makes sure this thread's exit functions run when it exits. */
 void _hak_thread_arm(void);
-/* Creates the key early (library constructor), so arming never races it. */
+/* Creates the key, at start-up (before any thread can arm), so that arming
+ * never races it; arming creates it should start-up not have. */
 void _hak_thread_key_create(void);
 
 #endif

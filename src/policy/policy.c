@@ -71,7 +71,7 @@ static void print_size(char *buf, size_t len, size_t n)
 }
 /* The state file's text and values while it is loaded or written (at
  * start-up, or with the lock held): too big for some stacks. */
-static char state_text[PSTATE_MAX];
+static hak_bss_large char state_text[PSTATE_MAX];
 static struct pstate state_values;
 HAK_LOCK_LIST(&P.lock, 1, 0, HAK_RANK_POLICY);
 
