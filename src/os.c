@@ -140,6 +140,12 @@ uint64_t _hak_os_now_ns(void) { return ops->now_ns(); }
 /* Swapped primitives (tests) have one clock: theirs. */
 uint64_t _hak_os_coarse_ns(void) { return ops == &real_ops ? real_coarse_ns() : ops->now_ns(); }
 
+bool _hak_os_as_limited(void)
+{
+    struct rlimit rl;
+    return getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY;
+}
+
 long _hak_os_minflt(void)
 {
     struct rusage ru;

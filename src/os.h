@@ -51,6 +51,9 @@ uint64_t _hak_os_cpu_ns(void);
  * setting, since mallinfo2 reports it. */
 size_t _hak_os_mapped(void);
 
+/* Whether the process's address space is limited (RLIMIT_AS below
+ * infinity): then address space, not only memory, is worth giving back. */
+bool _hak_os_as_limited(void);
 /* Minor page faults of the process so far (getrusage). */
 long _hak_os_minflt(void);
 /* Resident set size in bytes (/proc/self/statm), or 0. */

@@ -70,6 +70,11 @@ static bool dem_shared[2];
  * and purges coming back to it are leaked, nothing of it decays, and a
  * block's usable size is only clamped to its region. */
 static bool arena_broken;
+/* The address space is limited (RLIMIT_AS, read whenever a region is
+ * reserved): then a region that empties goes back at once, resident or not,
+ * since the address space it holds may be what a thread stack or another
+ * mapping of the program needs. */
+static bool as_limited;
 
 #define PURGE_BATCH 64 /* runs queued per pass; the rest next pass */
 struct purge_list {
@@ -238,6 +243,7 @@ static struct arena_region *region_new(uint32_t min_units)
         bytes = need;
     bytes = hak_align_up(bytes, HAK_CHUNK_SIZE);
     void *base = NULL;
+    as_limited = _hak_os_as_limited();
     /* Under an address-space limit, settle for less than a full region. */
     while (!(base = _hak_os_map_aligned(bytes, HAK_CHUNK_SIZE)) && bytes > need)
         bytes = hak_align_up(bytes / 2 > need ? bytes / 2 : need, HAK_CHUNK_SIZE);
@@ -273,11 +279,18 @@ static struct arena_region *region_new(uint32_t min_units)
     return r;
 }
 
-/* A region that is one clean free run goes back, if another region stays. */
-static void region_release_if_empty(struct arena_region *r)
+/* A region that is one free run goes back, if another region stays: a clean
+ * one always, a resident one where the address space is limited (elsewhere
+ * its pages are kept for reuse, and its address space costs nothing). True
+ * if it went (lock held). */
+static bool region_release_if_empty(struct arena_region *r)
 {
-    if (TAG_STATE(r->start[0]) != RUN_CLEAN || TAG_LEN(r->start[0]) != r->units || (regions == r && !r->next))
-        return;
+    unsigned st = TAG_STATE(r->start[0]);
+    if (TAG_LEN(r->start[0]) != r->units || !(st == RUN_CLEAN || (st == RUN_DIRTY && as_limited)) ||
+        (regions == r && !r->next))
+        return false;
+    if (st == RUN_DIRTY)
+        account(RUN_DIRTY, -(int64_t)r->units);
     struct arena_region **pp = &regions;
     while (*pp != r)
         pp = &(*pp)->next;
@@ -287,6 +300,7 @@ static void region_release_if_empty(struct arena_region *r)
     _hak_os_unmap((void *)r->base, (size_t)r->units * AU);
     _hak_os_unmap(r, r->meta_bytes);
     HAK_GCTR_ADD(large, region_unmap, 1);
+    return true;
 }
 
 /* ------------------------------------------------------------------ purge */
@@ -576,6 +590,11 @@ void _hak_arena_free(struct arena_region *r, void *p, const char *fn)
     set_run(r, u, len, RUN_DIRTY);
     account(RUN_DIRTY, len);
     u = coalesce(r, u, now);
+    if (as_limited && region_release_if_empty(r)) {
+        hak_unlock(&arena_lock);
+        HAK_CTR_INC(free, arena);
+        return;
+    }
     /* Free memory within what recent demand explains waits for the decay
      * pass; a free purges only with no delay, or beyond that size — the
      * oldest runs first, so the run just freed, likeliest to be reused, is

@@ -190,7 +190,12 @@ void _hak_policy_init(void)
     ep.w_cpu = (double)HAK_OPT(elo_weight_cpu) / w;
     ep.w_faults = (double)HAK_OPT(elo_weight_faults) / w;
     ep.w_mapped = (double)HAK_OPT(elo_weight_memory) / w;
-    elo_init(&P.elo, &ep, fixed);
+    /* The arena reuses a freed run for any later size without a fault, where
+     * a block mapped per request faults in anew unless BigCache holds one of
+     * its size: started at the largest candidate (the default), a short
+     * process's first windows run the side of the trade that faults less
+     * and keeps less mapped, and learning tries the other. */
+    elo_init(&P.elo, &ep, (size_t)HAK_OPT(elo_start_threshold));
     P.enabled = HAK_OPT(elo_enabled);
     _hak_fmt(P.state_path, sizeof P.state_path, "%s", HAK_OPT_STR(policy_state_file));
     P.state_loaded = P.state_warned = false;

@@ -659,9 +659,19 @@ static void test_startup_paths(void **state)
     HAK_OPT(evo_policy) = HAK_EVO_AUTO;
     _hak_policy_init();
     assert_true(_hak_policy_snapshot(&e, &v));
-    assert_int_equal(hak_mmap_threshold(), e.s[4].threshold);
+    /* Learning starts at elo.start_threshold (the largest candidate by
+     * default), not at the fixed threshold. */
+    assert_int_equal(hak_mmap_threshold(), e.s[e.p.count - 1].threshold);
+    assert_int_equal(e.incumbent, e.p.count - 1);
     assert_int_equal(_hak_policy_min_size, 64 * KiB);
     assert_int_equal(v.mode, EVO_LEARN);
+    int64_t start = HAK_OPT(elo_start_threshold);
+    HAK_OPT(elo_start_threshold) = 2 * MiB;
+    _hak_policy_init();
+    assert_true(_hak_policy_snapshot(&e, &v));
+    assert_int_equal(hak_mmap_threshold(), e.s[4].threshold);
+    assert_int_equal(e.incumbent, 4);
+    HAK_OPT(elo_start_threshold) = start;
 
     HAK_OPT(evo_policy) = HAK_EVO_OFF;
     _hak_policy_init();
@@ -716,7 +726,10 @@ static void test_seed_round_trip(void **state)
  * memory mapped is about the same (a 4 MiB arena region against a 4 MiB
  * huge mapping). So the learner must settle on a threshold above 3 MiB.
  * With windows of 100 allocations and ε = 0.5 it meets every strategy in a
- * few dozen windows; it must freeze there within 300. */
+ * few dozen windows; it must freeze there within 300. Learning starts on the
+ * wrong side, at 2 MiB: started at the arena (the default), a challenger
+ * that maps would take the incumbent's resident run while learning (a
+ * request over the threshold does), play as well as it, and only draw. */
 static void test_converges(void **state)
 {
     (void)state;
@@ -727,7 +740,10 @@ static void test_converges(void **state)
     HAK_OPT(policy_seed) = 1;
     HAK_OPT(bigcache_enabled) = 0;
     HAK_OPT(large_region_size) = 4 * MiB;
+    int64_t start = HAK_OPT(elo_start_threshold);
+    HAK_OPT(elo_start_threshold) = 2 * MiB;
     _hak_policy_init();
+    HAK_OPT(elo_start_threshold) = start;
     struct elo e;
     struct evo v;
     size_t block = 3 * MiB;

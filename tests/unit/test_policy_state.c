@@ -422,6 +422,7 @@ static void options_for(const char *path, int policy)
     HAK_OPT(elo_min_samples) = 10;
     HAK_OPT(elo_epsilon) = 50;
     HAK_OPT(large_mmap_threshold) = 2 * MiB;
+    HAK_OPT(elo_start_threshold) = 2 * MiB;
     HAK_OPT(verbose) = 0;
     snprintf(HAK_OPT_STR(policy_state_file), HAK_OPT_STR_MAX, "%s", path);
 }

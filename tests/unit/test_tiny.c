@@ -11,6 +11,7 @@
 #include "tiny/engine.h"
 #include "purge.h"
 #include "os.h"
+#include "policy/policy.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -581,6 +582,11 @@ static void free_null_is_counted(void **state)
 static void huge_blocks(void **state)
 {
     (void)state;
+    /* At the fixed threshold (large.mmap_threshold, 2 MiB), not at the
+     * candidate learning started from. */
+    int64_t elo = HAK_OPT(elo_enabled);
+    HAK_OPT(elo_enabled) = 0;
+    _hak_policy_init();
     size_t n = 5 * 1024 * 1024 + 123;
     char *p = hak_malloc(n);
     assert_non_null(p);
@@ -611,6 +617,8 @@ static void huge_blocks(void **state)
     errno = 0;
     assert_null(hak_calloc(SIZE_MAX / 2, 3));
     assert_int_equal(errno, ENOMEM);
+    HAK_OPT(elo_enabled) = elo;
+    _hak_policy_init();
 }
 
 static void aligned_blocks(void **state)
