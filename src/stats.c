@@ -241,8 +241,9 @@ static void stats_path(char *buf, size_t len)
 
 /* The file fd 2 named at start-up (noted only when the report is on: an
  * fstat in every process would cost it a page of libc's read-only data
- * mapped): the report at exit goes to fd 2 only if it still names that file. A program may close stderr (coreutils do at
- * exit) and may then open a file of its own as fd 2. */
+ * mapped): the report at exit goes to fd 2 only if it still names that
+ * file. A program may close stderr (coreutils do at exit) and may then open
+ * a file of its own as fd 2. */
 static struct {
     dev_t dev;
     ino_t ino;

@@ -1,6 +1,8 @@
 /* exit_race.c — process exit while threads exit and the purger may be starting (SPEC §2, §5.5): each run starts 40 threads that allocate and free blocks of every tier (so that purges wait and a purger is wanted), some of which exit on their own, and calls exit() at a varying moment; an atexit handler then makes the rest leave through pthread_exit while the process exits (the pattern of CPython's daemon threads at interpreter shutdown). Every run must exit 0; hundreds of short runs, half of them with a 1 ms purge delay so that purgers come and go all the time.
  *
- *   exit_race [RUNS]      (default 300) */
+ * Built on the standard names (run under LD_PRELOAD) and, with -DHAK_TEST_API, on the hak_ API, so that the sanitizer builds (TSan above all) watch the same exits.
+ *
+ *   exit_race [RUNS | --quick]      (default 300, 40 under TSan; --quick: 20) */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -17,11 +19,19 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../api.h"
+
 extern char **environ;
 
 #define THREADS 40
 /* Hang detection only: a run takes milliseconds. */
 #define HANG_S 60
+/* ThreadSanitizer holds every process a second at exit (atexit_sleep_ms). */
+#if defined(__SANITIZE_THREAD__)
+#define DEFAULT_RUNS 40
+#else
+#define DEFAULT_RUNS 300
+#endif
 
 static const size_t sizes[] = { 24, 500, 4000, 100000, 400000, 1500000, 3000000 };
 #define NSIZES (sizeof sizes / sizeof sizes[0])
@@ -42,10 +52,10 @@ static void *worker(void *arg)
             pthread_exit(NULL);
         x = x * 1103515245u + 12345u;
         size_t n = sizes[(x >> 16) % NSIZES];
-        char *p = malloc(n);
+        char *p = ALLOC(n);
         if (p) {
             p[0] = p[n - 1] = 1;
-            free(p);
+            FREE(p);
         }
     }
     return NULL;
@@ -72,7 +82,7 @@ int main(int argc, char **argv)
 {
     if (argc == 3 && !strcmp(argv[1], "--child"))
         return child((unsigned)strtoul(argv[2], NULL, 10));
-    unsigned runs = argc > 1 ? (unsigned)strtoul(argv[1], NULL, 10) : 300;
+    unsigned runs = argc < 2 ? DEFAULT_RUNS : !strcmp(argv[1], "--quick") ? 20 : (unsigned)strtoul(argv[1], NULL, 10);
     unsigned bad = 0;
     for (unsigned r = 0; r < runs; r++) {
         char seed[16];
@@ -85,7 +95,9 @@ int main(int argc, char **argv)
         else
             unsetenv("HAKMEM_MADVISE_DELAY");
         pid_t pid;
-        if (posix_spawn(&pid, "/proc/self/exe", NULL, NULL, args, environ) != 0) {
+        /* This program by the path it was run by (under valgrind,
+         * /proc/self/exe is valgrind's), else by /proc/self/exe. */
+        if (posix_spawn(&pid, strchr(argv[0], '/') ? argv[0] : "/proc/self/exe", NULL, NULL, args, environ) != 0) {
             fprintf(stderr, "exit_race: posix_spawn: %s\n", strerror(errno));
             return 1;
         }
@@ -109,6 +121,6 @@ int main(int argc, char **argv)
         fprintf(stderr, "exit_race: %u of %u runs crashed or hung\n", bad, runs);
         return 1;
     }
-    printf("ok - exit_race: %u runs of %d threads exiting at exit(), none crashed\n", runs, THREADS);
+    printf("ok - exit_race (%s): %u runs of %d threads exiting at exit(), none crashed\n", API_NAME, runs, THREADS);
     return 0;
 }

@@ -1,7 +1,10 @@
 /* fork_storm.c — fork in the ways real programs do (SPEC §2): many threads forking at the same instant while others allocate and free in every tier, and fork from a signal handler that interrupts malloc, free, realloc or fork itself, in a single- and a multi-threaded process; every child allocates and frees in every tier and exits with a known status, and every status is checked.
  *
- *   fork_storm [signal FORKS] [storm ROUNDS] [signal-mt FORKS]
- * With no arguments: 300 signal forks, 20 storm rounds, 300 signal-mt forks.
+ *   fork_storm [signal FORKS] [storm ROUNDS] [signal-mt FORKS] | --quick
+ * With no arguments: 300 signal forks, 20 storm rounds, 300 signal-mt forks
+ * (under TSan the storm only); --quick: 3 storm rounds. Built on the
+ * standard names (run under LD_PRELOAD) and, with -DHAK_TEST_API, on the
+ * hak_ API, so the sanitizer builds run it too.
  * `signal` must come first: once a process has had a second thread, glibc
  * takes a lock of its own in fork, and a fork from a signal handler that
  * interrupted a fork then deadlocks in glibc whatever the allocator. */
@@ -22,6 +25,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../api.h"
+
 #define KiB ((size_t)1024)
 #define MiB (KiB * 1024)
 #define FORKERS 16
@@ -30,6 +35,16 @@
 /* Hang detection only: a child or a phase that has not finished by then
  * is reported as hung. */
 #define HANG_S 60
+/* ThreadSanitizer cannot follow a thread created after a multi-threaded
+ * fork (it kills the child): under it the storm's children only allocate.
+ * It runs signal handlers at its own safe points and reports glibc's fork
+ * itself (the child's calloc of its thread vector) as signal-unsafe: under
+ * it the signal forks are left out. */
+#if defined(__SANITIZE_THREAD__)
+#define UNDER_TSAN 1
+#else
+#define UNDER_TSAN 0
+#endif
 
 static int failures;
 
@@ -46,7 +61,7 @@ static bool child_work(void **inherited, unsigned n)
 {
     void *p[NTIERS];
     for (unsigned i = 0; i < NTIERS; i++) {
-        p[i] = malloc(tier_sizes[i]);
+        p[i] = ALLOC(tier_sizes[i]);
         if (!p[i])
             return false;
         memset(p[i], (int)i + 1, tier_sizes[i]);
@@ -54,21 +69,21 @@ static bool child_work(void **inherited, unsigned n)
     for (unsigned i = 0; i < NTIERS; i++) {
         if (((unsigned char *)p[i])[tier_sizes[i] - 1] != i + 1)
             return false;
-        free(p[i]);
+        FREE(p[i]);
     }
-    char *r = malloc(24);
+    char *r = ALLOC(24);
     if (!r)
         return false;
     memset(r, 7, 24);
     for (size_t s = 100; s <= 2 * MiB; s *= 7) {
-        char *q = realloc(r, s);
+        char *q = REALLOC(r, s);
         if (!q || q[0] != 7 || q[23] != 7)
             return false;
         r = q;
     }
-    free(r);
+    FREE(r);
     for (unsigned i = 0; i < n; i++)
-        free(inherited[i]);
+        FREE(inherited[i]);
     return true;
 }
 
@@ -88,14 +103,14 @@ static void *churner(void *arg)
     while (!atomic_load_explicit(&churn_stop, memory_order_relaxed)) {
         x = x * 1103515245u + 12345u;
         size_t n = tier_sizes[(x >> 16) % NTIERS];
-        free(keep[k]);
-        keep[k] = malloc(n);
+        FREE(keep[k]);
+        keep[k] = ALLOC(n);
         if (keep[k])
             ((char *)keep[k])[0] = 1;
         k = (k + 1) % 64;
     }
     for (unsigned i = 0; i < 64; i++)
-        free(keep[i]);
+        FREE(keep[i]);
     return NULL;
 }
 
@@ -104,14 +119,14 @@ static void *forker(void *arg)
     (void)arg;
     void *mine[NTIERS];
     for (unsigned i = 0; i < NTIERS; i++)
-        mine[i] = malloc(tier_sizes[i]);
+        mine[i] = ALLOC(tier_sizes[i]);
     pthread_barrier_wait(&storm_barrier);
     pid_t pid = fork();
     if (pid == 0) {
         /* Free the blocks this thread had, use every tier, and a thread. */
         pthread_t t;
-        bool ok = child_work(mine, NTIERS) && pthread_create(&t, NULL, churner, NULL) == 0;
-        if (ok) {
+        bool ok = child_work(mine, NTIERS) && (UNDER_TSAN || pthread_create(&t, NULL, churner, NULL) == 0);
+        if (ok && !UNDER_TSAN) {
             atomic_store(&churn_stop, true);
             ok = pthread_join(t, NULL) == 0 && child_work(NULL, 0);
         }
@@ -127,7 +142,7 @@ static void *forker(void *arg)
             atomic_fetch_add(&bad_children, 1);
     }
     for (unsigned i = 0; i < NTIERS; i++)
-        free(mine[i]);
+        FREE(mine[i]);
     return NULL;
 }
 
@@ -228,12 +243,12 @@ static void *other_thread(void *arg)
     unsigned k = 0, x = 7;
     while (!atomic_load_explicit(&other_stop, memory_order_relaxed)) {
         x = x * 1103515245u + 12345u;
-        free(keep[k]);
-        keep[k] = malloc(tier_sizes[(x >> 16) % NTIERS]);
+        FREE(keep[k]);
+        keep[k] = ALLOC(tier_sizes[(x >> 16) % NTIERS]);
         k = (k + 1) % 32;
     }
     for (unsigned i = 0; i < 32; i++)
-        free(keep[i]);
+        FREE(keep[i]);
     return NULL;
 }
 
@@ -269,12 +284,12 @@ static void signal_forks(unsigned forks, bool threaded)
         size_t n = 16 + ((size_t)(x >> 8) % (3 * MiB)) / ((x >> 4) % 64 + 1);
         unsigned k = (x >> 20) % 16;
         if ((x >> 12) % 4 == 0 && keep[k]) {
-            void *q = realloc(keep[k], n);
+            void *q = REALLOC(keep[k], n);
             if (q)
                 keep[k] = q;
         } else {
-            free(keep[k]);
-            keep[k] = malloc(n);
+            FREE(keep[k]);
+            keep[k] = ALLOC(n);
         }
         if (keep[k])
             ((char *)keep[k])[0] = 1;
@@ -296,7 +311,7 @@ static void signal_forks(unsigned forks, bool threaded)
     setitimer(ITIMER_REAL, &off, NULL);
     stop_forking = 1;
     for (unsigned i = 0; i < 16; i++)
-        free(keep[i]);
+        FREE(keep[i]);
     reap((unsigned)nchildren, true);
     if (threaded) {
         atomic_store(&other_stop, true);
@@ -313,10 +328,16 @@ static void signal_forks(unsigned forks, bool threaded)
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IONBF, 0);
+    if (argc == 2 && !strcmp(argv[1], "--quick")) {
+        storm(3);
+        return failures ? 1 : 0;
+    }
     if (argc < 2) {
-        signal_forks(300, false);
+        if (!UNDER_TSAN)
+            signal_forks(300, false);
         storm(20);
-        signal_forks(300, true);
+        if (!UNDER_TSAN)
+            signal_forks(300, true);
     }
     for (int i = 1; i + 1 < argc; i += 2) {
         unsigned n = (unsigned)strtoul(argv[i + 1], NULL, 10);
@@ -327,7 +348,7 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "signal-mt"))
             signal_forks(n, true);
         else {
-            fprintf(stderr, "usage: fork_storm [signal FORKS] [storm ROUNDS] [signal-mt FORKS]\n");
+            fprintf(stderr, "usage: fork_storm [signal FORKS] [storm ROUNDS] [signal-mt FORKS] | --quick\n");
             return 2;
         }
     }

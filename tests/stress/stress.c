@@ -1,4 +1,4 @@
-/* stress.c — threads pass blocks of every tier to each other, verifying contents on free; built on the standard names (for LD_PRELOAD) and, with -DSTRESS_HAK_API, on the hak_ API (for sanitizer builds). */
+/* stress.c — threads pass blocks of every tier to each other, verifying contents on free; built on the standard names (for LD_PRELOAD) and, with -DHAK_TEST_API, on the hak_ API (for sanitizer builds). */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -13,25 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#ifdef STRESS_HAK_API
-#include <hakmem.h>
-#define ALLOC(n) hak_malloc(n)
-#define CALLOC(c, n) hak_calloc(c, n)
-#define REALLOC(p, n) hak_realloc(p, n)
-#define FREE(p) hak_free(p)
-#define USABLE(p) hak_malloc_usable_size(p)
-#define TRIM() hak_trim()
-#define API_NAME "hak_ API"
-#else
-#include <malloc.h>
-#define ALLOC(n) malloc(n)
-#define CALLOC(c, n) calloc(c, n)
-#define REALLOC(p, n) realloc(p, n)
-#define FREE(p) free(p)
-#define USABLE(p) malloc_usable_size(p)
-#define TRIM() malloc_trim(0)
-#define API_NAME "standard names"
-#endif
+#include "../api.h"
 
 #define KiB ((size_t)1024)
 #define MiB (KiB * 1024)
