@@ -9,7 +9,7 @@
 # build, the long hard-condition tests and real programs under LD_PRELOAD
 # (redis, sqlite3, stress-ng, Python's tests), and the peers' own test
 # suites against glibc (glibc 2.36's malloc tests, CPython's thread and fork
-# modules). Exits non-zero on any failure.
+# modules, mimalloc's stress test). Exits non-zero on any failure.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -64,6 +64,13 @@ peer() { # script args...
     HAKMEM_LIBRARY="$dir/.libs/libhakmem.so" sh "tests/peers/$script" "$@"
 }
 
+# mimalloc's stress test, preloaded against glibc and on the TSan build's
+# hak_ API.
+mimalloc_stress() {
+    tsan=$(sh scripts/build.sh tsan --enable-sanitizer=thread) || return 1
+    peer mimalloc-stress.sh --rounds 2 --tsan "$tsan"
+}
+
 # The debug build's unit tests under memcheck (it has no client requests).
 memcheck() {
     dir=$(sh scripts/build.sh debug --enable-debug) || return 1
@@ -79,6 +86,8 @@ run "release: fork deadlock, thread exit, real programs (redis, sqlite3, stress-
 run "peers: glibc 2.36's malloc tests, hakmem against glibc" peer glibc-malloc.sh
 run "peers: CPython's thread, fork and exit test modules (quick list, 2 rounds), hakmem against glibc" \
     peer cpython.sh --quick --rounds 2
+run "peers: mimalloc's stress test (3 command lines, 2 rounds), hakmem against glibc, and under TSan" \
+    mimalloc_stress
 run "valgrind: unit and API stress tests under memcheck" memcheck
 run "valgrind: client requests (memcheck sees hakmem's blocks)" \
     check_only valgrind tests/valgrind/client.sh "" -- --enable-valgrind

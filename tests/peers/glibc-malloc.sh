@@ -11,9 +11,10 @@
 # TIMEOUTFACTOR scales the glibc test driver's own timeouts (20 s, or the
 # test's TIMEOUT) and this script's outer `timeout` likewise.
 #
-# Fetching the source (first run only) uses `apt-get source glibc`: as root it
-# installs dpkg-dev and adds a deb-src entry for the machine's Debian mirrors
-# when there is none, then runs apt-get update. The tests are compiled with the
+# Fetching the source (first run only) uses `apt-get source glibc`
+# (tests/peers/common.sh): as root it installs dpkg-dev and adds a deb-src
+# entry for the machine's Debian mirrors when there is none, then runs
+# apt-get update. The tests are compiled with the
 # system gcc against the installed headers; support/ comes from the same
 # source, plus a shim for the few macros of glibc's generated config.h.
 # Tests that need glibc internals, its debugging mallocs or tunables are
@@ -71,15 +72,9 @@ DEFAULT_TIMEOUT=20 # support/test-driver.h
 started=$(date +%s)
 
 me=${0##*/}
-die() {
-    printf '%s: %s\n' "$me" "$*" >&2
-    exit 2
-}
-say() { printf '# %s\n' "$*"; }
-usage() {
-    sed -n '4,12p' "$0" | sed 's/^# \{0,1\}//' >&2
-    exit 2
-}
+usage_lines=4,12
+# shellcheck source=tests/peers/common.sh
+. "$(dirname "$0")/common.sh"
 
 DIR=${GLIBC_PEER_DIR:-/tmp/glibc-peer}
 lib=${HAKMEM_LIBRARY:-}
@@ -94,13 +89,7 @@ while [ $# -gt 0 ]; do
     esac
 done
 
-[ -n "$lib" ] || die "no library: pass LIBRARY or set HAKMEM_LIBRARY"
-[ -f "$lib" ] || die "library not found: $lib"
-case $DIR in
-*[[:space:]]*) die "the work directory must not contain spaces: $DIR" ;;
-/*) ;;
-*) DIR=$PWD/$DIR ;;
-esac
+check_args
 factor=${TIMEOUTFACTOR:-1}
 case $factor in
 '' | *[!0-9]* | 0) die "TIMEOUTFACTOR must be a positive integer (got '$factor')" ;;
@@ -128,19 +117,6 @@ else
     skip=$(printf '%s\n' "$SKIP_TESTS" | cut -d' ' -f1 | tr '\n' ' ')
 fi
 
-mkdir -p "$DIR" || die "cannot create $DIR"
-is_root() { [ "$(id -u)" = 0 ]; }
-
-apt_install() {
-    is_root || die "$1 is missing and only root can install it (apt-get install $2)"
-    say "installing $2"
-    # shellcheck disable=SC2086 # $2: package names
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $2 >"$DIR/apt.log" 2>&1 ||
-        { apt-get update -q >>"$DIR/apt.log" 2>&1 &&
-            DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $2 >>"$DIR/apt.log" 2>&1; } ||
-        { tail -n 20 "$DIR/apt.log" >&2; die "apt-get install $2 failed"; }
-}
-
 for tool in gcc make ar timeout; do
     command -v "$tool" >/dev/null 2>&1 || case $tool in
         gcc) apt_install gcc 'gcc libc6-dev' ;;
@@ -152,75 +128,10 @@ done
 
 # ---- the glibc source ------------------------------------------------------
 
-have_deb_src() { apt-cache showsrc glibc 2>/dev/null | grep -q '^Package: glibc$'; }
-
-# deb-src entries for the Debian mirrors the machine already uses (deb822
-# stanzas and one-line entries), else the default mirror.
-DEB_SRC_FILE=/etc/apt/sources.list.d/glibc-peer-deb-src.sources
-DEB_SRC_LIST=/etc/apt/sources.list.d/glibc-peer-deb-src.list
-ensure_deb_src() {
-    have_deb_src && return 0
-    is_root || die "no deb-src entry for glibc, and only root can add one"
-    stanzas='' lines='' nl='
-'
-    for f in /etc/apt/sources.list.d/*.sources; do
-        if [ ! -f "$f" ] || [ "$f" = "$DEB_SRC_FILE" ]; then continue; fi
-        stanzas=$stanzas$(awk 'BEGIN { RS = ""; ORS = "\n\n" }
-            /(^|\n)Types:[^\n]*deb/ && /(^|\n)URIs:[^\n]*(debian\.org|\/debian(-security)?\/?)/ &&
-            !/(^|\n)Enabled:[ \t]*(no|false)/ {
-                sub(/Types:[^\n]*/, "Types: deb-src"); print }' "$f")$nl$nl
-    done
-    for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
-        if [ ! -f "$f" ] || [ "$f" = "$DEB_SRC_LIST" ]; then continue; fi
-        lines=$lines$(grep -E '^[[:space:]]*deb[[:space:]].*(debian\.org|/debian(-security)?/?)[[:space:]]' "$f" |
-            sed 's/^[[:space:]]*deb[[:space:]]/deb-src /')$nl
-    done
-    stanzas=$(printf '%s' "$stanzas" | sed '/./,$!d') # no leading blank lines
-    lines=$(printf '%s' "$lines" | grep .)
-    if [ -n "$stanzas" ]; then
-        printf '# added by tests/peers/glibc-malloc.sh (apt-get source glibc)\n%s\n' "$stanzas" >"$DEB_SRC_FILE"
-    fi
-    if [ -n "$lines" ]; then
-        printf '# added by tests/peers/glibc-malloc.sh (apt-get source glibc)\n%s\n' "$lines" >"$DEB_SRC_LIST"
-    fi
-    if [ -z "$stanzas$lines" ]; then
-        # shellcheck disable=SC1091 # the system's file
-        codename=$(. /etc/os-release && printf '%s' "${VERSION_CODENAME:-bookworm}")
-        printf 'deb-src http://deb.debian.org/debian %s main\n' "$codename" >"$DEB_SRC_LIST"
-    fi
-    say "added deb-src entries ($DEB_SRC_FILE / $DEB_SRC_LIST); apt-get update"
-    apt-get update -q >"$DIR/apt.log" 2>&1 || { tail -n 20 "$DIR/apt.log" >&2; die "apt-get update failed"; }
-    have_deb_src || die "apt-cache still finds no source package glibc"
-}
-
 # The cached tree is keyed by the installed libc6 version (the source of the
 # same version is asked for first).
 want=$(dpkg-query -W -f='${Version}' libc6 2>/dev/null) || want=unknown
-S=''
-if [ -f "$DIR/src/stamp" ]; then
-    read -r have_ver have_dir <"$DIR/src/stamp" || true
-    if [ "${have_ver:-}" = "$want" ] && [ -f "$DIR/src/${have_dir:-none}/malloc/tst-malloc.c" ]; then
-        S=$DIR/src/$have_dir
-    fi
-fi
-if [ -z "$S" ]; then
-    say "fetching the glibc source (apt-get source glibc=$want)"
-    command -v dpkg-source >/dev/null 2>&1 || apt_install dpkg-source dpkg-dev
-    ensure_deb_src
-    rm -rf "$DIR/src.new"
-    mkdir -p "$DIR/src.new" || die "cannot create $DIR/src.new"
-    aptopt=''
-    is_root && aptopt='-oAPT::Sandbox::User=root' # no _apt user access needed to $DIR
-    # shellcheck disable=SC2086 # $aptopt: empty or one word
-    (cd "$DIR/src.new" && { apt-get $aptopt source -q "glibc=$want" || apt-get $aptopt source -q glibc; }) \
-        >"$DIR/apt-source.log" 2>&1 || { tail -n 20 "$DIR/apt-source.log" >&2; die "apt-get source glibc failed"; }
-    srcname=$(cd "$DIR/src.new" && for d in glibc-*/; do [ -f "$d/malloc/tst-malloc.c" ] && printf '%s' "${d%/}" && break; done)
-    [ -n "$srcname" ] || die "apt-get source glibc made no glibc-*/ tree in $DIR/src.new"
-    printf '%s %s\n' "$want" "$srcname" >"$DIR/src.new/stamp"
-    rm -rf "$DIR/src"
-    mv "$DIR/src.new" "$DIR/src" || die "cannot move $DIR/src.new to $DIR/src"
-    S=$DIR/src/$srcname
-fi
+fetch_source glibc "$want" malloc/tst-malloc.c
 case ${S##*/} in
 glibc-2.36) ;;
 *) say "warning: the test lists are for glibc 2.36; the source is ${S##*/}" ;;
