@@ -10,7 +10,7 @@ static struct hak_counters retired;
 
 #define CTR_WORDS (sizeof(struct hak_counters) / sizeof(uint64_t))
 
-void _hak_counters_merge(struct hak_counters *dst, const struct hak_counters *src)
+hak_racy_reads void _hak_counters_merge(struct hak_counters *dst, const struct hak_counters *src)
 {
     uint64_t *d = (uint64_t *)(void *)dst; /* the struct is words only */
     const uint64_t *w = (const uint64_t *)(const void *)src;

@@ -33,7 +33,8 @@ extern struct hak_gcounters _hak_gctr;
 #define HAK_CTR_INC(group, name) HAK_CTR_ADD(group, name, 1)
 #define HAK_CTR_INC_C(group, name, c) HAK_CTR_ADD_C(group, name, c, 1)
 
-/* Adds src into dst. */
+/* Adds src into dst; src may be a running thread's (read unordered: the
+ * sum is approximate while it counts). */
 void _hak_counters_merge(struct hak_counters *dst, const struct hak_counters *src);
 /* Adds an exiting thread's counters to the totals of exited threads and
  * zeroes them: the per-class ones only of the classes in `classes`, the

@@ -14,6 +14,11 @@
 #define hak_inline      static inline __attribute__((always_inline))
 #define hak_export      __attribute__((visibility("default")))
 #define hak_unused      __attribute__((unused))
+/* A function that reads, on purpose without ordering, words other threads
+ * keep writing (the counters of running threads, summed while they count:
+ * aligned words do not tear, and the sum is a snapshot's worth of exact):
+ * ThreadSanitizer does not watch its accesses. */
+#define hak_racy_reads  __attribute__((no_sanitize("thread")))
 /* Thread-local state must never be reached through __tls_get_addr, which may
  * call malloc: initial-exec keeps every access a %fs-relative load. */
 #define hak_tls         __thread __attribute__((tls_model("initial-exec")))

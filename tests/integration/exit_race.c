@@ -1,4 +1,4 @@
-/* exit_race.c — process exit while threads exit and the purger may be starting (SPEC §2, §5.5): each run starts 40 threads that allocate and free blocks of every tier (so that purges wait and a purger is wanted), some of which exit on their own, and calls exit() at a varying moment; an atexit handler then makes the rest leave through pthread_exit while the process exits (the pattern of CPython's daemon threads at interpreter shutdown). Every run must exit 0; hundreds of short runs, half of them with a 1 ms purge delay so that purgers come and go all the time.
+/* exit_race.c — process exit while threads exit and the purger may be starting (SPEC §2, §5.5): each run starts 40 threads that allocate and free blocks of every tier (so that purges wait and a purger is wanted), some of which exit on their own, and calls exit() at a varying moment; an atexit handler then makes the rest leave through pthread_exit while the process exits (the pattern of CPython's daemon threads at interpreter shutdown). Every run must exit 0; hundreds of short runs, half of them with a 1 ms purge delay so that purgers come and go all the time, half of them writing the counters at exit (summed over the threads still running).
  *
  * Built on the standard names (run under LD_PRELOAD) and, with -DHAK_TEST_API, on the hak_ API, so that the sanitizer builds (TSan above all) watch the same exits.
  *
@@ -89,11 +89,16 @@ int main(int argc, char **argv)
         snprintf(seed, sizeof seed, "%u", r);
         char *args[] = { argv[0], "--child", seed, NULL };
         /* Odd runs: purges due after 1 ms, so purgers start and leave
-         * throughout the run and at its exit. */
+         * throughout the run and at its exit. One run in four writes the
+         * counters at exit, summing those of threads still running. */
         if (r % 2)
             setenv("HAKMEM_MADVISE_DELAY", "1", 1);
         else
             unsetenv("HAKMEM_MADVISE_DELAY");
+        if (r % 4 >= 2)
+            setenv("HAKMEM_STATS_FILE", "/dev/null", 1);
+        else
+            unsetenv("HAKMEM_STATS_FILE");
         pid_t pid;
         /* This program by the path it was run by (under valgrind,
          * /proc/self/exe is valgrind's), else by /proc/self/exe. */
