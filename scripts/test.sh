@@ -79,7 +79,7 @@ memcheck() {
 
 run "release: make distcheck (full suite)" distcheck
 run "asan+ubsan: unit and API stress tests" check asan --enable-sanitizer=address,undefined
-run "tsan: API stress test" check tsan --enable-sanitizer=thread
+run "tsan: unit and API tests" check tsan --enable-sanitizer=thread
 run "debug: invariant checkers" check debug --enable-debug
 run "counters compiled out" check nocounters --disable-counters
 run "release: fork deadlock, thread exit, real programs (redis, sqlite3, stress-ng, Python tests)" heavy

@@ -16,8 +16,8 @@
 #define hak_unused      __attribute__((unused))
 /* A function that reads, on purpose without ordering, words other threads
  * keep writing (the counters of running threads, summed while they count:
- * aligned words do not tear, and the sum is a snapshot's worth of exact):
- * ThreadSanitizer does not watch its accesses. */
+ * aligned words do not tear, so the sum is only as exact as the moment
+ * allows): ThreadSanitizer does not watch its accesses. */
 #define hak_racy_reads  __attribute__((no_sanitize("thread")))
 /* Thread-local state must never be reached through __tls_get_addr, which may
  * call malloc: initial-exec keeps every access a %fs-relative load. */

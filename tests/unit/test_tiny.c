@@ -25,7 +25,11 @@ static struct hak_gcounters gbefore, gafter;
 static void snap(struct hak_counters *c)
 {
     _hak_stats_snapshot(c);
-    memcpy(c == &before ? &gbefore : &gafter, &_hak_gctr, sizeof _hak_gctr);
+    /* Word by word: the purger may be counting meanwhile. */
+    _Atomic uint64_t *g = (_Atomic uint64_t *)(void *)(c == &before ? &gbefore : &gafter);
+    _Atomic uint64_t *live = (_Atomic uint64_t *)(void *)&_hak_gctr;
+    for (size_t i = 0; i < sizeof _hak_gctr / sizeof *live; i++)
+        atomic_store_explicit(&g[i], atomic_load_explicit(&live[i], memory_order_relaxed), memory_order_relaxed);
 }
 /* Unused when the counters are compiled out: so are the checks with GREW. */
 hak_unused static uint64_t sum(const uint64_t *v, unsigned n)
