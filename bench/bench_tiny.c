@@ -1,4 +1,4 @@
-/* bench_tiny.c — single-thread churn of 16–128 B blocks: ns per malloc+free pair for a few access patterns. */
+/* bench_tiny.c — single-thread churn of small blocks (16–128 B; 1–16 KiB in `mid`): ns per malloc+free pair for a few access patterns. */
 #include "allocator.h"
 #include <errno.h>
 #include <stdbool.h>
@@ -12,7 +12,7 @@ static const char usage[] =
     "usage: bench_tiny [--reps N] [--ops N] [--pattern NAME]\n"
     "  --reps N        timed repetitions of each pattern (default 11)\n"
     "  --ops N         malloc+free pairs per repetition (default 1000000)\n"
-    "  --pattern NAME  run only this pattern (hot, lifo, fifo, rand, simple, window)\n"
+    "  --pattern NAME  run only this pattern (hot, lifo, fifo, rand, simple, window, mid)\n"
     "Prints one line per pattern:\n"
     "  tiny PATTERN median_ns=X min_ns=Y ops=N reps=R\n"
     "where X and Y are ns per malloc+free pair over the repetitions.\n";
@@ -135,25 +135,32 @@ static uint64_t pattern_simple(uint64_t ops)
     return n * SIMPLE;
 }
 
-/* A FIFO window of WINDOW blocks of random sizes (16–128, step 16): each
- * step frees the oldest block and allocates one in its place. */
+/* A FIFO window of WINDOW blocks of random sizes: each step frees the
+ * oldest block and allocates one in its place. */
 enum { WINDOW = 64 };
-static uint64_t pattern_window(uint64_t ops)
+static uint64_t window_run(uint64_t ops, size_t (*size_of)(uint64_t r))
 {
     void *live[WINDOW];
     uint64_t s = 0x9E3779B97F4A7C15u;
     for (uint64_t i = 0; i < WINDOW; i++)
-        live[i] = get(cycle_size(xorshift(&s) >> 32), i);
+        live[i] = get(size_of(xorshift(&s) >> 32), i);
     uint64_t steps = ops > WINDOW ? ops - WINDOW : 0;
     for (uint64_t i = 0; i < steps; i++) {
         unsigned k = (unsigned)(i % WINDOW);
         free(live[k]);
-        live[k] = get(cycle_size(xorshift(&s) >> 32), i);
+        live[k] = get(size_of(xorshift(&s) >> 32), i);
     }
     for (uint64_t i = 0; i < WINDOW; i++)
         free(live[i]);
     return steps + WINDOW;
 }
+
+/* 16–128 B, step 16. */
+static uint64_t pattern_window(uint64_t ops) { return window_run(ops, cycle_size); }
+
+/* 1–16 KiB, step 1 KiB: the mid classes. */
+static size_t mid_size(uint64_t r) { return 1024 * (1 + (r & 15)); }
+static uint64_t pattern_mid(uint64_t ops) { return window_run(ops, mid_size); }
 
 static const struct {
     const char *name;
@@ -165,6 +172,7 @@ static const struct {
     { "rand", pattern_rand },
     { "simple", pattern_simple },
     { "window", pattern_window },
+    { "mid", pattern_mid },
 };
 
 

@@ -213,10 +213,13 @@ void *_hak_calloc(size_t count, size_t size, uintptr_t site)
         errno = ENOMEM;
         return NULL;
     }
+    void *p = hak_alloc_fast(n);
+    if (p)
+        return memset(p, 0, n);
     if (hak_unlikely(!hak_ready()))
         return bootstrap_alloc(n, 16); /* static area: zero, never reused */
     bool zeroed;
-    void *p = alloc_request(&n, site, &zeroed);
+    p = alloc_request(&n, site, &zeroed);
     if (p && !zeroed) /* fresh or purged memory is zero already */
         memset(p, 0, n);
     return p;

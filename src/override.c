@@ -84,8 +84,8 @@ static hak_noinline void *new_slow(size_t n, uintptr_t site)
 
 hak_inline void *cxx_new(size_t n, uintptr_t site)
 {
-    if (!HAK_VG_ON() && hak_likely(n <= HAK_CLASS_TABLE_MAX)) {
-        void *b = tiny_alloc_fast(n);
+    if (!HAK_VG_ON()) {
+        void *b = hak_alloc_fast(n);
         if (hak_likely(b != NULL))
             return b;
     }

@@ -214,7 +214,14 @@ void _hak_tiny_slab_move(struct tiny_heap *h, struct tiny_slab *s, uint8_t to);
 void _hak_tiny_slab_returned(struct tiny_heap *h, struct tiny_slab *s);
 /* Processes h's notify stack: slabs of h's that got remote frees while full
  * become partial (or go back to their source, if now empty). */
-void _hak_tiny_drain_notify(struct tiny_heap *h);
+void _hak_tiny_drain_notify_slow(struct tiny_heap *h);
+/* The same, the stack's emptiness checked inline: it is empty at nearly
+ * every refill and overflowing free that asks. */
+hak_inline void tiny_drain_notify(struct tiny_heap *h)
+{
+    if (atomic_load_explicit(&h->notify, memory_order_relaxed))
+        _hak_tiny_drain_notify_slow(h);
+}
 /* Takes s (or, with s NULL, the first abandoned slab of class c) for h;
  * NULL if there is none (or s is not abandoned). */
 struct tiny_slab *_hak_tiny_adopt(struct tiny_heap *h, unsigned c, struct tiny_slab *s);

@@ -208,7 +208,7 @@ static unsigned drain_notify(struct tiny_heap *h, bool purger)
     return reset;
 }
 
-void _hak_tiny_drain_notify(struct tiny_heap *h) { drain_notify(h, false); }
+void _hak_tiny_drain_notify_slow(struct tiny_heap *h) { drain_notify(h, false); }
 
 /* ------------------------------------------------------------------ adoption */
 
@@ -325,7 +325,7 @@ static void heap_retire(struct tiny_heap *h)
     for (uint64_t m = h->classes & ~(uint64_t)1; m; m &= m - 1)
         if (t->head[__builtin_ctzll(m)])
             _hak_tiny_flush_list(h, t, __builtin_ctzll(m), UINT32_MAX);
-    _hak_tiny_drain_notify(h);
+    tiny_drain_notify(h);
     for (uint64_t m = h->classes; m; m &= m - 1) {
         struct tiny_class_state *cs = &h->cls[__builtin_ctzll(m)];
         struct tiny_slab *lists[3] = { cs->cur, cs->partial, cs->full };
@@ -345,7 +345,7 @@ static void heap_retire(struct tiny_heap *h)
         }
     }
     /* Notifications that raced with the abandoning: drop their flags. */
-    _hak_tiny_drain_notify(h);
+    tiny_drain_notify(h);
     if (_hak_tiny_use_ss)
         _hak_ss_heap_exit(h);
     retire_out(h);
@@ -404,7 +404,7 @@ void _hak_tiny_flush_tls(void)
     tiny_slow_enter(h);
     for (uint64_t m = h->classes & ~(uint64_t)1; m; m &= m - 1) /* as in heap_retire */
         _hak_tiny_flush_list(h, t, __builtin_ctzll(m), UINT32_MAX);
-    _hak_tiny_drain_notify(h);
+    tiny_drain_notify(h);
     for (uint64_t m = h->classes; m; m &= m - 1) {
         struct tiny_slab *s = h->cls[__builtin_ctzll(m)].cur;
         if (s) {

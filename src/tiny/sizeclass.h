@@ -18,15 +18,16 @@
 extern const uint32_t _hak_class_size[HAK_NCLASS];
 /* Class of n for n ≤ 1024, indexed by (n + 15) >> 4. */
 extern const uint8_t _hak_class_small[HAK_CLASS_TABLE_MAX / 16 + 1];
+/* Class of 1024 < n ≤ HAK_CLASS_MAX_SIZE, indexed by (n - 1) >> 8: above
+ * 1 KiB every class size is a multiple of 256 B. */
+extern const uint8_t _hak_class_mid[HAK_CLASS_MAX_SIZE / 256];
 
 /* Class of 0 < n ≤ HAK_CLASS_MAX_SIZE. */
 hak_inline unsigned hak_size_class(size_t n)
 {
     if (n <= HAK_CLASS_TABLE_MAX)
         return _hak_class_small[(n + 15) >> 4] + (n == 0);
-    unsigned k = 63u - (unsigned)__builtin_clzll((unsigned long long)(n - 1)); /* 2^k < n ≤ 2^(k+1) */
-    unsigned j = (unsigned)((n - ((size_t)1 << k) + ((size_t)1 << (k - 2)) - 1) >> (k - 2));
-    return 8 + (k - 7) * 4 + j;
+    return _hak_class_mid[(n - 1) >> 8];
 }
 
 #endif

@@ -190,7 +190,7 @@ static struct tiny_slab *next_slab(struct tiny_heap *h, unsigned c)
 {
     struct tiny_class_state *cs = &h->cls[c];
     struct tiny_slab *s;
-    _hak_tiny_drain_notify(h);
+    tiny_drain_notify(h);
     if ((s = cs->partial) != NULL) {
         HAK_CTR_INC_C(tiny, refill_partial, c);
         return s;
@@ -496,7 +496,7 @@ static void free_own(struct tiny_tls *t, struct tiny_slab *s, void *p)
         /* A thread fed by its own frees may not refill for a long time:
          * its notified slabs are drained here too, or their remote frees
          * would pin them (and their SuperSlabs) indefinitely. */
-        _hak_tiny_drain_notify(h);
+        tiny_drain_notify(h);
         HAK_CTR_INC(free, tls_flush);
         if (t->bound[c] <= 2) {
             /* Large classes (a list of two, refilled a block at a time):

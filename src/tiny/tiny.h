@@ -105,11 +105,10 @@ hak_inline struct tiny_slab *tiny_slab_of(uintptr_t a) { return tiny_slab_at(hak
 
 hak_inline uintptr_t tiny_mark(uintptr_t a) { return _hak_key ^ a; }
 
-/* malloc fast path for n ≤ HAK_CLASS_TABLE_MAX: pop the TLS list, or NULL. */
-hak_inline void *tiny_alloc_fast(size_t n)
+/* Pops the TLS list of class c, or NULL if it is empty. */
+hak_inline void *tiny_alloc_class_fast(unsigned c)
 {
     struct tiny_tls *t = &_hak_thread.tiny;
-    unsigned c = _hak_class_small[(n + 15) >> 4];
     void *b = t->head[c];
     if (hak_unlikely(!b))
         return NULL;
@@ -120,6 +119,9 @@ hak_inline void *tiny_alloc_fast(size_t n)
     HAK_CTR_INC(tiny, alloc_fast);
     return b;
 }
+
+/* malloc fast path for n ≤ HAK_CLASS_TABLE_MAX: pop the TLS list, or NULL. */
+hak_inline void *tiny_alloc_fast(size_t n) { return tiny_alloc_class_fast(_hak_class_small[(n + 15) >> 4]); }
 
 /* A free into slab s at a unit-cache miss (slow.c): s is cached if this
  * thread owns it; the common cross-thread free takes a lean remote push. */

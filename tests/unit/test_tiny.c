@@ -229,6 +229,70 @@ static void tls_list_is_lifo_and_bounded(void **state)
 #endif
 }
 
+/* Mid sizes below the sizes the learning samples pop their list inline as
+ * tiny ones do (calloc clears the block it pops); a sampled size stays on
+ * the slow path, where it is counted. */
+#define MID_SIZE 4000
+struct mid_result {
+    uint64_t popped, sampled_popped;
+    int same, cleared, sampled;
+};
+
+static uint64_t alloc_fast_now(void)
+{
+#if HAK_COUNTERS
+    return _hak_thread.ctr.tiny_alloc_fast[0];
+#else
+    return 0;
+#endif
+}
+
+static void *mid_thread(void *arg)
+{
+    struct mid_result *r = arg;
+    char *a = hak_malloc(MID_SIZE);
+    hak_free(a);
+    uint64_t f0 = alloc_fast_now();
+    char *b = hak_malloc(MID_SIZE); /* from the list: the same block */
+    memset(b, 0xa5, MID_SIZE);
+    hak_free(b);
+    char *z = hak_calloc(1, MID_SIZE);
+    r->popped = alloc_fast_now() - f0;
+    r->same = a == b && b == z;
+    r->cleared = 1;
+    for (size_t i = 0; i < MID_SIZE; i++)
+        r->cleared &= z[i] == 0;
+    hak_free(z);
+    size_t n = __atomic_load_n(&_hak_policy_min_size, __ATOMIC_RELAXED);
+    r->sampled = n <= _hak_mid_max;
+    if (r->sampled) {
+        void *p = hak_malloc(n);
+        hak_free(p);
+        f0 = alloc_fast_now();
+        void *q = hak_malloc(n);
+        r->sampled_popped = alloc_fast_now() - f0;
+        hak_free(q);
+    }
+    return NULL;
+}
+
+static void mid_sizes_pop_inline(void **state)
+{
+    (void)state;
+    if (_hak_check_on)
+        skip(); /* check mode keeps no TLS lists */
+    struct mid_result r;
+    memset(&r, 0, sizeof r);
+    run_thread(mid_thread, &r);
+    assert_true(r.same);
+    assert_true(r.cleared);
+#if HAK_COUNTERS
+    assert_int_equal(r.popped, 2);
+    if (r.sampled)
+        assert_int_equal(r.sampled_popped, 0);
+#endif
+}
+
 /* A burst of frees longer than the bound: each overflow returns half the
  * list in one pass, a run of one slab's blocks per splice, and the slab's
  * accounting stays exact. */
@@ -1080,6 +1144,7 @@ int main(void)
         cmocka_unit_test(carving_and_stages),
         cmocka_unit_test(carving_steps_by_page),
         cmocka_unit_test(tls_list_is_lifo_and_bounded),
+        cmocka_unit_test(mid_sizes_pop_inline),
         cmocka_unit_test(free_burst_is_batched),
         cmocka_unit_test(free_burst_meets_remote_frees),
         cmocka_unit_test(remote_frees_are_drained),
