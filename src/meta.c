@@ -1,5 +1,6 @@
 /* meta.c — a segregated free-list allocator for metadata records: 64-byte
- * classes up to 4 KiB, carved from 1 MiB regions that are never unmapped
+ * classes up to 4 KiB, 1 KiB ones up to 16 KiB (a thread heap with its unit
+ * cache is about 8 KiB), carved from 1 MiB regions that are never unmapped
  * (records may be read by racing threads after they are freed). */
 #include "meta.h"
 #include "lock.h"
@@ -7,19 +8,33 @@
 #include <string.h>
 
 #define META_ALIGN 64
-#define META_MAX 4096
+#define META_SMALL 4096 /* the 64-byte classes end here */
+#define META_STEP 1024  /* the step of the classes above */
+#define META_MAX HAK_META_MAX
 #define META_REGION ((size_t)1 << 20)
-#define META_NCLASS (META_MAX / META_ALIGN)
+#define META_NCLASS (META_SMALL / META_ALIGN + (META_MAX - META_SMALL) / META_STEP)
 
 static HAK_LOCK_DEFINE(meta_lock, HAK_RANK_META);
 static void *meta_free_list[META_NCLASS];
 static char *bump, *bump_end;
 
-void *_hak_meta_alloc(size_t size)
+/* The class of a record of size bytes, and the bytes its class gives. */
+static size_t meta_class(size_t size, size_t *bytes)
 {
     hak_assert(size > 0 && size <= META_MAX);
-    size_t c = (size + META_ALIGN - 1) / META_ALIGN - 1;
-    size_t bytes = (c + 1) * META_ALIGN;
+    if (size <= META_SMALL) {
+        size_t c = (size + META_ALIGN - 1) / META_ALIGN - 1;
+        *bytes = (c + 1) * META_ALIGN;
+        return c;
+    }
+    size_t k = (size - META_SMALL + META_STEP - 1) / META_STEP;
+    *bytes = META_SMALL + k * META_STEP;
+    return META_SMALL / META_ALIGN - 1 + k;
+}
+
+void *_hak_meta_alloc(size_t size)
+{
+    size_t bytes, c = meta_class(size, &bytes);
     hak_lock(&meta_lock);
     void *p = meta_free_list[c];
     if (p) {
@@ -47,7 +62,7 @@ void _hak_meta_free(void *p, size_t size)
 {
     if (!p)
         return;
-    size_t c = (size + META_ALIGN - 1) / META_ALIGN - 1;
+    size_t bytes, c = meta_class(size, &bytes);
     hak_lock(&meta_lock);
     *(void **)p = meta_free_list[c];
     meta_free_list[c] = p;

@@ -5,7 +5,9 @@
 
 #include "internal.h"
 
-/* size ≤ 4 KiB; returns zeroed memory aligned to 64 bytes, or NULL. */
+#define HAK_META_MAX 16384 /* the largest record */
+
+/* size ≤ HAK_META_MAX; returns zeroed memory aligned to 64 bytes, or NULL. */
 void *_hak_meta_alloc(size_t size);
 void _hak_meta_free(void *p, size_t size);
 /* In a fork child: make the allocator usable whatever the parent was doing. */

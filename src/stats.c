@@ -26,17 +26,23 @@ struct ctr_desc {
 };
 
 static const struct ctr_desc descs[] = {
-#define HAK_COUNTER(group, name, dim, doc) { #group, #name, doc, dim, offsetof(struct hak_counters, group##_##name), false },
+#define HAK_COUNTER(group, name, doc) { #group, #name, doc, 1, offsetof(struct hak_counter_totals, t.group##_##name), false },
+#define HAK_CCOUNTER(group, name, doc) \
+    { #group, #name, doc, HAK_NCLASS, offsetof(struct hak_counter_totals, c.group##_##name), false },
 #define HAK_GCOUNTER(group, name, doc) { #group, #name, doc, 1, offsetof(struct hak_gcounters, group##_##name), true },
 #include "counters.def"
 #undef HAK_COUNTER
+#undef HAK_CCOUNTER
 #undef HAK_GCOUNTER
 };
 #define NDESC (sizeof descs / sizeof descs[0])
 
-static void merge_cb(const struct hak_counters *c, void *arg) { _hak_counters_merge(arg, c); }
+static void merge_cb(const struct hak_counters *t, const struct hak_class_counters *c, void *arg)
+{
+    _hak_counters_merge(arg, t, c);
+}
 
-void _hak_stats_snapshot(struct hak_counters *out)
+void _hak_stats_snapshot(struct hak_counter_totals *out)
 {
     memset(out, 0, sizeof *out);
     _hak_counters_add_retired(out);
@@ -44,17 +50,17 @@ void _hak_stats_snapshot(struct hak_counters *out)
      * plain aligned word, so a read is at worst slightly stale. */
     _hak_tiny_foreach_counters(merge_cb, out);
     if (!_hak_thread.tiny.heap) /* this thread has no heap, so it is not registered */
-        _hak_counters_merge(out, &_hak_thread.ctr);
+        _hak_counters_merge(out, &_hak_thread.ctr, NULL);
 }
 
-static uint64_t value_of(const struct ctr_desc *d, const struct hak_counters *c, unsigned i)
+static uint64_t value_of(const struct ctr_desc *d, const struct hak_counter_totals *c, unsigned i)
 {
     if (d->global)
         return atomic_load_explicit((_Atomic uint64_t *)((char *)&_hak_gctr + d->offset), memory_order_relaxed);
     return ((const uint64_t *)((const char *)c + d->offset))[i];
 }
 
-static uint64_t total_of(const struct ctr_desc *d, const struct hak_counters *c)
+static uint64_t total_of(const struct ctr_desc *d, const struct hak_counter_totals *c)
 {
     uint64_t t = 0;
     for (unsigned i = 0; i < d->dim; i++)
@@ -142,7 +148,7 @@ static void print_extra_json(struct hak_out *o, const char *group, bool *first)
     }
 }
 
-static void print_text(struct hak_out *o, const struct hak_counters *c)
+static void print_text(struct hak_out *o, const struct hak_counter_totals *c)
 {
     _hak_out_printf(o, "hakmem %s stats (pid %d, profile %s, tiny.use_superslab = %s)\n", PACKAGE_VERSION,
                     (int)getpid(), _hak_cfg.profile[0] ? _hak_cfg.profile : "(none)",
@@ -172,7 +178,7 @@ static void print_text(struct hak_out *o, const struct hak_counters *c)
     _hak_policy_print(o, false);
 }
 
-static void print_json(struct hak_out *o, const struct hak_counters *c)
+static void print_json(struct hak_out *o, const struct hak_counter_totals *c)
 {
     _hak_out_printf(o, "{\"hakmem\": {\"version\": \"%s\", \"pid\": %d, \"profile\": ", PACKAGE_VERSION, (int)getpid());
     _hak_out_json_str(o, _hak_cfg.profile);
@@ -210,7 +216,7 @@ static void print_json(struct hak_out *o, const struct hak_counters *c)
 
 void _hak_stats_print(int fd, bool json)
 {
-    static hak_bss_large struct hak_counters snap; /* too big for some thread stacks at exit */
+    static hak_bss_large struct hak_counter_totals snap; /* too big for some thread stacks at exit */
     static struct hak_out out;
     hak_lock(&print_lock);
     _hak_stats_snapshot(&snap);

@@ -6,7 +6,7 @@
 #include "counters.h"
 
 /* Totals of every thread so far (exited and live). */
-void _hak_stats_snapshot(struct hak_counters *out);
+void _hak_stats_snapshot(struct hak_counter_totals *out);
 /* Prints the report: text (json false) or one JSON object. */
 void _hak_stats_print(int fd, bool json);
 /* At start-up, when the text report is on: notes what stderr is, so that

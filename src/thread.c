@@ -16,7 +16,11 @@
 #include <sched.h>
 #include <stdatomic.h>
 
-hak_tls struct hak_thread _hak_thread;
+hak_tls struct hak_thread _hak_thread = { .tiny = TINY_TLS_INIT };
+
+/* glibc sets this object up for every new thread, often on a freshly mapped
+ * stack: each 4 KiB it grows can cost a thread start a page fault. */
+_Static_assert(sizeof(struct hak_thread) <= 2048, "big per-thread tables belong in the thread's heap");
 
 static pthread_key_t key;
 static _Atomic int key_state; /* 0 none, 1 being created, 2 ready */

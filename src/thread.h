@@ -1,7 +1,10 @@
 /* thread.h — everything a thread keeps in TLS, as one initial-exec object:
  * the fast paths reach the TLS lists and the counters from one base. The
  * modules' parts come from their own tls.h headers, which include nothing
- * but the floor: this is the one place the floor names a tier. */
+ * but the floor: this is the one place the floor names a tier. glibc
+ * clears this object for every new thread, on pages of a stack that may be
+ * freshly mapped, so it holds only what the fast paths reach (about 1 KiB):
+ * bigger per-thread tables live in the thread's tiny heap. */
 #ifndef HAK_THREAD_H
 #define HAK_THREAD_H
 
@@ -9,20 +12,21 @@
 #include "policy/tls.h"
 #include "tiny/tls.h"
 
-/* The counters of counters.def this thread counts (counters.h updates
- * them). */
+/* The per-thread counters of counters.def (HAK_COUNTER; counters.h
+ * updates them). */
 struct hak_counters {
-#define HAK_COUNTER(group, name, dim, doc) uint64_t group##_##name[dim];
+#define HAK_COUNTER(group, name, doc) uint64_t group##_##name;
+#define HAK_CCOUNTER(group, name, doc)
 #define HAK_GCOUNTER(group, name, doc)
 #include "counters.def"
 #undef HAK_COUNTER
+#undef HAK_CCOUNTER
 #undef HAK_GCOUNTER
 };
 
 struct hak_thread {
     struct tiny_tls tiny;                 /* the TLS SLLs, hot: first */
     struct hak_counters ctr;              /* written by this thread only */
-    uint64_t ctr_classes;                 /* bit c: a per-class counter of class c counted (counters.h) */
     struct policy_tls pol;                /* samples not yet in the window */
     bool armed;                           /* the exit destructor will run */
     bool gone;                            /* the exit functions have run: the thread is exiting */

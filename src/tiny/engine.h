@@ -69,6 +69,10 @@ struct tiny_heap {
     _Atomic int claim;
     _Atomic uint64_t slow_calls;          /* the owner's slow paths so far (written by the owner only) */
     uint64_t idle_calls, idle_since;      /* the purger's: slow_calls when last seen to change, and when (ns) */
+    /* The big tables, left clean by the owner's exit (a pooled heap taken
+     * again clears only the fields above). */
+    struct hak_class_counters cctr;       /* the owner's per-class counters: retiring zeroes them */
+    struct tiny_ucache uc;                /* the owner's unit cache (tls.h), its alone: exit clears the keys */
 };
 
 _Static_assert(HAK_NCLASS <= 64, "tiny_heap.classes has a bit per class");

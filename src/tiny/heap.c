@@ -19,6 +19,9 @@
 static HAK_LOCK_DEFINE(reg_lock, HAK_RANK_TINY_REGISTRY);
 static struct tiny_heap *reg_head;
 static struct tiny_heap *heap_pool;
+hak_bss_large struct tiny_ucache _hak_tiny_ucache_none;
+
+_Static_assert(sizeof(struct tiny_heap) <= HAK_META_MAX, "a heap is a metadata record");
 
 /* Slabs left by exited threads, per class, doubly linked for O(1) adoption. */
 static struct {
@@ -46,7 +49,7 @@ struct tiny_heap *_hak_tiny_heap_create(void)
         heap_pool = h->reg_next;
         /* Keep the notify stack: stale entries are checked when drained. */
         struct tiny_slab *pending = atomic_load(&h->notify);
-        memset(h, 0, sizeof *h);
+        memset(h, 0, offsetof(struct tiny_heap, cctr));
         atomic_store(&h->notify, pending);
     } else {
         h = _hak_meta_alloc(sizeof *h);
@@ -81,6 +84,7 @@ struct tiny_heap *_hak_tiny_heap_create(void)
     t->lkey = _hak_list_key;
     t->rng = _hak_key ^ (uintptr_t)t;
     t->heap = h;
+    t->uc = &h->uc;
     t->state = TINY_THREAD_LIVE;
     HAK_CTR_INC(tiny, thread_init);
     _hak_thread_arm(); /* after the heap is in place: arming may allocate */
@@ -147,19 +151,18 @@ static bool slab_releasable(struct tiny_slab *s)
            atomic_load_explicit(&s->remote_busy, memory_order_acquire) == 0;
 }
 
-/* Removes s's units from this thread's unit cache. */
-static void ucache_forget(const struct tiny_slab *s)
+/* Removes s's units from the unit cache of h, this thread's heap. */
+static void ucache_forget(struct tiny_heap *h, const struct tiny_slab *s)
 {
-    struct tiny_tls *t = &_hak_thread.tiny;
     uintptr_t u0 = s->data >> HAK_UNIT_SHIFT;
     for (uintptr_t u = u0; u < u0 + s->units; u++)
-        if (t->ukey[TINY_UCACHE_SLOT(u)] == u + 1)
-            t->ukey[TINY_UCACHE_SLOT(u)] = 0;
+        if (h->uc.key[TINY_UCACHE_SLOT(u)] == u + 1)
+            h->uc.key[TINY_UCACHE_SLOT(u)] = 0;
 }
 
 static void slab_release(struct tiny_heap *h, struct tiny_slab *s)
 {
-    ucache_forget(s);
+    ucache_forget(h, s);
     slab_unlink(h, s);
     HAK_CTR_INC(tiny, slab_release);
     if (s->ss)
@@ -367,18 +370,12 @@ static void heap_unregister(struct tiny_heap *h)
     hak_unlock(&reg_lock);
 }
 
-static void retire_own_counters(void)
-{
-    _hak_counters_retire(&_hak_thread.ctr, _hak_thread.ctr_classes);
-    _hak_thread.ctr_classes = 0;
-}
-
 void _hak_tiny_thread_exit(void)
 {
     struct tiny_tls *t = &_hak_thread.tiny;
     struct tiny_heap *h = t->heap;
     if (!h) { /* a thread that only freed */
-        retire_own_counters();
+        _hak_counters_retire(&_hak_thread.ctr, NULL);
         return;
     }
     HAK_CTR_INC(tiny, thread_exit);
@@ -387,11 +384,12 @@ void _hak_tiny_thread_exit(void)
     /* From here a call to malloc or free (another key's destructor, glibc
      * itself) sets up a fresh heap, which re-arms this destructor. */
     t->heap = NULL;
+    t->uc = &_hak_tiny_ucache_none; /* its slabs are not this thread's now */
     t->state = TINY_THREAD_EXITED;
-    memset(t->ukey, 0, sizeof t->ukey); /* its slabs are not this thread's now */
     memset(t->bound, 0, sizeof t->bound);
     memset(t->room, 0, sizeof t->room);
-    retire_own_counters();
+    _hak_counters_retire(&_hak_thread.ctr, &h->cctr);
+    memset(h->uc.key, 0, sizeof h->uc.key);
     heap_unregister(h);
 }
 
@@ -514,11 +512,12 @@ size_t _hak_tiny_live_bytes(void)
     return sum > 0 ? (size_t)sum : 0;
 }
 
-void _hak_tiny_foreach_counters(void (*fn)(const struct hak_counters *, void *), void *arg)
+void _hak_tiny_foreach_counters(void (*fn)(const struct hak_counters *, const struct hak_class_counters *, void *),
+                                void *arg)
 {
     hak_lock(&reg_lock);
     for (struct tiny_heap *h = reg_head; h; h = h->reg_next)
-        fn(h->ctr, arg);
+        fn(h->ctr, &h->cctr, arg);
     hak_unlock(&reg_lock);
 }
 
@@ -539,6 +538,7 @@ static void lose_own_heap(struct tiny_tls *t)
     memset(t->room, 0, sizeof t->room);
     memset(t->bound, 0, sizeof t->bound);
     t->heap = NULL;
+    t->uc = &_hak_tiny_ucache_none;
     t->state = TINY_THREAD_NEW;
 }
 
@@ -578,15 +578,17 @@ void _hak_tiny_fork_child(void)
         lose_own_heap(t);
     else if (t->heap)
         recount_own_lists(t->heap, t);
-    memset(t->ukey, 0, sizeof t->ukey); /* a cache: refilled on use */
     struct tiny_heap *self = t->heap;
+    if (self)
+        memset(self->uc.key, 0, sizeof self->uc.key); /* a cache: refilled on use */
     if (hak_lock_torn(&reg_lock)) {
         heap_pool = NULL; /* pooled heaps leak with the registry */
     } else {
-        /* Their counters are plain words in the copied TLS: read as stats. */
+        /* Their counters are plain words in the copied TLS and heaps: read
+         * as stats. */
         for (struct tiny_heap *h = reg_head; h; h = h->reg_next)
             if (h != self) {
-                _hak_counters_retire(h->ctr, ~(uint64_t)0); /* their class masks are not at hand */
+                _hak_counters_retire(h->ctr, &h->cctr);
                 retire_out(h);
             }
     }

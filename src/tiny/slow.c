@@ -192,28 +192,28 @@ static struct tiny_slab *next_slab(struct tiny_heap *h, unsigned c)
     struct tiny_slab *s;
     tiny_drain_notify(h);
     if ((s = cs->partial) != NULL) {
-        HAK_CTR_INC_C(tiny, refill_partial, c);
+        HAK_CTR_INC_C(&h->cctr, tiny, refill_partial, c);
         return s;
     }
     while ((s = _hak_tiny_adopt(h, c, NULL)) != NULL) {
         if (has_blocks(s)) {
-            HAK_CTR_INC_C(tiny, refill_partial, c);
+            HAK_CTR_INC_C(&h->cctr, tiny, refill_partial, c);
             return s;
         }
         _hak_tiny_slab_move(h, s, TINY_LIST_FULL);
     }
     unsigned units = _hak_tiny_units[c];
     if (_hak_tiny_use_ss && (s = _hak_ss_slab_owned(h, c, units)) != NULL) {
-        HAK_CTR_INC_C(tiny, refill_empty_slab, c);
+        HAK_CTR_INC_C(&h->cctr, tiny, refill_empty_slab, c);
         return s;
     }
     if ((s = reclaim_full(h, c)) != NULL) {
-        HAK_CTR_INC_C(tiny, refill_partial, c);
+        HAK_CTR_INC_C(&h->cctr, tiny, refill_partial, c);
         return s;
     }
     s = _hak_tiny_use_ss ? _hak_ss_slab_new(h, c, units) : _hak_fb_slab_new(h, c, units);
     if (s)
-        HAK_CTR_INC_C(tiny, refill_new_ss, c);
+        HAK_CTR_INC_C(&h->cctr, tiny, refill_new_ss, c);
     return s;
 }
 
@@ -236,22 +236,22 @@ static unsigned refill(struct tiny_heap *h, struct tiny_tls *t, unsigned c, unsi
         if (s) {
             unsigned n;
             if (s->free && (n = take_free(t, c, s, want)) != 0) {
-                HAK_CTR_INC_C(tiny, refill_local, c);
+                HAK_CTR_INC_C(&h->cctr, tiny, refill_local, c);
                 return n;
             }
             if (tiny_drain_remote(s) && (n = take_free(t, c, s, want)) != 0) {
-                HAK_CTR_INC_C(tiny, refill_remote, c);
+                HAK_CTR_INC_C(&h->cctr, tiny, refill_remote, c);
                 return n;
             }
             if (s->carved < s->capacity && (n = take_carve(t, c, s, want, cs->full != NULL)) != 0) {
-                HAK_CTR_INC_C(tiny, refill_carve, c);
+                HAK_CTR_INC_C(&h->cctr, tiny, refill_carve, c);
                 return n;
             }
             _hak_tiny_slab_move(h, s, TINY_LIST_FULL);
         }
         s = next_slab(h, c);
         if (!s) {
-            HAK_CTR_INC_C(tiny, refill_fail, c);
+            HAK_CTR_INC_C(&h->cctr, tiny, refill_fail, c);
             return 0;
         }
         _hak_tiny_slab_move(h, s, TINY_LIST_CUR);
@@ -331,14 +331,14 @@ static void *check_take(struct tiny_heap *h, struct tiny_tls *t, unsigned c, str
         struct tiny_slab *s = cs->cur;
         if (s) {
             if (s->free) {
-                HAK_CTR_INC_C(tiny, refill_local, c);
+                HAK_CTR_INC_C(&h->cctr, tiny, refill_local, c);
             } else if (tiny_drain_remote(s)) {
-                HAK_CTR_INC_C(tiny, refill_remote, c);
+                HAK_CTR_INC_C(&h->cctr, tiny, refill_remote, c);
             } else if (s->carved < s->capacity) {
                 unsigned left = s->capacity - s->carved, n = left < CHECK_CARVE ? left : CHECK_CARVE;
                 s->free = carve_link(t, s, n, NULL);
                 s->carved += n;
-                HAK_CTR_INC_C(tiny, refill_carve, c);
+                HAK_CTR_INC_C(&h->cctr, tiny, refill_carve, c);
             }
             if (s->free) {
                 void *b = check_pop(s);
@@ -352,7 +352,7 @@ static void *check_take(struct tiny_heap *h, struct tiny_tls *t, unsigned c, str
         }
         s = next_slab(h, c);
         if (!s) {
-            HAK_CTR_INC_C(tiny, refill_fail, c);
+            HAK_CTR_INC_C(&h->cctr, tiny, refill_fail, c);
             return NULL;
         }
         _hak_tiny_slab_move(h, s, TINY_LIST_CUR);
@@ -452,12 +452,12 @@ static bool confirm_double_free(struct tiny_tls *t, struct tiny_heap *h, struct 
     return found;
 }
 
-/* Caches the unit of address a as slab s's: s is this thread's. */
-static inline void ucache_fill(struct tiny_tls *t, uintptr_t a, struct tiny_slab *s)
+/* Caches the unit of address a as slab s's: s is this thread's, h its heap. */
+static inline void ucache_fill(struct tiny_heap *h, uintptr_t a, struct tiny_slab *s)
 {
     uintptr_t u = a >> HAK_UNIT_SHIFT;
-    t->ukey[TINY_UCACHE_SLOT(u)] = u + 1;
-    t->uslab[TINY_UCACHE_SLOT(u)] = s;
+    h->uc.key[TINY_UCACHE_SLOT(u)] = u + 1;
+    h->uc.slab[TINY_UCACHE_SLOT(u)] = s;
 }
 
 void _hak_tiny_free_miss(void *p, struct tiny_slab *s, const char *fn)
@@ -467,7 +467,7 @@ void _hak_tiny_free_miss(void *p, struct tiny_slab *s, const char *fn)
     /* A thread with no heap owns nothing, not even abandoned slabs. */
     struct tiny_heap *owner = atomic_load_explicit(&s->owner, memory_order_relaxed);
     if (owner == t->heap && owner) {
-        ucache_fill(t, a, s);
+        ucache_fill(owner, a, s);
         HAK_CTR_INC(free, unit_miss);
         tiny_free_to(t, s, p, fn);
         return;
@@ -560,7 +560,7 @@ void _hak_tiny_free_slow(void *p, struct tiny_slab *s, const char *fn)
         _hak_report(fn, "invalid pointer", p);
         return;
     }
-    ucache_fill(t, a, s); /* ours: the next free here is fast */
+    ucache_fill(h, a, s); /* ours: the next free here is fast */
     free_own(t, s, p);
 }
 

@@ -169,7 +169,8 @@ hak_inline bool tiny_free_fast(void *p, const char *fn)
     struct tiny_tls *t = &_hak_thread.tiny;
     uintptr_t u = (uintptr_t)p >> HAK_UNIT_SHIFT;
     unsigned i = TINY_UCACHE_SLOT(u);
-    if (hak_unlikely(t->ukey[i] != u + 1)) {
+    const struct tiny_ucache *uc = t->uc;
+    if (hak_unlikely(uc->key[i] != u + 1)) {
         if (hak_unlikely(!p)) {
             if (hak_unlikely(!_hak_thread.armed))
                 _hak_thread_arm(); /* the count joins the totals at exit */
@@ -182,7 +183,7 @@ hak_inline bool tiny_free_fast(void *p, const char *fn)
         _hak_tiny_free_miss(p, s, fn);
         return true;
     }
-    tiny_free_to(t, t->uslab[i], p, fn);
+    tiny_free_to(t, uc->slab[i], p, fn);
     return true;
 }
 
@@ -208,7 +209,8 @@ void _hak_tiny_flush_tls(void);
 bool _hak_tiny_busy(void);
 void _hak_tiny_fork_child(void);
 /* Calls fn for every live heap's counters, under the registry lock. */
-void _hak_tiny_foreach_counters(void (*fn)(const struct hak_counters *, void *), void *arg);
+void _hak_tiny_foreach_counters(void (*fn)(const struct hak_counters *, const struct hak_class_counters *, void *),
+                                void *arg);
 /* Releases cached empty SuperSlabs; returns bytes given back. */
 size_t _hak_tiny_trim(void);
 /* Bytes of blocks out of slabs: in use, or cached in threads' TLS lists

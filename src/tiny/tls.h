@@ -13,11 +13,20 @@ enum { TINY_THREAD_NEW, TINY_THREAD_LIVE, TINY_THREAD_EXITED };
  * stored plus one so that 0 is empty) to the slab there, holding only slabs
  * this thread owns. A hit lets free skip the chunk map and the owner check;
  * entries go in on a slow-path local free and out when the thread gives the
- * slab up (release, exit). */
+ * slab up (release, exit). It lives in the thread's heap, not in TLS: 4 KiB
+ * more of TLS to clear cost every new thread a page fault or two. */
 #define TINY_UCACHE 256
 /* Units of one SuperSlab differ in bits 0-4 of the unit number; folding the
  * higher bits in keeps SuperSlabs 2^k chunks apart from colliding. */
 #define TINY_UCACHE_SLOT(u) ((unsigned)((u) ^ ((u) >> 8)) & (TINY_UCACHE - 1))
+
+struct tiny_ucache {
+    uintptr_t key[TINY_UCACHE];
+    struct tiny_slab *slab[TINY_UCACHE];
+};
+
+/* The cache of a thread without a heap: empty, never written. */
+extern struct tiny_ucache _hak_tiny_ucache_none;
 
 /* A thread's free lists, one per class (the TLS SLL): LIFO, bounded, as
  * parallel arrays so that each access is one %fs-relative operand. */
@@ -28,10 +37,12 @@ struct tiny_tls {
     uint64_t key;                         /* _hak_key, copied when the heap is set up */
     uintptr_t lkey;                       /* _hak_list_key: list links are stored xor'ed with it */
     uint64_t rng;                         /* secure mode's carve shuffle (splitmix64 state) */
-    uintptr_t ukey[TINY_UCACHE];
-    struct tiny_slab *uslab[TINY_UCACHE];
+    const struct tiny_ucache *uc;         /* the heap's unit cache, or _hak_tiny_ucache_none */
     struct tiny_heap *heap;
     uint8_t state;                        /* TINY_THREAD_* */
 };
+
+/* A new thread's part: no heap, so the empty unit cache. */
+#define TINY_TLS_INIT { .uc = &_hak_tiny_ucache_none }
 
 #endif

@@ -1,8 +1,10 @@
-/* test_chunkmap.c — the chunk map (O(1) lookups safe for any address) and
- * the OS layer it maps its second levels through, with a counting fake. */
+/* test_chunkmap.c — the chunk map (O(1) lookups safe for any address), the
+ * OS layer it maps its second levels through (with a counting fake), and the
+ * allocator of metadata records. */
 #include "unit.h"
 #include "chunkmap.h"
 #include "counters.h"
+#include "meta.h"
 #include "os.h"
 #include <errno.h>
 
@@ -106,6 +108,41 @@ static void os_layer_counts_and_aligns(void **state)
     assert_true(_hak_os_minflt() > 0);
 }
 
+/* Every record size up to HAK_META_MAX, on both sides of each class
+ * boundary: 64-byte aligned, zeroed, apart from the other live records, and
+ * reused zeroed once freed. */
+static void meta_records_of_every_class(void **state)
+{
+    (void)state;
+    static const size_t sizes[] = { 1, 63, 64, 65, 1000, 4095, 4096, 4097, 5120, 5121, 8472, 16383, HAK_META_MAX };
+    enum { N = sizeof sizes / sizeof sizes[0] };
+    unsigned char *rec[N][2];
+    for (size_t i = 0; i < N; i++)
+        for (int k = 0; k < 2; k++) {
+            unsigned char *p = rec[i][k] = _hak_meta_alloc(sizes[i]);
+            assert_non_null(p);
+            assert_int_equal((uintptr_t)p % 64, 0);
+            for (size_t b = 0; b < sizes[i]; b++)
+                assert_int_equal(p[b], 0);
+            memset(p, 0xA5, sizes[i]);
+        }
+    for (size_t i = 0; i < N; i++) /* apart: a record's bytes are its own */
+        for (size_t j = 0; j < N; j++)
+            for (int k = 0; k < 2; k++)
+                for (int l = 0; l < 2; l++)
+                    if (rec[i][k] != rec[j][l])
+                        assert_true(rec[i][k] + sizes[i] <= rec[j][l] || rec[j][l] + sizes[j] <= rec[i][k]);
+    for (size_t i = 0; i < N; i++) {
+        _hak_meta_free(rec[i][0], sizes[i]);
+        unsigned char *p = _hak_meta_alloc(sizes[i]);
+        assert_ptr_equal(p, rec[i][0]); /* its class's free list */
+        for (size_t b = 0; b < sizes[i]; b++)
+            assert_int_equal(p[b], 0);
+        _hak_meta_free(p, sizes[i]);
+        _hak_meta_free(rec[i][1], sizes[i]);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -113,6 +150,7 @@ int main(void)
         cmocka_unit_test(set_get_and_cas),
         cmocka_unit_test(map_growth_failure_is_enomem),
         cmocka_unit_test(os_layer_counts_and_aligns),
+        cmocka_unit_test(meta_records_of_every_class),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

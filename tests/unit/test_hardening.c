@@ -19,7 +19,7 @@ static void expect_counted(void)
 {
 #if HAK_COUNTERS
     static uint64_t counted;
-    uint64_t now = _hak_thread.ctr.early_return_heap_corruption[0];
+    uint64_t now = _hak_thread.ctr.early_return_heap_corruption;
     assert_true(now > counted);
     counted = now;
 #endif

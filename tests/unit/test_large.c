@@ -109,7 +109,7 @@ static size_t dirty_now(void)
 /* Counter deltas are checked only where counters are compiled in. */
 #if HAK_COUNTERS
 #define GCTR(name) atomic_load(&_hak_gctr.name)
-#define CTR(name) (_hak_thread.ctr.name[0]) /* this thread's */
+#define CTR(name) (_hak_thread.ctr.name) /* this thread's */
 #define assert_delta(name, since, want) assert_int_equal(GCTR(name) - (since), (want))
 #define assert_cdelta(name, since, want) assert_int_equal(CTR(name) - (since), (want))
 #else

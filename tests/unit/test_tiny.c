@@ -20,9 +20,9 @@
 #include <stdlib.h>
 #include <sys/mman.h>
 
-static struct hak_counters before, after;
+static struct hak_counter_totals before, after;
 static struct hak_gcounters gbefore, gafter;
-static void snap(struct hak_counters *c)
+static void snap(struct hak_counter_totals *c)
 {
     _hak_stats_snapshot(c);
     /* Word by word: the purger may be counting meanwhile. */
@@ -39,9 +39,12 @@ hak_unused static uint64_t sum(const uint64_t *v, unsigned n)
         s += v[i];
     return s;
 }
-/* Growth of a counter between the two snapshots (class c, or all with -1). */
-#define GREW(field, c) ((int)(c) < 0 ? sum(after.field, sizeof after.field / 8) - sum(before.field, sizeof before.field / 8) \
-                                : after.field[c] - before.field[c])
+/* Growth of a counter between the two snapshots. */
+#define GREW(field) (after.t.field - before.t.field)
+/* The same for a per-class counter: class k, or all with -1. */
+#define CGREW(field, k)                                                                                         \
+    ((int)(k) < 0 ? sum(after.c.field, sizeof after.c.field / 8) - sum(before.c.field, sizeof before.c.field / 8) \
+                  : after.c.field[k] - before.c.field[k])
 /* The same for a process-wide counter. */
 #define GGREW(field) (atomic_load(&gafter.field) - atomic_load(&gbefore.field))
 
@@ -174,19 +177,19 @@ static void carving_and_stages(void **state)
     /* A fresh thread: its first slab comes from stage 6; 3000 blocks need
      * three slabs of 1365, so two more come from stage 5 (an owned
      * SuperSlab) or, without SuperSlabs, stage 6 again. */
-    assert_int_equal(GREW(tiny_refill_fail, CLS48), 0);
+    assert_int_equal(CGREW(tiny_refill_fail, CLS48), 0);
     if (HAK_OPT(tiny_use_superslab)) {
-        assert_int_equal(GREW(tiny_refill_new_ss, CLS48), 1);
-        assert_int_equal(GREW(tiny_refill_empty_slab, CLS48), 2);
+        assert_int_equal(CGREW(tiny_refill_new_ss, CLS48), 1);
+        assert_int_equal(CGREW(tiny_refill_empty_slab, CLS48), 2);
     } else {
-        assert_int_equal(GREW(tiny_refill_new_ss, CLS48), 3);
-        assert_int_equal(GREW(tiny_refill_empty_slab, CLS48), 0);
+        assert_int_equal(CGREW(tiny_refill_new_ss, CLS48), 3);
+        assert_int_equal(CGREW(tiny_refill_empty_slab, CLS48), 0);
         assert_true(GGREW(tiny_fallback_map) >= 3);
     }
-    assert_true(GREW(tiny_refill_carve, CLS48) >= 3000 / 256);
-    assert_int_equal(GREW(tiny_thread_exit, -1), 1);
+    assert_true(CGREW(tiny_refill_carve, CLS48) >= 3000 / 256);
+    assert_int_equal(GREW(tiny_thread_exit), 1);
     /* Everything was freed before exit: no slab is left abandoned. */
-    assert_int_equal(GREW(tiny_slab_abandon, -1), 0);
+    assert_int_equal(GREW(tiny_slab_abandon), 0);
 #endif
 }
 
@@ -223,9 +226,9 @@ static void tls_list_is_lifo_and_bounded(void **state)
     snap(&after);
     assert_true(ok);
 #if HAK_COUNTERS
-    assert_true(GREW(free_ss_local, -1) > 0);
-    assert_true(GREW(free_tls_sll, -1) > 0);
-    assert_true(GREW(tiny_alloc_fast, -1) > 0);
+    assert_true(GREW(free_ss_local) > 0);
+    assert_true(GREW(free_tls_sll) > 0);
+    assert_true(GREW(tiny_alloc_fast) > 0);
 #endif
 }
 
@@ -241,7 +244,7 @@ struct mid_result {
 static uint64_t alloc_fast_now(void)
 {
 #if HAK_COUNTERS
-    return _hak_thread.ctr.tiny_alloc_fast[0];
+    return _hak_thread.ctr.tiny_alloc_fast;
 #else
     return 0;
 #endif
@@ -335,15 +338,15 @@ static void *burst_thread(void *arg)
     for (unsigned i = 0; i < BURST; i++)
         r->one_slab &= tiny_slab_of((uintptr_t)p[i]) == s;
 #if HAK_COUNTERS
-    uint64_t fl0 = _hak_thread.ctr.free_tls_flush[0], ru0 = _hak_thread.ctr.free_flush_runs[0];
+    uint64_t fl0 = _hak_thread.ctr.free_tls_flush, ru0 = _hak_thread.ctr.free_flush_runs;
 #endif
     for (unsigned i = 0; i < BURST / 2; i++) /* glibc-simple's order: half oldest first … */
         hak_free(p[i]);
     for (unsigned i = BURST; i > BURST / 2; i--) /* … half newest first */
         hak_free(p[i - 1]);
 #if HAK_COUNTERS
-    r->flushes = _hak_thread.ctr.free_tls_flush[0] - fl0;
-    r->runs = _hak_thread.ctr.free_flush_runs[0] - ru0;
+    r->flushes = _hak_thread.ctr.free_tls_flush - fl0;
+    r->runs = _hak_thread.ctr.free_flush_runs - ru0;
 #endif
     /* Blocks in the TLS list count as used; the rest went back to s. */
     r->used_exact = s->used == t->bound[c] - t->room[c];
@@ -358,7 +361,7 @@ static void *burst_thread(void *arg)
     r->double_free_seen = flushed && strstr(w, expect) != NULL;
     /* Every block comes back, once, without carving fresh space. */
 #if HAK_COUNTERS
-    uint64_t carve0 = _hak_thread.ctr.tiny_refill_carve[c];
+    uint64_t carve0 = _hak_thread.tiny.heap->cctr.tiny_refill_carve[c];
 #endif
     r->reused_once = 1;
     for (unsigned i = 0; i < BURST; i++) {
@@ -366,7 +369,7 @@ static void *burst_thread(void *arg)
         r->reused_once &= tiny_slab_of((uintptr_t)q[i]) == s;
     }
 #if HAK_COUNTERS
-    r->carved_again = _hak_thread.ctr.tiny_refill_carve[c] - carve0;
+    r->carved_again = _hak_thread.tiny.heap->cctr.tiny_refill_carve[c] - carve0;
 #endif
     r->distinct = distinct_then_free(q, BURST);
     return NULL;
@@ -423,7 +426,7 @@ static void *mixed_thread(void *arg)
         p[i] = hak_malloc(32);
     struct tiny_slab *s = tiny_slab_of((uintptr_t)p[0]);
 #if HAK_COUNTERS
-    uint64_t remote0 = _hak_thread.ctr.free_remote_blocks[0], carve0 = _hak_thread.ctr.tiny_refill_carve[c];
+    uint64_t remote0 = _hak_thread.ctr.free_remote_blocks, carve0 = _hak_thread.tiny.heap->cctr.tiny_refill_carve[c];
 #endif
     run_thread(free_evens, p);
     for (unsigned i = 1; i < BURST; i += 2)
@@ -434,8 +437,8 @@ static void *mixed_thread(void *arg)
         r->one_slab &= tiny_slab_of((uintptr_t)p[i]) == s;
     }
 #if HAK_COUNTERS
-    r->drained = _hak_thread.ctr.free_remote_blocks[0] - remote0;
-    r->carved_again = _hak_thread.ctr.tiny_refill_carve[c] - carve0;
+    r->drained = _hak_thread.ctr.free_remote_blocks - remote0;
+    r->carved_again = _hak_thread.tiny.heap->cctr.tiny_refill_carve[c] - carve0;
 #endif
     r->distinct = distinct_then_free(p, BURST);
     r->used_exact = s->used == t->bound[c] - t->room[c];
@@ -456,7 +459,7 @@ static void free_burst_meets_remote_frees(void **state)
     assert_true(r.distinct);
     assert_true(r.used_exact);
 #if HAK_COUNTERS
-    assert_int_equal(GREW(free_ss_remote, -1), BURST / 2);
+    assert_int_equal(GREW(free_ss_remote), BURST / 2);
     assert_int_equal(r.drained, BURST / 2);
     assert_int_equal(r.carved_again, 0);
 #endif
@@ -514,11 +517,11 @@ static void remote_frees_are_drained(void **state)
     pthread_barrier_destroy(&barrier);
     assert_true(reused);
 #if HAK_COUNTERS
-    assert_int_equal(GREW(free_ss_remote, -1), NREMOTE);
-    assert_int_equal(GREW(tiny_thread_init, -1), 1); /* the thread that only freed set up no heap */
-    assert_int_equal(GREW(free_remote_blocks, -1), NREMOTE);
-    assert_true(GREW(free_remote_drain, -1) >= 1);
-    assert_true(GREW(tiny_refill_remote, -1) + GREW(tiny_refill_partial, -1) >= 1);
+    assert_int_equal(GREW(free_ss_remote), NREMOTE);
+    assert_int_equal(GREW(tiny_thread_init), 1); /* the thread that only freed set up no heap */
+    assert_int_equal(GREW(free_remote_blocks), NREMOTE);
+    assert_true(GREW(free_remote_drain) >= 1);
+    assert_true(CGREW(tiny_refill_remote, -1) + CGREW(tiny_refill_partial, -1) >= 1);
 #endif
 }
 
@@ -558,9 +561,9 @@ static void exit_abandons_and_free_adopts(void **state)
     snap(&after);
     assert_true(ok);
 #if HAK_COUNTERS
-    assert_true(GREW(tiny_slab_abandon, -1) >= 1);
-    assert_true(GREW(tiny_slab_adopt, -1) >= GREW(tiny_slab_abandon, -1));
-    assert_int_equal(GREW(free_ss_remote, -1), 0); /* adoption made every free local */
+    assert_true(GREW(tiny_slab_abandon) >= 1);
+    assert_true(GREW(tiny_slab_adopt) >= GREW(tiny_slab_abandon));
+    assert_int_equal(GREW(free_ss_remote), 0); /* adoption made every free local */
 #endif
 }
 
@@ -641,7 +644,7 @@ static void free_null_is_counted(void **state)
     hak_free(p);
     assert_string_equal(release_stderr(), "");
 #if HAK_COUNTERS
-    assert_int_equal(GREW(early_return_null_free, 0), 3);
+    assert_int_equal(GREW(early_return_null_free), 3);
 #endif
 }
 
@@ -731,7 +734,7 @@ static void empty_memory_goes_back(void **state)
     snap(&after);
     assert_int_equal(_hak_tiny_cached_bytes(), 0);
 #if HAK_COUNTERS
-    assert_int_equal(GREW(tiny_slab_abandon, -1), 0);
+    assert_int_equal(GREW(tiny_slab_abandon), 0);
     if (HAK_OPT(tiny_use_superslab)) {
         assert_true(GGREW(tiny_ss_map) >= 1);
         assert_true(GGREW(tiny_ss_unmap) >= GGREW(tiny_ss_map)); /* and any cached before */
@@ -853,8 +856,8 @@ static void full_superslabs_are_rechecked(void **state)
     snap(&after);
 #if HAK_COUNTERS
     if (HAK_OPT(tiny_use_superslab)) { /* fallback slabs: one mapping each */
-        assert_int_equal(GREW(tiny_refill_new_ss, c), 3);
-        assert_int_equal(GREW(tiny_refill_empty_slab, c), 7);
+        assert_int_equal(CGREW(tiny_refill_new_ss, c), 3);
+        assert_int_equal(CGREW(tiny_refill_empty_slab, c), 7);
     }
 #endif
 }
