@@ -18,23 +18,24 @@ static HAK_LOCK_DEFINE(meta_lock, HAK_RANK_META);
 static void *meta_free_list[META_NCLASS];
 static char *bump, *bump_end;
 
-/* The class of a record of size bytes, and the bytes its class gives. */
-static size_t meta_class(size_t size, size_t *bytes)
+/* The class of a record of size bytes. */
+static size_t meta_class(size_t size)
 {
     hak_assert(size > 0 && size <= META_MAX);
-    if (size <= META_SMALL) {
-        size_t c = (size + META_ALIGN - 1) / META_ALIGN - 1;
-        *bytes = (c + 1) * META_ALIGN;
-        return c;
-    }
-    size_t k = (size - META_SMALL + META_STEP - 1) / META_STEP;
-    *bytes = META_SMALL + k * META_STEP;
-    return META_SMALL / META_ALIGN - 1 + k;
+    if (size <= META_SMALL)
+        return (size + META_ALIGN - 1) / META_ALIGN - 1;
+    return META_SMALL / META_ALIGN - 1 + (size - META_SMALL + META_STEP - 1) / META_STEP;
+}
+
+/* The bytes a record of class c has. */
+static size_t meta_class_bytes(size_t c)
+{
+    return c < META_SMALL / META_ALIGN ? (c + 1) * META_ALIGN : META_SMALL + (c + 1 - META_SMALL / META_ALIGN) * META_STEP;
 }
 
 void *_hak_meta_alloc(size_t size)
 {
-    size_t bytes, c = meta_class(size, &bytes);
+    size_t c = meta_class(size), bytes = meta_class_bytes(c);
     hak_lock(&meta_lock);
     void *p = meta_free_list[c];
     if (p) {
@@ -62,7 +63,7 @@ void _hak_meta_free(void *p, size_t size)
 {
     if (!p)
         return;
-    size_t bytes, c = meta_class(size, &bytes);
+    size_t c = meta_class(size);
     hak_lock(&meta_lock);
     *(void **)p = meta_free_list[c];
     meta_free_list[c] = p;

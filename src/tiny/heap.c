@@ -151,6 +151,10 @@ static bool slab_releasable(struct tiny_slab *s)
            atomic_load_explicit(&s->remote_busy, memory_order_acquire) == 0;
 }
 
+/* Empties the unit cache of h, this thread's heap (its keys: an entry
+ * without one is never read). */
+static void ucache_clear(struct tiny_heap *h) { memset(h->uc.key, 0, sizeof h->uc.key); }
+
 /* Removes s's units from the unit cache of h, this thread's heap. */
 static void ucache_forget(struct tiny_heap *h, const struct tiny_slab *s)
 {
@@ -389,7 +393,7 @@ void _hak_tiny_thread_exit(void)
     memset(t->bound, 0, sizeof t->bound);
     memset(t->room, 0, sizeof t->room);
     _hak_counters_retire(&_hak_thread.ctr, &h->cctr);
-    memset(h->uc.key, 0, sizeof h->uc.key);
+    ucache_clear(h);
     heap_unregister(h);
 }
 
@@ -580,7 +584,7 @@ void _hak_tiny_fork_child(void)
         recount_own_lists(t->heap, t);
     struct tiny_heap *self = t->heap;
     if (self)
-        memset(self->uc.key, 0, sizeof self->uc.key); /* a cache: refilled on use */
+        ucache_clear(self); /* a cache: refilled on use */
     if (hak_lock_torn(&reg_lock)) {
         heap_pool = NULL; /* pooled heaps leak with the registry */
     } else {
