@@ -147,7 +147,7 @@ static inline void tiny_slow_leave(struct tiny_heap *h)
 /* Whether a, a block start of s, was carved (the owner's count). */
 static inline bool tiny_carved(const struct tiny_slab *s, uintptr_t a)
 {
-    return ((uint64_t)(a - s->data) * s->inv) >> TINY_INV_SHIFT < s->carved;
+    return tiny_block_index(a - s->data, s) < s->carved;
 }
 
 /* Whether b may follow a block of s in one of s's free lists: NULL, or a
@@ -155,9 +155,11 @@ static inline bool tiny_carved(const struct tiny_slab *s, uintptr_t a)
 static inline bool tiny_link_ok(const struct tiny_slab *s, const void *b)
 {
     uintptr_t a = (uintptr_t)b;
-    return !b || (a >= s->data && tiny_is_block_off(a - s->data, s) && tiny_carved(s, a));
+    return !b || (tiny_is_block_off(a - s->data, s) && tiny_carved(s, a));
 }
 
+/* Sets s's divisor fields (minv, shift) for blocks of size bytes. */
+void _hak_tiny_block_divisor(struct tiny_slab *s, uint32_t size);
 /* Whether a is a block start of s (interior and out-of-range addresses are not). */
 bool _hak_tiny_is_block(const struct tiny_slab *s, uintptr_t a);
 /* The slab starting at data gets its record in chunk c filled in and

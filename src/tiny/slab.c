@@ -84,6 +84,16 @@ static struct tiny_chunk *chunk_of(uintptr_t data)
     return HAK_CHUNK_PTR(hak_chunk_get(data));
 }
 
+void _hak_tiny_block_divisor(struct tiny_slab *s, uint32_t size)
+{
+    unsigned k = (unsigned)__builtin_ctz(size);
+    uint64_t m = size >> k, x = m; /* m * m = 1 mod 8: x is m's inverse to 3 bits */
+    for (int i = 0; i < 5; i++)     /* each Newton step doubles the bits: 96 > 64 */
+        x *= 2 - m * x;
+    s->minv = x;
+    s->shift = (uint8_t)k;
+}
+
 struct tiny_slab *_hak_tiny_slab_setup(struct tiny_chunk *c, uintptr_t data, unsigned cls, unsigned units,
                                        struct tiny_heap *owner, struct tiny_ss *ss)
 {
@@ -96,10 +106,9 @@ struct tiny_slab *_hak_tiny_slab_setup(struct tiny_chunk *c, uintptr_t data, uns
     uint32_t size = _hak_class_size[cls];
     s->data = data;
     s->size = size;
-    s->capacity = (uint32_t)(units * HAK_UNIT_SIZE / size);
-    s->limit = s->capacity * size;
-    s->inv = (((uint64_t)1 << TINY_INV_SHIFT) + size - 1) / size;
-    s->inv_hi = s->inv << (64 - TINY_INV_SHIFT);
+    s->capacity = units * HAK_UNIT_SIZE / size;
+    s->limit = (uint32_t)(s->capacity * size);
+    _hak_tiny_block_divisor(s, size);
     s->cls = (uint8_t)cls;
     s->units = (uint8_t)units;
     s->list = TINY_LIST_NONE;
@@ -132,7 +141,7 @@ void _hak_tiny_slab_unpublish(struct tiny_slab *s)
 
 bool _hak_tiny_is_block(const struct tiny_slab *s, uintptr_t a)
 {
-    return a >= s->data && tiny_is_block_off(a - s->data, s);
+    return tiny_is_block_off(a - s->data, s);
 }
 
 /* ------------------------------------------------------------------ remote */

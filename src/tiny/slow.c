@@ -460,6 +460,13 @@ static inline void ucache_fill(struct tiny_heap *h, uintptr_t a, struct tiny_sla
     h->uc.slab[TINY_UCACHE_SLOT(u)] = s;
 }
 
+void _hak_tiny_free_null(void)
+{
+    if (hak_unlikely(!_hak_thread.armed))
+        _hak_thread_arm(); /* the count joins the totals at exit */
+    HAK_CTR_INC(early_return, null_free);
+}
+
 void _hak_tiny_free_miss(void *p, struct tiny_slab *s, const char *fn)
 {
     struct tiny_tls *t = &_hak_thread.tiny;

@@ -30,14 +30,14 @@ struct __attribute__((aligned(64))) tiny_slab {
     /* line 1: what the owner's fast path reads, written by the owner only */
     _Atomic(struct tiny_slab *) head;     /* the slab this unit belongs to */
     uintptr_t data;                       /* block 0; 64 KiB aligned */
-    uint64_t inv;                         /* ceil(2^40 / size): see tiny_is_block_off */
-    uint64_t inv_hi;                      /* inv << 24, for the block-start test */
+    uint64_t minv;                        /* the inverse of size's odd part, mod 2^64: see tiny_block_index */
+    uint64_t capacity;                    /* blocks in the slab (0 once unpublished: no block tests true) */
     uint32_t limit;                       /* capacity * size: offsets at or past it are tail waste */
     uint32_t size;                        /* block size in bytes */
-    uint32_t capacity;                    /* blocks in the slab */
     uint8_t cls;                          /* size class */
     uint8_t units;                        /* 64 KiB units spanned */
     uint8_t list;                         /* TINY_LIST_* (engine.h): owner's, or the abandoned list's */
+    uint8_t shift;                        /* size's power of two: size = odd part << shift */
     _Atomic(struct tiny_heap *) owner;    /* NULL: abandoned (or being set up / released) */
     uint32_t used;                        /* blocks out of the slab: with users, in TLS lists or remote */
     uint32_t carved;                      /* blocks carved so far (the bump cursor) */
@@ -77,16 +77,22 @@ hak_inline void tiny_link_set(void *b, const void *next, uintptr_t key)
     ((uintptr_t *)b)[0] = (uintptr_t)next ^ key;
 }
 
-/* Block index by multiplication: q = offset * inv, with inv = ceil(2^40 /
- * size). For offsets below 2^20 (8 units) and sizes up to 2^18, q >> 40 is
- * the index, and size divides offset exactly when q's low 40 bits are below
- * inv (the remainder r adds r * inv ≥ inv to them; a block start adds only
- * index * (size * inv - 2^40) < offset < 2^20 ≤ inv). So a block start is
- * q << 24 < inv << 24, and in range when offset < capacity * size. */
-#define TINY_INV_SHIFT 40
+/* Block index by the inverse of the size's odd part (the exact-division
+ * test of Granlund and Montgomery): with size = m << k, m odd and minv its
+ * inverse modulo 2^64, off * minv rotated right by k is off / size when size
+ * divides off, and above (2^64 - 1) / size when it does not. So for any
+ * offset (one below the slab's start wraps to a huge one) the result is
+ * below the capacity exactly when off is the start of one of the slab's
+ * blocks: one multiplication, one rotation, one comparison. */
+hak_inline uint64_t tiny_block_index(uintptr_t off, const struct tiny_slab *s)
+{
+    uint64_t q = (uint64_t)off * s->minv;
+    unsigned k = s->shift;
+    return q >> k | q << ((64 - k) & 63);
+}
 hak_inline bool tiny_is_block_off(uintptr_t off, const struct tiny_slab *s)
 {
-    return ((uint64_t)off * s->inv) << (64 - TINY_INV_SHIFT) < s->inv_hi && off < s->limit;
+    return tiny_block_index(off, s) < s->capacity;
 }
 
 /* The slab holding address a, given a's chunk map entry e (a caller that
@@ -123,6 +129,9 @@ hak_inline void *tiny_alloc_class_fast(unsigned c)
 /* malloc fast path for n ≤ HAK_CLASS_TABLE_MAX: pop the TLS list, or NULL. */
 hak_inline void *tiny_alloc_fast(size_t n) { return tiny_alloc_class_fast(_hak_class_small[(n + 15) >> 4]); }
 
+/* free(NULL), counted (slow.c). Out of line so that free makes no call
+ * that returns to it: it keeps no register across one (no push, no pop). */
+void _hak_tiny_free_null(void);
 /* A free into slab s at a unit-cache miss (slow.c): s is cached if this
  * thread owns it; the common cross-thread free takes a lean remote push. */
 void _hak_tiny_free_miss(void *p, struct tiny_slab *s, const char *fn);
@@ -140,7 +149,7 @@ void _hak_tiny_free_full(void *p, struct tiny_slab *s, const char *fn);
 hak_inline void tiny_free_to(struct tiny_tls *t, struct tiny_slab *s, void *p, const char *fn)
 {
     uintptr_t a = (uintptr_t)p;
-    unsigned c = s->cls;
+    size_t c = s->cls;
     uintptr_t mark = t->key ^ a;
     if (hak_unlikely(!tiny_is_block_off(a - s->data, s) || ((uintptr_t *)p)[1] == mark)) {
         _hak_tiny_free_slow(p, s, fn);
@@ -172,9 +181,7 @@ hak_inline bool tiny_free_fast(void *p, const char *fn)
     const struct tiny_ucache *uc = t->uc;
     if (hak_unlikely(uc->key[i] != u + 1)) {
         if (hak_unlikely(!p)) {
-            if (hak_unlikely(!_hak_thread.armed))
-                _hak_thread_arm(); /* the count joins the totals at exit */
-            HAK_CTR_INC(early_return, null_free);
+            _hak_tiny_free_null();
             return true;
         }
         struct tiny_slab *s = tiny_slab_of((uintptr_t)p);

@@ -57,8 +57,9 @@ static void run_thread(void *(*fn)(void *), void *arg)
 
 /* ---------------------------------------------------------------- geometry */
 
-/* The block-start test by multiplication agrees with division for every
- * class, at every offset of its span (see tiny_is_block_off). */
+/* The block-start test agrees with division for every class, at every
+ * offset of its span and at offsets below its start (which wrap), and the
+ * block index is the quotient (see tiny_block_index). */
 static void block_test_is_exact(void **state)
 {
     (void)state;
@@ -68,16 +69,21 @@ static void block_test_is_exact(void **state)
         s.size = _hak_class_size[c];
         size_t span = _hak_tiny_units[c] * HAK_UNIT_SIZE;
         assert_in_range(_hak_tiny_units[c], 1, 8);
-        s.capacity = (uint32_t)(span / s.size);
+        s.capacity = span / s.size;
         assert_true(s.capacity >= 2);
-        s.limit = s.capacity * s.size;
-        s.inv = (((uint64_t)1 << TINY_INV_SHIFT) + s.size - 1) / s.size;
-        s.inv_hi = s.inv << (64 - TINY_INV_SHIFT);
+        _hak_tiny_block_divisor(&s, s.size);
         for (uintptr_t off = 0; off < span; off++) {
             bool expect = off % s.size == 0 && off / s.size < s.capacity;
             if (tiny_is_block_off(off, &s) != expect)
                 fail_msg("class %u (size %u): offset %lu", c, s.size, (unsigned long)off);
+            if (expect && tiny_block_index(off, &s) != off / s.size)
+                fail_msg("class %u (size %u): index of offset %lu", c, s.size, (unsigned long)off);
         }
+        for (uintptr_t below = 1; below <= span; below++)
+            if (tiny_is_block_off(-below, &s))
+                fail_msg("class %u (size %u): %lu bytes below the slab", c, s.size, (unsigned long)below);
+        s.capacity = 0; /* unpublished */
+        assert_false(tiny_is_block_off(0, &s));
     }
 }
 
