@@ -317,8 +317,6 @@ void _hak_tiny_flush_list(struct tiny_heap *h, struct tiny_tls *t, unsigned c, u
     HAK_CTR_ADD(free, ss_local, total);
 }
 
-/* Whether a is among the first limit blocks of a list; with s, the walk
- * stops at a link that is not a block of s (a list of s's own, corrupted). */
 /* ------------------------------------------------------------------ exit */
 
 /* Everything a heap holds goes back: TLS lists to their slabs, empty slabs
