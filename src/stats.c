@@ -106,6 +106,8 @@ static void print_extra_text(struct hak_out *o, const char *group)
     } else if (strcmp(group, "tiny") == 0) {
         _hak_out_printf(o, "  %-22s %14zu  %s\n", "ss_cached_bytes", _hak_tiny_cached_bytes(),
                         "bytes of empty SuperSlabs kept for reuse");
+        _hak_out_printf(o, "  %-22s %14zu  %s\n", "kept_bytes", _hak_tiny_kept_bytes(),
+                        "bytes of emptied slabs threads keep set up for their class (mid.keep)");
     }
 }
 
@@ -145,6 +147,7 @@ static void print_extra_json(struct hak_out *o, const char *group, bool *first)
         _hak_out_printf(o, "%s\"rss_bytes\": %zu", sep(first), _hak_os_rss());
     } else if (strcmp(group, "tiny") == 0) {
         _hak_out_printf(o, "%s\"ss_cached_bytes\": %zu", sep(first), _hak_tiny_cached_bytes());
+        _hak_out_printf(o, "%s\"kept_bytes\": %zu", sep(first), _hak_tiny_kept_bytes());
     }
 }
 

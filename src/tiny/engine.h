@@ -15,7 +15,7 @@
 #include "tiny.h"
 
 /* Which owner list a slab is on (tiny_slab.list). */
-enum { TINY_LIST_NONE, TINY_LIST_CUR, TINY_LIST_PARTIAL, TINY_LIST_FULL, TINY_LIST_ABANDONED };
+enum { TINY_LIST_NONE, TINY_LIST_CUR, TINY_LIST_PARTIAL, TINY_LIST_FULL, TINY_LIST_KEPT, TINY_LIST_ABANDONED };
 
 /* A 2 MiB-aligned SuperSlab; unit 0 holds this header (one page in: see
  * superslab.c), units 1..31 slabs. */
@@ -41,6 +41,7 @@ struct tiny_class_state {
     struct tiny_slab *cur;                /* slab refills come from */
     struct tiny_slab *partial;            /* owned slabs with free blocks */
     struct tiny_slab *full;               /* owned slabs without */
+    struct tiny_slab *kept;               /* emptied slabs kept set up (mid.keep), the last kept first */
 };
 
 /* A thread's heap: its slabs and SuperSlabs. Lives in metadata memory so
@@ -69,6 +70,13 @@ struct tiny_heap {
     _Atomic int claim;
     _Atomic uint64_t slow_calls;          /* the owner's slow paths so far (written by the owner only) */
     uint64_t idle_calls, idle_since;      /* the purger's: slow_calls when last seen to change, and when (ns) */
+    /* Kept slabs (tiny_class_state.kept): their bytes (spans), written by
+     * the owner; how many may still hold pages, and a time at or before the
+     * oldest of those was kept (coarse ns), written by the owner in its slow
+     * path and by the purger while it holds the heap (see drain_idle). */
+    _Atomic size_t kept_bytes;
+    _Atomic uint32_t kept_resident;
+    _Atomic uint64_t kept_first;
     /* The big tables, left clean by the owner's exit (a pooled heap taken
      * again clears only the fields above). */
     struct hak_class_counters cctr;       /* the owner's per-class counters: retiring zeroes them */
@@ -85,6 +93,10 @@ extern uint8_t _hak_tiny_units[HAK_NCLASS]; /* slab span of each class, in 64 Ki
 extern bool _hak_tiny_secure;             /* secure mode: encoded links, guard pages, shuffled carving */
 extern uintptr_t _hak_list_key;           /* secure: random; otherwise 0, so encoding costs no branch */
 extern uint32_t _hak_tiny_bound[HAK_NCLASS]; /* TLS list bound per class (0 in check mode) */
+/* Bytes of emptied slabs a heap keeps set up (mid.keep; 0 when madvise.delay
+ * is): only slabs of classes whose blocks are a unit or more, where one
+ * set-up and release serve a few blocks only. */
+extern size_t _hak_tiny_keep;
 /* check or secure: links read on the slow paths are validated. Secure mode
  * is the only one with a list key, so where links are not validated the key
  * is 0 and the loops that walk them skip the xor (plain links). */

@@ -30,6 +30,10 @@ static struct {
 } abandoned[HAK_NCLASS];
 HAK_LOCK_LIST(&abandoned[0].lock, HAK_NCLASS, sizeof abandoned[0], HAK_RANK_TINY_ABANDONED);
 
+/* The kernel has no membarrier: the purger claims no heap (see heap_claim),
+ * so heaps keep no emptied slabs it could not purge. */
+static _Atomic bool no_barrier;
+
 /* h is retired or lost: its figure of bytes out goes to the process-wide
  * one (its blocks are still out). */
 static void retire_out(struct tiny_heap *h)
@@ -118,15 +122,29 @@ static void list_remove(struct tiny_slab **head, struct tiny_slab *s)
 static struct tiny_slab **list_of(struct tiny_heap *h, struct tiny_slab *s)
 {
     struct tiny_class_state *cs = &h->cls[s->cls];
-    return s->list == TINY_LIST_PARTIAL ? &cs->partial : &cs->full;
+    return s->list == TINY_LIST_PARTIAL ? &cs->partial : s->list == TINY_LIST_FULL ? &cs->full : &cs->kept;
+}
+
+/* The owner's view of h's kept slabs: s joins them (n = 1) or leaves (-1). */
+static void kept_count(struct tiny_heap *h, const struct tiny_slab *s, int n)
+{
+    size_t span = (size_t)s->units * HAK_UNIT_SIZE;
+    atomic_store_explicit(&h->kept_bytes, atomic_load_explicit(&h->kept_bytes, memory_order_relaxed) + n * span,
+                          memory_order_relaxed);
+    if (s->carved) /* a slab the purger reset holds no pages */
+        atomic_store_explicit(&h->kept_resident,
+                              atomic_load_explicit(&h->kept_resident, memory_order_relaxed) + (uint32_t)n,
+                              memory_order_relaxed);
 }
 
 static void slab_unlink(struct tiny_heap *h, struct tiny_slab *s)
 {
-    if (s->list == TINY_LIST_PARTIAL || s->list == TINY_LIST_FULL)
+    if (s->list == TINY_LIST_PARTIAL || s->list == TINY_LIST_FULL || s->list == TINY_LIST_KEPT)
         list_remove(list_of(h, s), s);
     else if (s->list == TINY_LIST_CUR)
         h->cls[s->cls].cur = NULL;
+    if (s->list == TINY_LIST_KEPT)
+        kept_count(h, s, -1);
     s->list = TINY_LIST_NONE;
 }
 
@@ -139,6 +157,8 @@ void _hak_tiny_slab_move(struct tiny_heap *h, struct tiny_slab *s, uint8_t to)
         h->cls[s->cls].cur = s;
     else
         list_push(list_of(h, s), s);
+    if (to == TINY_LIST_KEPT)
+        kept_count(h, s, 1);
 }
 
 /* ------------------------------------------------------------------ release */
@@ -185,6 +205,30 @@ static void slab_reset(struct tiny_slab *s)
     _hak_purge_now((void *)s->data, len);
 }
 
+/* s, a slab of h's other than the current one, has just been emptied (and
+ * is releasable): kept set up for its class's next blocks (mid.keep), or
+ * given back. A slab of blocks of a unit or more serves only a few blocks
+ * per set-up, which costs more than they do (mir: 256 KiB blocks, two a
+ * slab). The last kept is taken first; the purger purges those unused for
+ * the delay (kept_purge). */
+static void slab_emptied(struct tiny_heap *h, struct tiny_slab *s)
+{
+    if (s->size < HAK_UNIT_SIZE || atomic_load_explicit(&no_barrier, memory_order_relaxed) ||
+        atomic_load_explicit(&h->kept_bytes, memory_order_relaxed) + (size_t)s->units * HAK_UNIT_SIZE >
+            _hak_tiny_keep) {
+        slab_release(h, s);
+        return;
+    }
+    s->kept_at = _hak_os_coarse_ns();
+    bool first = atomic_load_explicit(&h->kept_resident, memory_order_relaxed) == 0;
+    if (first)
+        atomic_store_explicit(&h->kept_first, s->kept_at, memory_order_relaxed);
+    _hak_tiny_slab_move(h, s, TINY_LIST_KEPT);
+    HAK_CTR_INC(tiny, slab_keep);
+    if (first) /* later ones fall due after it: its pass finds them */
+        _hak_purge_kick();
+}
+
 /* Processes h's notify stack: slabs of h's that got remote frees while full
  * become partial; stale entries only lose their flag. Those left empty go
  * back to their source, or, for the purger (which may not change the
@@ -202,8 +246,8 @@ static unsigned drain_notify(struct tiny_heap *h, bool purger)
             tiny_drain_remote(s);
             if (s->list == TINY_LIST_FULL && s->free)
                 _hak_tiny_slab_move(h, s, TINY_LIST_PARTIAL);
-            if (!purger && s->list != TINY_LIST_CUR && slab_releasable(s)) {
-                slab_release(h, s);
+            if (!purger && s->list != TINY_LIST_CUR && s->list != TINY_LIST_KEPT && slab_releasable(s)) {
+                slab_emptied(h, s);
             } else if (purger && s->used == 0 && s->carved &&
                        atomic_load_explicit(&s->remote_busy, memory_order_acquire) == 0) {
                 slab_reset(s);
@@ -262,7 +306,7 @@ void _hak_tiny_slab_returned(struct tiny_heap *h, struct tiny_slab *s)
     if (s->list == TINY_LIST_FULL)
         _hak_tiny_slab_move(h, s, TINY_LIST_PARTIAL);
     if (s->list == TINY_LIST_PARTIAL && slab_releasable(s))
-        slab_release(h, s);
+        slab_emptied(h, s);
 }
 
 /* Returns up to n blocks from the head of t's list c to their slabs, a run
@@ -333,8 +377,8 @@ static void heap_retire(struct tiny_heap *h)
     tiny_drain_notify(h);
     for (uint64_t m = h->classes; m; m &= m - 1) {
         struct tiny_class_state *cs = &h->cls[__builtin_ctzll(m)];
-        struct tiny_slab *lists[3] = { cs->cur, cs->partial, cs->full };
-        for (int i = 0; i < 3; i++) {
+        struct tiny_slab *lists[4] = { cs->cur, cs->partial, cs->full, cs->kept };
+        for (int i = 0; i < 4; i++) {
             struct tiny_slab *s = lists[i];
             while (s) {
                 struct tiny_slab *next = i == 0 ? NULL : s->next;
@@ -406,9 +450,14 @@ void _hak_tiny_flush_tls(void)
         _hak_tiny_flush_list(h, t, __builtin_ctzll(m), UINT32_MAX);
     tiny_drain_notify(h);
     for (uint64_t m = h->classes; m; m &= m - 1) {
-        struct tiny_slab *s = h->cls[__builtin_ctzll(m)].cur;
-        if (s) {
-            tiny_drain_remote(s);
+        struct tiny_class_state *cs = &h->cls[__builtin_ctzll(m)];
+        if (cs->cur) {
+            tiny_drain_remote(cs->cur);
+            if (slab_releasable(cs->cur))
+                slab_release(h, cs->cur);
+        }
+        for (struct tiny_slab *s = cs->kept, *next; s; s = next) {
+            next = s->next;
             if (slab_releasable(s))
                 slab_release(h, s);
         }
@@ -424,6 +473,16 @@ size_t _hak_tiny_trim(void)
 
 size_t _hak_tiny_cached_bytes(void) { return _hak_tiny_use_ss ? _hak_ss_cached_bytes() : _hak_fb_cached_bytes(); }
 
+size_t _hak_tiny_kept_bytes(void)
+{
+    size_t sum = 0;
+    hak_lock(&reg_lock);
+    for (struct tiny_heap *h = reg_head; h; h = h->reg_next)
+        sum += atomic_load_explicit(&h->kept_bytes, memory_order_relaxed);
+    hak_unlock(&reg_lock);
+    return sum;
+}
+
 /* ------------------------------------------------------------------ idle heaps */
 
 /* An owner takes back what other threads freed into its slabs only when it
@@ -438,7 +497,6 @@ size_t _hak_tiny_cached_bytes(void) { return _hak_tiny_use_ss ? _hak_ss_cached_b
  * cache, which only its thread may write. Nothing the fast paths read
  * changes: a slab with no block out has nothing in a TLS list either. */
 
-static _Atomic bool no_barrier; /* the kernel has no membarrier: no claims */
 
 /* Claims h (under reg_lock, so h stays listed): false if its owner is in
  * its slow path, which it then finishes undisturbed. */
@@ -466,13 +524,45 @@ void _hak_tiny_claim_wait(struct tiny_heap *h)
     } while (atomic_load_explicit(&h->claim, memory_order_acquire));
 }
 
-/* The purger's pass over the live heaps; returns when one that waits
- * becomes idle enough, or 0. */
+/* The earlier of two deadlines, 0 standing for none. */
+static uint64_t earliest(uint64_t a, uint64_t b) { return !a ? b : !b ? a : a < b ? a : b; }
+
+/* Purges h's kept slabs unused for the delay, which stay kept, to be carved
+ * again from the start (by the purger holding h, or by h's own thread
+ * between two operations); returns when the next falls due, or 0. */
+static uint64_t kept_purge(struct tiny_heap *h, uint64_t now, uint64_t delay)
+{
+    uint64_t first = 0;
+    uint32_t resident = 0;
+    hak_unused uint32_t purged = 0; /* counted, unless counters are compiled out */
+    for (uint64_t m = h->classes; m; m &= m - 1)
+        for (struct tiny_slab *s = h->cls[__builtin_ctzll(m)].kept; s; s = s->next) {
+            if (!s->carved)
+                continue;
+            if (s->kept_at + delay <= now && atomic_load_explicit(&s->remote_busy, memory_order_acquire) == 0) {
+                slab_reset(s);
+                purged++;
+            } else {
+                resident++;
+                first = earliest(first, s->kept_at);
+            }
+        }
+    atomic_store_explicit(&h->kept_resident, resident, memory_order_relaxed);
+    atomic_store_explicit(&h->kept_first, first, memory_order_relaxed);
+    HAK_GCTR_ADD(tiny, kept_purge, purged);
+    return resident ? first + delay : 0;
+}
+
+/* The purger's pass over the live heaps: idle heaps with remote frees
+ * waiting are drained (tiny.drain_idle), kept slabs unused for the delay
+ * purged. Returns when the next heap falls due, or 0. A heap its owner is
+ * changing (a claim refused) is looked at again a delay later. */
 static uint64_t drain_idle(uint64_t now)
 {
     uint64_t delay = _hak_purge_delay_ns(), next = 0;
-    if (!HAK_OPT(tiny_drain_idle) || !delay || atomic_load_explicit(&no_barrier, memory_order_relaxed))
+    if (!delay || atomic_load_explicit(&no_barrier, memory_order_relaxed))
         return 0;
+    bool drain = HAK_OPT(tiny_drain_idle);
     struct tiny_heap *self = _hak_thread.tiny.heap;
     hak_lock(&reg_lock);
     for (struct tiny_heap *h = reg_head; h; h = h->reg_next) {
@@ -481,18 +571,35 @@ static uint64_t drain_idle(uint64_t now)
             h->idle_calls = calls;
             h->idle_since = now;
         }
-        if (h == self || !atomic_load_explicit(&h->notify, memory_order_relaxed))
-            continue;
-        if (h->idle_since + delay > now) {
-            next = !next || h->idle_since + delay < next ? h->idle_since + delay : next;
+        uint64_t idle_due = 0, kept_due = 0;
+        if (drain && h != self && atomic_load_explicit(&h->notify, memory_order_relaxed))
+            idle_due = h->idle_since + delay;
+        if (atomic_load_explicit(&h->kept_resident, memory_order_relaxed))
+            kept_due = atomic_load_explicit(&h->kept_first, memory_order_relaxed) + delay;
+        bool idle = idle_due && idle_due <= now, kept = kept_due && kept_due <= now;
+        if (!idle && !kept) {
+            next = earliest(next, earliest(idle_due, kept_due));
             continue;
         }
-        if (!heap_claim(h))
+        if (h == self) { /* kept slabs only; not from inside this thread's slow path */
+            bool busy = atomic_load_explicit(&h->in_slow, memory_order_relaxed);
+            next = earliest(next, busy ? now + delay : kept_purge(h, now, delay));
             continue;
-        hak_unused unsigned reset = drain_notify(h, true); /* counted, unless counters are compiled out */
+        }
+        if (!heap_claim(h)) {
+            next = earliest(next, now + delay);
+            continue;
+        }
+        if (idle) {
+            hak_unused unsigned reset = drain_notify(h, true); /* counted, unless counters are compiled out */
+            HAK_GCTR_ADD(tiny, idle_drain, 1);
+            HAK_GCTR_ADD(tiny, idle_reset, reset);
+            idle_due = 0;
+        }
+        if (kept)
+            kept_due = kept_purge(h, now, delay);
         atomic_store_explicit(&h->claim, 0, memory_order_release);
-        HAK_GCTR_ADD(tiny, idle_drain, 1);
-        HAK_GCTR_ADD(tiny, idle_reset, reset);
+        next = earliest(next, earliest(idle_due, kept_due));
     }
     hak_unlock(&reg_lock);
     return next;
@@ -500,8 +607,7 @@ static uint64_t drain_idle(uint64_t now)
 
 uint64_t _hak_tiny_decay(uint64_t now)
 {
-    uint64_t next = _hak_tiny_use_ss ? _hak_ss_decay(now) : _hak_fb_decay(now), idle = drain_idle(now);
-    return !next ? idle : !idle ? next : next < idle ? next : idle;
+    return earliest(_hak_tiny_use_ss ? _hak_ss_decay(now) : _hak_fb_decay(now), drain_idle(now));
 }
 
 size_t _hak_tiny_live_bytes(void)

@@ -15,6 +15,7 @@ uint8_t _hak_tiny_units[HAK_NCLASS];
 bool _hak_tiny_secure;
 uintptr_t _hak_list_key;
 uint32_t _hak_tiny_bound[HAK_NCLASS];
+size_t _hak_tiny_keep;
 bool _hak_tiny_validate_links;
 _Atomic int64_t _hak_tiny_retired_out;
 
@@ -73,6 +74,7 @@ void _hak_tiny_init(void)
             _hak_tiny_bound[c] = 0;
     }
     _hak_tiny_bound[0] = 0;
+    _hak_tiny_keep = _hak_purge_delay_ns() ? (size_t)HAK_OPT(mid_keep) : 0;
 }
 
 /* ------------------------------------------------------------------ records */

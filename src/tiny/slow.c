@@ -185,7 +185,8 @@ static struct tiny_slab *reclaim_full(struct tiny_heap *h, unsigned c)
     return NULL;
 }
 
-/* Stages 4–6: a slab with free blocks to become the current one. */
+/* Stages 4–6: a slab with free blocks to become the current one (stage 4:
+ * partial, abandoned or kept). */
 static struct tiny_slab *next_slab(struct tiny_heap *h, unsigned c)
 {
     struct tiny_class_state *cs = &h->cls[c];
@@ -201,6 +202,10 @@ static struct tiny_slab *next_slab(struct tiny_heap *h, unsigned c)
             return s;
         }
         _hak_tiny_slab_move(h, s, TINY_LIST_FULL);
+    }
+    if ((s = cs->kept) != NULL) {
+        HAK_CTR_INC_C(&h->cctr, tiny, refill_kept, c);
+        return s;
     }
     unsigned units = _hak_tiny_units[c];
     if (_hak_tiny_use_ss && (s = _hak_ss_slab_owned(h, c, units)) != NULL) {

@@ -52,6 +52,7 @@ struct __attribute__((aligned(64))) tiny_slab {
     struct tiny_slab *next, *prev;        /* owner's partial or full list, or the abandoned list */
     struct tiny_slab *notify_next;        /* link on the owner's notify stack */
     struct tiny_ss *ss;                   /* enclosing SuperSlab; NULL for a fallback slab */
+    uint64_t kept_at;                     /* when it was last kept empty (coarse ns; see mid.keep) */
 };
 
 /* What the chunk map points to for a slab chunk: the records of its 32
@@ -225,6 +226,8 @@ size_t _hak_tiny_trim(void);
 size_t _hak_tiny_live_bytes(void);
 /* Bytes held in cached empty SuperSlabs (or fallback slabs). */
 size_t _hak_tiny_cached_bytes(void);
+/* Bytes of emptied slabs live threads keep set up (mid.keep). */
+size_t _hak_tiny_kept_bytes(void);
 /* The decay of whichever slab source is in use (registered with the purger). */
 uint64_t _hak_tiny_decay(uint64_t now_ns);
 

@@ -38,6 +38,8 @@ static void check_slab(struct tiny_heap *h, struct tiny_slab *s, unsigned c, uin
 
 void _hak_tiny_validate_heap(struct tiny_heap *h)
 {
+    size_t kept = 0;
+    uint32_t resident = 0;
     for (unsigned c = 1; c < HAK_NCLASS; c++) {
         struct tiny_class_state *cs = &h->cls[c];
         if (cs->cur)
@@ -49,6 +51,13 @@ void _hak_tiny_validate_heap(struct tiny_heap *h)
         for (struct tiny_slab *s = cs->full; s; s = s->next) {
             hak_assert(!s->next || s->next->prev == s);
             check_slab(h, s, c, TINY_LIST_FULL);
+        }
+        for (struct tiny_slab *s = cs->kept; s; s = s->next) {
+            hak_assert(!s->next || s->next->prev == s);
+            check_slab(h, s, c, TINY_LIST_KEPT);
+            hak_assert(s->used == 0 && s->size >= HAK_UNIT_SIZE);
+            kept += (size_t)s->units * HAK_UNIT_SIZE;
+            resident += s->carved != 0;
         }
         /* The TLS list: block starts of slabs this heap owns. */
         struct tiny_tls *t = h->tls;
@@ -62,6 +71,8 @@ void _hak_tiny_validate_heap(struct tiny_heap *h)
         }
         hak_assert(n == count);
     }
+    hak_assert(kept == atomic_load(&h->kept_bytes));
+    hak_assert(resident == atomic_load(&h->kept_resident));
     for (struct tiny_ss *ss = h->ss_list; ss; ss = ss->next) {
         hak_assert(ss->magic == TINY_SS_MAGIC && ss->owner == h);
         hak_assert(atomic_load(&ss->state) & TINY_SS_OWNED);

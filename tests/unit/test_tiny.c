@@ -868,6 +868,133 @@ static void full_superslabs_are_rechecked(void **state)
 #endif
 }
 
+/* Blocks of 200 KiB, two to a slab: freed, their emptied slabs are kept set
+ * up (mid.keep) and serve the next blocks of their size; within the
+ * budget only; purged, still kept, once unused for the delay; given back
+ * at trim and at thread exit. */
+#define MIDK (200 * 1024)
+#define NKEPT 8
+static void keep_round(void **p, int fill)
+{
+    for (unsigned i = 0; i < NKEPT; i++) {
+        p[i] = hak_malloc(MIDK);
+        assert_non_null(p[i]);
+        memset(p[i], fill, MIDK);
+    }
+}
+static void unkeep_round(void **p, int fill)
+{
+    for (unsigned i = 0; i < NKEPT; i++) {
+        const unsigned char *b = p[i];
+        assert_true(b[0] == fill && b[MIDK / 2] == fill && b[MIDK - 1] == fill);
+        hak_free(p[i]);
+    }
+}
+/* Slabs of slab[] (each counted once) on their heap's kept list. */
+static unsigned kept_of(struct tiny_slab **slab)
+{
+    unsigned n = 0;
+    for (unsigned i = 0; i < NKEPT; i++)
+        n += (i == 0 || slab[i] != slab[i - 1]) && slab[i]->list == TINY_LIST_KEPT;
+    return n;
+}
+static void *keep_thread(void *arg)
+{
+    (void)arg;
+    void *p[NKEPT];
+    struct tiny_slab *slab[NKEPT];
+    keep_round(p, 1);
+    for (unsigned i = 0; i < NKEPT; i++)
+        slab[i] = tiny_slab_of((uintptr_t)p[i]);
+    unsigned c = slab[0]->cls;
+    size_t span = (size_t)_hak_tiny_units[c] * HAK_UNIT_SIZE;
+    assert_int_equal(slab[0]->capacity, 2);
+    struct tiny_heap *h = _hak_thread.tiny.heap;
+    snap(&before);
+    unkeep_round(p, 1);
+    snap(&after);
+    /* Emptied slabs are kept, none released: all but the current one and
+     * the one whose blocks the TLS list holds (the first two freed). */
+    unsigned kept = kept_of(slab);
+    assert_true(kept >= NKEPT / 2 - 2);
+    assert_int_equal(slab[2]->list, TINY_LIST_KEPT);
+    assert_int_equal(atomic_load(&h->kept_bytes), kept * span);
+    assert_int_equal(atomic_load(&h->kept_resident), kept);
+#if HAK_COUNTERS
+    assert_int_equal(GREW(tiny_slab_keep), kept);
+    assert_int_equal(GREW(tiny_slab_release), 0);
+#endif
+    /* The next blocks come from the same slabs, none set up anew. */
+    snap(&before);
+    keep_round(p, 2);
+    snap(&after);
+    for (unsigned i = 0; i < NKEPT; i++) {
+        bool old = false;
+        for (unsigned j = 0; j < NKEPT; j++)
+            old |= tiny_slab_of((uintptr_t)p[i]) == slab[j];
+        assert_true(old);
+    }
+    assert_int_equal(atomic_load(&h->kept_bytes), 0);
+#if HAK_COUNTERS
+    assert_int_equal(CGREW(tiny_refill_kept, c), kept);
+    assert_int_equal(CGREW(tiny_refill_empty_slab, c) + CGREW(tiny_refill_new_ss, c), 0);
+#endif
+    /* Not unused for the delay: kept resident; after it: purged, kept. */
+    unkeep_round(p, 2);
+    assert_int_equal(kept_of(slab), kept);
+    uint64_t now = _hak_os_coarse_ns(); /* the clock of kept_at: not behind it */
+    _hak_tiny_decay(now);
+    assert_int_equal(atomic_load(&h->kept_resident), kept);
+    snap(&before);
+    _hak_tiny_decay(now + _hak_purge_delay_ns() + 1);
+    snap(&after);
+    assert_int_equal(atomic_load(&h->kept_resident), 0);
+    assert_int_equal(atomic_load(&h->kept_bytes), kept * span);
+    struct tiny_slab *k = h->cls[c].kept;
+    assert_non_null(k);
+    assert_int_equal(k->carved, 0);
+    if (_hak_purge_purge_zeroes()) {
+        unsigned char resident;
+        assert_int_equal(mincore((void *)k->data, HAK_PAGE_SIZE, &resident), 0);
+        assert_false(resident & 1);
+    }
+#if HAK_COUNTERS
+    assert_int_equal(GGREW(tiny_kept_purge), kept);
+#endif
+    /* Carved again from the start, and what is written stays. */
+    keep_round(p, 3);
+    unkeep_round(p, 3);
+    /* Within the budget only: room for one slab, the others go back. */
+    size_t budget = _hak_tiny_keep;
+    _hak_tiny_keep = span;
+    keep_round(p, 4);
+    snap(&before);
+    unkeep_round(p, 4);
+    snap(&after);
+    _hak_tiny_keep = budget;
+    assert_int_equal(atomic_load(&h->kept_bytes), span);
+#if HAK_COUNTERS
+    assert_int_equal(GREW(tiny_slab_release), kept - 1);
+#endif
+    /* Trim gives them back, and so does the thread's exit. */
+    hak_trim();
+    assert_int_equal(atomic_load(&h->kept_bytes), 0);
+    keep_round(p, 5);
+    unkeep_round(p, 5);
+    assert_true(atomic_load(&h->kept_bytes) > 0);
+    return NULL;
+}
+
+static void emptied_mid_slabs_are_kept(void **state)
+{
+    (void)state;
+    if (_hak_tiny_keep < NKEPT / 2 * 8 * HAK_UNIT_SIZE || _hak_os_membarrier() != 0)
+        skip(); /* mid.keep or madvise.delay 0, or no claims (so nothing kept) */
+    size_t kept = _hak_tiny_kept_bytes();
+    run_thread(keep_thread, NULL);
+    assert_int_equal(_hak_tiny_kept_bytes(), kept);
+}
+
 /* Idle units of a SuperSlab still in use are purged after the delay (and
  * at trim), while it serves on; carving there again works as before. */
 static void idle_units_are_purged(void **state)
@@ -875,6 +1002,8 @@ static void idle_units_are_purged(void **state)
     (void)state;
     if (!HAK_OPT(tiny_use_superslab))
         skip();
+    size_t kept = _hak_tiny_keep;
+    _hak_tiny_keep = 0; /* the slabs go back to their SuperSlab's units */
     void *keep = hak_malloc(100), *p[8];
     for (unsigned i = 0; i < 8; i++) {
         p[i] = hak_malloc(200 * 1024);
@@ -897,6 +1026,7 @@ static void idle_units_are_purged(void **state)
     for (unsigned i = 0; i < 8; i++)
         hak_free(p[i]);
     hak_free(keep);
+    _hak_tiny_keep = kept;
 }
 
 /* Blocks of 64 KiB in SuperSlabs of their own, written; a thread frees
@@ -1164,6 +1294,7 @@ int main(void)
         cmocka_unit_test(aligned_blocks),
         cmocka_unit_test(empty_memory_goes_back),
         cmocka_unit_test(empty_slabs_are_reused),
+        cmocka_unit_test(emptied_mid_slabs_are_kept),
         cmocka_unit_test(idle_units_are_purged),
         cmocka_unit_test(idle_units_beyond_retain_are_purged),
         cmocka_unit_test(purge_ranges_bridge_clean_gaps),
