@@ -156,6 +156,9 @@ static inline void tiny_slow_leave(struct tiny_heap *h)
     atomic_store_explicit(&h->in_slow, 0, memory_order_release);
 }
 
+/* Whether a is a block start of s (interior and out-of-range addresses are not). */
+static inline bool tiny_is_block(const struct tiny_slab *s, uintptr_t a) { return tiny_is_block_off(a - s->data, s); }
+
 /* Whether a, a block start of s, was carved (the owner's count). */
 static inline bool tiny_carved(const struct tiny_slab *s, uintptr_t a)
 {
@@ -170,10 +173,8 @@ static inline bool tiny_link_ok(const struct tiny_slab *s, const void *b)
     return !b || (tiny_is_block_off(a - s->data, s) && tiny_carved(s, a));
 }
 
-/* Sets s's divisor fields (minv, shift) for blocks of size bytes. */
-void _hak_tiny_block_divisor(struct tiny_slab *s, uint32_t size);
-/* Whether a is a block start of s (interior and out-of-range addresses are not). */
-bool _hak_tiny_is_block(const struct tiny_slab *s, uintptr_t a);
+/* Sets s's divisor fields (minv, shift) from its block size. */
+void _hak_tiny_block_divisor(struct tiny_slab *s);
 /* The slab starting at data gets its record in chunk c filled in and
  * published (both slab sources); unpublish makes its units foreign again. */
 struct tiny_slab *_hak_tiny_slab_setup(struct tiny_chunk *c, uintptr_t data, unsigned cls, unsigned units,

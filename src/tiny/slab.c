@@ -86,10 +86,10 @@ static struct tiny_chunk *chunk_of(uintptr_t data)
     return HAK_CHUNK_PTR(hak_chunk_get(data));
 }
 
-void _hak_tiny_block_divisor(struct tiny_slab *s, uint32_t size)
+void _hak_tiny_block_divisor(struct tiny_slab *s)
 {
-    unsigned k = (unsigned)__builtin_ctz(size);
-    uint64_t m = size >> k, x = m; /* m * m = 1 mod 8: x is m's inverse to 3 bits */
+    unsigned k = (unsigned)__builtin_ctz(s->size);
+    uint64_t m = s->size >> k, x = m; /* m * m = 1 mod 8: x is m's inverse to 3 bits */
     for (int i = 0; i < 5; i++)     /* each Newton step doubles the bits: 96 > 64 */
         x *= 2 - m * x;
     s->minv = x;
@@ -110,7 +110,7 @@ struct tiny_slab *_hak_tiny_slab_setup(struct tiny_chunk *c, uintptr_t data, uns
     s->size = size;
     s->capacity = units * HAK_UNIT_SIZE / size;
     s->limit = (uint32_t)(s->capacity * size);
-    _hak_tiny_block_divisor(s, size);
+    _hak_tiny_block_divisor(s);
     s->cls = (uint8_t)cls;
     s->units = (uint8_t)units;
     s->list = TINY_LIST_NONE;
@@ -139,11 +139,6 @@ void _hak_tiny_slab_unpublish(struct tiny_slab *s)
     s->limit = 0;
     for (unsigned u = units; u-- > 0;) /* the head unit's store last: release */
         atomic_store_explicit(&c->unit[u0 + u].head, NULL, memory_order_release);
-}
-
-bool _hak_tiny_is_block(const struct tiny_slab *s, uintptr_t a)
-{
-    return tiny_is_block_off(a - s->data, s);
 }
 
 /* ------------------------------------------------------------------ remote */

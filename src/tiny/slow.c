@@ -532,7 +532,7 @@ static void free_own(struct tiny_tls *t, struct tiny_slab *s, void *p)
 void _hak_tiny_free_slow(void *p, struct tiny_slab *s, const char *fn)
 {
     uintptr_t a = (uintptr_t)p;
-    if (!_hak_tiny_is_block(s, a)) {
+    if (!tiny_is_block(s, a)) {
         HAK_CTR_INC(early_return, invalid_ptr);
         _hak_report(fn, "invalid pointer", p);
         return;
@@ -590,7 +590,7 @@ void _hak_tiny_free_full(void *p, struct tiny_slab *s, const char *fn)
 
 size_t _hak_tiny_usable(void *p, struct tiny_slab *s, const char *fn)
 {
-    if (!_hak_tiny_is_block(s, (uintptr_t)p)) {
+    if (!tiny_is_block(s, (uintptr_t)p)) {
         HAK_CTR_INC(early_return, invalid_ptr);
         _hak_report(fn, "invalid pointer", p);
         return 0;

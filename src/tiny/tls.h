@@ -16,9 +16,10 @@ enum { TINY_THREAD_NEW, TINY_THREAD_LIVE, TINY_THREAD_EXITED };
  * slab up (release, exit). It lives in the thread's heap, not in TLS: 4 KiB
  * more of TLS to clear cost every new thread a page fault or two. */
 #define TINY_UCACHE 256
-/* Units of one SuperSlab differ in bits 0-4 of the unit number; folding the
- * higher bits in keeps SuperSlabs 2^k chunks apart from colliding. */
-#define TINY_UCACHE_SLOT(u) ((unsigned)((u) ^ ((u) >> 8)) & (TINY_UCACHE - 1))
+/* The unit number's low bits: the units of 8 adjacent SuperSlabs (16 MiB)
+ * never collide, and the kernel maps a thread's SuperSlabs next to each
+ * other. */
+#define TINY_UCACHE_SLOT(u) ((unsigned)(u) & (TINY_UCACHE - 1))
 
 struct tiny_ucache {
     uintptr_t key[TINY_UCACHE];

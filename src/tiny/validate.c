@@ -20,7 +20,7 @@ static void check_slab(struct tiny_heap *h, struct tiny_slab *s, unsigned c, uin
     uint32_t n = 0;
     for (void *b = s->free; b; b = tiny_link_get(b, _hak_list_key)) {
         uintptr_t a = (uintptr_t)b;
-        hak_assert(_hak_tiny_is_block(s, a));
+        hak_assert(tiny_is_block(s, a));
         hak_assert((a - s->data) / s->size < s->carved);
         hak_assert(((uintptr_t *)b)[1] == tiny_mark(a));
         hak_assert(++n <= s->carved);
@@ -66,7 +66,7 @@ void _hak_tiny_validate_heap(struct tiny_heap *h)
         for (void *b = t->head[c]; b; b = tiny_link_get(b, _hak_list_key)) {
             struct tiny_slab *s = tiny_slab_of((uintptr_t)b);
             hak_assert(s && s->cls == c && atomic_load(&s->owner) == h);
-            hak_assert(_hak_tiny_is_block(s, (uintptr_t)b));
+            hak_assert(tiny_is_block(s, (uintptr_t)b));
             hak_assert(++n <= count);
         }
         hak_assert(n == count);
