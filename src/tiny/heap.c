@@ -248,7 +248,7 @@ static unsigned drain_notify(struct tiny_heap *h, bool purger)
                 _hak_tiny_slab_move(h, s, TINY_LIST_PARTIAL);
             if (!purger && s->list != TINY_LIST_CUR && s->list != TINY_LIST_KEPT && slab_releasable(s)) {
                 slab_emptied(h, s);
-            } else if (purger && s->used == 0 && s->carved &&
+            } else if (purger && s->list != TINY_LIST_KEPT && s->used == 0 && s->carved &&
                        atomic_load_explicit(&s->remote_busy, memory_order_acquire) == 0) {
                 slab_reset(s);
                 reset++;
