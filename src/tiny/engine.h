@@ -170,7 +170,7 @@ static inline bool tiny_carved(const struct tiny_slab *s, uintptr_t a)
 static inline bool tiny_link_ok(const struct tiny_slab *s, const void *b)
 {
     uintptr_t a = (uintptr_t)b;
-    return !b || (tiny_is_block_off(a - s->data, s) && tiny_carved(s, a));
+    return !b || (tiny_is_block(s, a) && tiny_carved(s, a));
 }
 
 /* Sets s's divisor fields (minv, shift) from its block size. */
