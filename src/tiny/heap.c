@@ -678,11 +678,17 @@ static void recount_own_lists(struct tiny_heap *h, struct tiny_tls *t)
  * the abandoned lists were under locks the prepare handler held, so they
  * are whole unless the lock says torn. This thread's own heap is whole
  * unless fork was called from a signal handler that interrupted its slow
- * path (in_slow); the inline fast paths publish with one store. */
+ * path (in_slow), or while the purger held it (claim); the inline fast
+ * paths publish with one store. */
 void _hak_tiny_fork_child(void)
 {
     struct tiny_tls *t = &_hak_thread.tiny;
-    if (t->heap && atomic_load_explicit(&t->heap->in_slow, memory_order_relaxed))
+    /* Claimed: the purger, which the child has not, was changing the heap
+     * (a fork from a signal handler whose bounded prepare did not wait for
+     * the registry lock it held); its claim would also stop every slow path
+     * of the child for ever. */
+    if (t->heap && (atomic_load_explicit(&t->heap->in_slow, memory_order_relaxed) ||
+                    atomic_load_explicit(&t->heap->claim, memory_order_relaxed)))
         lose_own_heap(t);
     else if (t->heap)
         recount_own_lists(t->heap, t);

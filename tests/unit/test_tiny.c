@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 
 static struct hak_counter_totals before, after;
 static struct hak_gcounters gbefore, gafter;
@@ -1289,6 +1290,42 @@ static void claims_race_the_owner(void **state)
 #endif
 }
 
+/* A fork while the purger holds the forking thread's heap (a signal
+ * handler's fork, whose prepare could not wait for the registry lock the
+ * purger held): the child, which has no purger, gives that heap up and
+ * allocates from a fresh one instead of waiting for the claim to go. */
+static void fork_while_claimed(void **state)
+{
+    (void)state;
+    void *p = hak_malloc(100);
+    struct tiny_heap *h = _hak_thread.tiny.heap;
+    assert_non_null(h);
+    atomic_store(&h->claim, 1);
+    pid_t pid = fork();
+    if (pid == 0) {
+        bool ok = true;
+        for (unsigned i = 0; i < 64 && ok; i++) { /* refills: slow paths */
+            void *q = hak_malloc(200 * 1024 + i);
+            ok = q && _hak_thread.tiny.heap != h;
+            hak_free(q);
+        }
+        _exit(ok ? 0 : 1);
+    }
+    atomic_store(&h->claim, 0);
+    assert_true(pid > 0);
+    int st = 0;
+    pid_t r = 0;
+    for (int i = 0; i < 3000 && (r = waitpid(pid, &st, WNOHANG)) == 0; i++)
+        usleep(10 * 1000);
+    if (r == 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &st, 0);
+        fail_msg("the child waited for a claim no purger would release");
+    }
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    hak_free(p);
+}
+
 int main(void)
 {
     if (!hak_ready()) /* start-up waits for the first allocation: the geometry tests read it */
@@ -1317,6 +1354,7 @@ int main(void)
         cmocka_unit_test(large_class_overflow_goes_to_its_slab),
         cmocka_unit_test(idle_heap_is_drained),
         cmocka_unit_test(claims_race_the_owner),
+        cmocka_unit_test(fork_while_claimed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
