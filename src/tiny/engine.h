@@ -97,6 +97,9 @@ extern uint32_t _hak_tiny_bound[HAK_NCLASS]; /* TLS list bound per class (0 in c
  * is): only slabs of classes whose blocks are a unit or more, where one
  * set-up and release serve a few blocks only. */
 extern size_t _hak_tiny_keep;
+/* Bit c: class c's blocks are a unit or more, the classes whose emptied
+ * slabs may be kept (a heap's kept lists of other classes stay empty). */
+extern uint64_t _hak_tiny_keep_classes;
 /* check or secure: links read on the slow paths are validated. Secure mode
  * is the only one with a list key, so where links are not validated the key
  * is 0 and the loops that walk them skip the xor (plain links). */
@@ -155,6 +158,9 @@ static inline void tiny_slow_leave(struct tiny_heap *h)
     __atomic_signal_fence(__ATOMIC_SEQ_CST);
     atomic_store_explicit(&h->in_slow, 0, memory_order_release);
 }
+
+/* The bytes s spans. */
+static inline size_t tiny_slab_span(const struct tiny_slab *s) { return (size_t)s->units * HAK_UNIT_SIZE; }
 
 /* Whether a is a block start of s (interior and out-of-range addresses are not). */
 static inline bool tiny_is_block(const struct tiny_slab *s, uintptr_t a) { return tiny_is_block_off(a - s->data, s); }

@@ -100,7 +100,7 @@ struct tiny_slab *_hak_fb_slab_new(struct tiny_heap *h, unsigned cls, unsigned u
 void _hak_fb_slab_release(struct tiny_slab *s)
 {
     struct fb_span *sp = (struct fb_span *)s->data;
-    size_t bytes = s->units * HAK_UNIT_SIZE;
+    size_t bytes = tiny_slab_span(s);
     _hak_tiny_slab_unpublish(s);
     *sp = (struct fb_span){ .bytes = bytes, .cached_at = _hak_os_now_ns() };
     hak_lock(&cache_lock);

@@ -128,8 +128,8 @@ static struct tiny_slab **list_of(struct tiny_heap *h, struct tiny_slab *s)
 /* The owner's view of h's kept slabs: s joins them (n = 1) or leaves (-1). */
 static void kept_count(struct tiny_heap *h, const struct tiny_slab *s, int n)
 {
-    size_t span = (size_t)s->units * HAK_UNIT_SIZE;
-    atomic_store_explicit(&h->kept_bytes, atomic_load_explicit(&h->kept_bytes, memory_order_relaxed) + n * span,
+    atomic_store_explicit(&h->kept_bytes,
+                          atomic_load_explicit(&h->kept_bytes, memory_order_relaxed) + n * tiny_slab_span(s),
                           memory_order_relaxed);
     if (s->carved) /* a slab the purger reset holds no pages */
         atomic_store_explicit(&h->kept_resident,
@@ -213,9 +213,8 @@ static void slab_reset(struct tiny_slab *s)
  * the delay (kept_purge). */
 static void slab_emptied(struct tiny_heap *h, struct tiny_slab *s)
 {
-    if (s->size < HAK_UNIT_SIZE || atomic_load_explicit(&no_barrier, memory_order_relaxed) ||
-        atomic_load_explicit(&h->kept_bytes, memory_order_relaxed) + (size_t)s->units * HAK_UNIT_SIZE >
-            _hak_tiny_keep) {
+    if (!(_hak_tiny_keep_classes >> s->cls & 1) || atomic_load_explicit(&no_barrier, memory_order_relaxed) ||
+        atomic_load_explicit(&h->kept_bytes, memory_order_relaxed) + tiny_slab_span(s) > _hak_tiny_keep) {
         slab_release(h, s);
         return;
     }
@@ -473,16 +472,6 @@ size_t _hak_tiny_trim(void)
 
 size_t _hak_tiny_cached_bytes(void) { return _hak_tiny_use_ss ? _hak_ss_cached_bytes() : _hak_fb_cached_bytes(); }
 
-size_t _hak_tiny_kept_bytes(void)
-{
-    size_t sum = 0;
-    hak_lock(&reg_lock);
-    for (struct tiny_heap *h = reg_head; h; h = h->reg_next)
-        sum += atomic_load_explicit(&h->kept_bytes, memory_order_relaxed);
-    hak_unlock(&reg_lock);
-    return sum;
-}
-
 /* ------------------------------------------------------------------ idle heaps */
 
 /* An owner takes back what other threads freed into its slabs only when it
@@ -535,7 +524,7 @@ static uint64_t kept_purge(struct tiny_heap *h, uint64_t now, uint64_t delay)
     uint64_t first = 0;
     uint32_t resident = 0;
     hak_unused uint32_t purged = 0; /* counted, unless counters are compiled out */
-    for (uint64_t m = h->classes; m; m &= m - 1)
+    for (uint64_t m = h->classes & _hak_tiny_keep_classes; m; m &= m - 1)
         for (struct tiny_slab *s = h->cls[__builtin_ctzll(m)].kept; s; s = s->next) {
             if (!s->carved)
                 continue;
@@ -610,15 +599,29 @@ uint64_t _hak_tiny_decay(uint64_t now)
     return earliest(_hak_tiny_use_ss ? _hak_ss_decay(now) : _hak_fb_decay(now), drain_idle(now));
 }
 
-size_t _hak_tiny_live_bytes(void)
+/* A figure of each live heap, summed over the registry. */
+static int64_t heap_out(const struct tiny_heap *h) { return atomic_load_explicit(&h->out_bytes, memory_order_relaxed); }
+static int64_t heap_kept(const struct tiny_heap *h)
 {
-    int64_t sum = atomic_load_explicit(&_hak_tiny_retired_out, memory_order_relaxed);
+    return (int64_t)atomic_load_explicit(&h->kept_bytes, memory_order_relaxed);
+}
+static int64_t heaps_sum(int64_t (*of)(const struct tiny_heap *))
+{
+    int64_t sum = 0;
     hak_lock(&reg_lock);
     for (struct tiny_heap *h = reg_head; h; h = h->reg_next)
-        sum += atomic_load_explicit(&h->out_bytes, memory_order_relaxed);
+        sum += of(h);
     hak_unlock(&reg_lock);
+    return sum;
+}
+
+size_t _hak_tiny_live_bytes(void)
+{
+    int64_t sum = atomic_load_explicit(&_hak_tiny_retired_out, memory_order_relaxed) + heaps_sum(heap_out);
     return sum > 0 ? (size_t)sum : 0;
 }
+
+size_t _hak_tiny_kept_bytes(void) { return (size_t)heaps_sum(heap_kept); }
 
 void _hak_tiny_foreach_counters(void (*fn)(const struct hak_counters *, const struct hak_class_counters *, void *),
                                 void *arg)

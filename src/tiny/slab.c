@@ -16,6 +16,7 @@ bool _hak_tiny_secure;
 uintptr_t _hak_list_key;
 uint32_t _hak_tiny_bound[HAK_NCLASS];
 size_t _hak_tiny_keep;
+uint64_t _hak_tiny_keep_classes;
 bool _hak_tiny_validate_links;
 _Atomic int64_t _hak_tiny_retired_out;
 
@@ -66,6 +67,8 @@ void _hak_tiny_init(void)
     for (unsigned c = 1; c < HAK_NCLASS; c++) {
         size_t size = _hak_class_size[c];
         _hak_tiny_units[c] = (uint8_t)units_for(size, tiny_max);
+        if (size >= HAK_UNIT_SIZE)
+            _hak_tiny_keep_classes |= (uint64_t)1 << c;
         size_t b = cache_bytes / size;
         _hak_tiny_bound[c] = (uint32_t)(b < 2 ? 2 : b > cache_max ? cache_max : b);
         /* Check mode: TLS lists of bound 0 stay empty, so both inline fast

@@ -10,11 +10,11 @@ static void check_slab(struct tiny_heap *h, struct tiny_slab *s, unsigned c, uin
     hak_assert(atomic_load(&s->owner) == h);
     hak_assert(s->cls == c && s->list == list);
     hak_assert(s->size == _hak_class_size[c] && s->units == _hak_tiny_units[c]);
-    hak_assert(s->capacity == s->units * HAK_UNIT_SIZE / s->size);
+    hak_assert(s->capacity == tiny_slab_span(s) / s->size);
     hak_assert(s->carved <= s->capacity && s->used <= s->carved);
     hak_assert((s->data & (HAK_UNIT_SIZE - 1)) == 0);
     hak_assert(tiny_slab_of(s->data) == s);
-    hak_assert(tiny_slab_of(s->data + (uintptr_t)s->units * HAK_UNIT_SIZE - 1) == s);
+    hak_assert(tiny_slab_of(s->data + tiny_slab_span(s) - 1) == s);
     /* Local free blocks: inside the carved part, block starts, marked free,
      * and no more than carved - used of them. */
     uint32_t n = 0;
@@ -56,7 +56,7 @@ void _hak_tiny_validate_heap(struct tiny_heap *h)
             hak_assert(!s->next || s->next->prev == s);
             check_slab(h, s, c, TINY_LIST_KEPT);
             hak_assert(s->used == 0 && s->size >= HAK_UNIT_SIZE);
-            kept += (size_t)s->units * HAK_UNIT_SIZE;
+            kept += tiny_slab_span(s);
             resident += s->carved != 0;
         }
         /* The TLS list: block starts of slabs this heap owns. */
