@@ -1,4 +1,4 @@
-/* bench_allocators.c — allocation scenarios (64 KiB–2 MiB page-touched batches, tiny pairs, random small and large live sets, and one for each of BigCache, batched madvise and ELO): ns and minor page faults per iteration. */
+/* bench_allocators.c — allocation scenarios (64 KiB–2 MiB page-touched batches, tiny pairs, random small and large live sets, one for each of BigCache, batched madvise and ELO, and mid-size batches whose size shifts): ns and minor page faults per iteration. */
 #include "allocator.h"
 #include <errno.h>
 #include <stdbool.h>
@@ -14,8 +14,8 @@ static const char usage[] =
     "usage: bench_allocators [--scenario NAME[,NAME...]|all] [--iterations N]\n"
     "                        [--warmup N] [--allocator NAME] [--csv FILE]\n"
     "  --scenario    json, mir, vm, mixed, tiny, random-mixed, random-large,\n"
-    "                malloc-large, huge-sites, burst-free, phases or all (default\n"
-    "                all); an iteration of the last five:\n"
+    "                malloc-large, huge-sites, burst-free, phases, mid-shift or all\n"
+    "                (default all); an iteration of the last six:\n"
     "                random-large: each of 32 live blocks of 0.25-3.25 MiB freed and\n"
     "                  replaced by one of a random size, written (the large path's reuse\n"
     "                  across sizes);\n"
@@ -30,7 +30,10 @@ static const char usage[] =
     "                  purges it with madvise.delay = 0);\n"
     "                phases: first half of the run 4 rounds of 6 blocks of 4.5 MiB\n"
     "                  from one site, second half 4 rounds of 12 of 3.75 MiB from 3\n"
-    "                  others, each round allocated, written, freed (ELO)\n"
+    "                  others, each round allocated, written, freed (ELO);\n"
+    "                mid-shift: 62.5 MiB in blocks of 64, 96, 160 or 256 KiB, the\n"
+    "                  sizes in turn, allocated, written, freed (what one size's\n"
+    "                  blocks leave behind serving the next)\n"
     "  --iterations  measured iterations of each scenario (default 100)\n"
     "  --warmup      untimed iterations before them (default 10)\n"
     "  --allocator   hakmem, system (or glibc), mimalloc, jemalloc or tcmalloc: unless\n"
@@ -154,6 +157,16 @@ static void run_mir(uint64_t iter)
 static void run_vm(uint64_t iter)
 {
     uniform(iter, 2 * MiB, 10);
+}
+
+/* mid-shift: an iteration is json's 62.5 MiB in blocks of one size, the
+ * sizes 64, 96, 160 and 256 KiB in turn: what one size's blocks leave
+ * behind should serve the next. */
+static void run_mid_shift(uint64_t iter)
+{
+    static const size_t sizes[] = { 64 * KiB, 96 * KiB, 160 * KiB, 256 * KiB };
+    size_t size = sizes[iter % 4];
+    uniform(iter, size, (uint32_t)(MAX_BATCH * 64 * KiB / size));
 }
 
 /* mixed: an iteration is MIXED_STEPS steps, and one step is a batch of
@@ -542,6 +555,7 @@ static const struct scenario {
     { "huge-sites", NULL, run_huge_sites, NULL, NULL },
     { "burst-free", burst_prepare, run_burst_free, burst_finish, NULL },
     { "phases", NULL, run_phases, NULL, phase_of },
+    { "mid-shift", NULL, run_mid_shift, NULL, NULL },
 };
 enum { NSCENARIOS = sizeof scenarios / sizeof scenarios[0] };
 

@@ -5,7 +5,7 @@ prog=scenarios.sh
 # shellcheck source=bench/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh" || exit 1
 
-all_scenarios=json,mir,vm,mixed,tiny,random-mixed,random-large,malloc-large,huge-sites,burst-free,phases
+all_scenarios=json,mir,vm,mixed,tiny,random-mixed,random-large,malloc-large,huge-sites,burst-free,phases,mid-shift
 usage() {
     cat <<EOF
 usage: bench/scenarios.sh [options]

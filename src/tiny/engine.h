@@ -204,8 +204,12 @@ void _hak_tiny_remote_push(struct tiny_slab *s, void *p);
 /* Slab sources. SuperSlab mode: stage 5 (an owned SuperSlab with free
  * units) and stage 6 (an orphaned, cached or new SuperSlab) of refill. */
 struct tiny_slab *_hak_ss_slab_owned(struct tiny_heap *h, unsigned cls, unsigned units);
+/* Stage 5 in one SuperSlab of h's (a slab that went back there left room). */
+struct tiny_slab *_hak_ss_slab_in(struct tiny_heap *h, struct tiny_ss *ss, unsigned cls, unsigned units);
 struct tiny_slab *_hak_ss_slab_new(struct tiny_heap *h, unsigned cls, unsigned units);
-void _hak_ss_slab_release(struct tiny_heap *h, struct tiny_slab *s);
+/* s goes back to its SuperSlab; returns that SuperSlab if it is still h's
+ * (it may have gone back itself), else NULL. */
+struct tiny_ss *_hak_ss_slab_release(struct tiny_heap *h, struct tiny_slab *s);
 void _hak_ss_heap_exit(struct tiny_heap *h);
 size_t _hak_ss_trim(void);
 size_t _hak_ss_cached_bytes(void);
@@ -237,6 +241,13 @@ void _hak_tiny_slab_move(struct tiny_heap *h, struct tiny_slab *s, uint8_t to);
 /* Blocks came back to s, a slab of h's (their links are already on s's
  * list): s changes lists, or goes back to its source once empty. */
 void _hak_tiny_slab_returned(struct tiny_heap *h, struct tiny_slab *s);
+/* Kept slabs are memory a class's demand left behind: they give way before
+ * h grows by a slab of class c. A slab another class keeps (mid.keep), of
+ * the class that kept one last longest ago, goes back to its source: to its SuperSlab, whose units, warm,
+ * may then serve c (*ss: that SuperSlab while it is h's, else NULL); a
+ * fallback slab to the cache of empty ones, where a slab of its span may
+ * take it. Returns the bytes it spanned, 0 if there was none. */
+size_t _hak_tiny_unkeep(struct tiny_heap *h, unsigned c, struct tiny_ss **ss);
 /* Processes h's notify stack: slabs of h's that got remote frees while full
  * become partial (or go back to their source, if now empty). */
 void _hak_tiny_drain_notify_slow(struct tiny_heap *h);

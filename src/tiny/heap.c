@@ -184,15 +184,17 @@ static void ucache_forget(struct tiny_heap *h, const struct tiny_slab *s)
             h->uc.key[TINY_UCACHE_SLOT(u)] = 0;
 }
 
-static void slab_release(struct tiny_heap *h, struct tiny_slab *s)
+/* Returns s's SuperSlab while it is still h's, else NULL (see
+ * _hak_ss_slab_release). */
+static struct tiny_ss *slab_release(struct tiny_heap *h, struct tiny_slab *s)
 {
     ucache_forget(h, s);
     slab_unlink(h, s);
     HAK_CTR_INC(tiny, slab_release);
     if (s->ss)
-        _hak_ss_slab_release(h, s);
-    else
-        _hak_fb_slab_release(s);
+        return _hak_ss_slab_release(h, s);
+    _hak_fb_slab_release(s);
+    return NULL;
 }
 
 /* A slab of h's with no block out, held by the purger (see drain_idle):
@@ -511,6 +513,24 @@ void _hak_tiny_claim_wait(struct tiny_heap *h)
         atomic_store_explicit(&h->in_slow, 1, memory_order_relaxed);
         __atomic_signal_fence(__ATOMIC_SEQ_CST);
     } while (atomic_load_explicit(&h->claim, memory_order_acquire));
+}
+
+size_t _hak_tiny_unkeep(struct tiny_heap *h, unsigned c, struct tiny_ss **ss)
+{
+    /* The class whose demand left longest ago (its last kept is the
+     * oldest) gives its last kept: no walk down a list. */
+    struct tiny_slab *give = NULL;
+    for (uint64_t m = h->classes & _hak_tiny_keep_classes & ~((uint64_t)1 << c); m; m &= m - 1) {
+        struct tiny_slab *s = h->cls[__builtin_ctzll(m)].kept;
+        if (s && slab_releasable(s) && (!give || s->kept_at < give->kept_at))
+            give = s;
+    }
+    if (!give)
+        return 0;
+    size_t span = tiny_slab_span(give);
+    *ss = slab_release(h, give);
+    HAK_CTR_INC(tiny, kept_yield);
+    return span;
 }
 
 /* The earlier of two deadlines, 0 standing for none. */

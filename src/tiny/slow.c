@@ -186,7 +186,9 @@ static struct tiny_slab *reclaim_full(struct tiny_heap *h, unsigned c)
 }
 
 /* Stages 4–6: a slab with free blocks to become the current one (stage 4:
- * partial, abandoned or kept). */
+ * partial, abandoned or kept; stage 5: free units of an owned SuperSlab,
+ * among them, before the heap grows, units other classes' kept slabs give
+ * back; stage 6 after those give way in fallback mode too). */
 static struct tiny_slab *next_slab(struct tiny_heap *h, unsigned c)
 {
     struct tiny_class_state *cs = &h->cls[c];
@@ -215,6 +217,19 @@ static struct tiny_slab *next_slab(struct tiny_heap *h, unsigned c)
     if ((s = reclaim_full(h, c)) != NULL) {
         HAK_CTR_INC_C(&h->cctr, tiny, refill_partial, c);
         return s;
+    }
+    /* SuperSlabs: until the slab fits, looked for where the room was made
+     * (stage 5 found none before; a SuperSlab given back whole leaves its
+     * reserve, found by the walk); fallback slabs: its span's worth. */
+    size_t yielded = 0, n;
+    struct tiny_ss *ss;
+    while ((_hak_tiny_use_ss || yielded < (size_t)units * HAK_UNIT_SIZE) && (n = _hak_tiny_unkeep(h, c, &ss)) != 0) {
+        yielded += n;
+        if (_hak_tiny_use_ss &&
+            (s = ss ? _hak_ss_slab_in(h, ss, c, units) : _hak_ss_slab_owned(h, c, units)) != NULL) {
+            HAK_CTR_INC_C(&h->cctr, tiny, refill_empty_slab, c);
+            return s;
+        }
     }
     s = _hak_tiny_use_ss ? _hak_ss_slab_new(h, c, units) : _hak_fb_slab_new(h, c, units);
     if (s)

@@ -140,6 +140,21 @@ struct tiny_slab *_hak_ss_slab_owned(struct tiny_heap *h, unsigned cls, unsigned
     return NULL;
 }
 
+struct tiny_slab *_hak_ss_slab_in(struct tiny_heap *h, struct tiny_ss *ss, unsigned cls, unsigned units)
+{
+    int u = claim_units(ss, units);
+    if (u < 0)
+        return NULL;
+    /* The last walk's finding (no run anywhere) still holds if the one unit
+     * release since then made the room claimed here, and left no run here:
+     * the next refill's walk need not look at every SuperSlab again. */
+    uint64_t epoch = atomic_load_explicit(&units_released, memory_order_acquire);
+    if (h->ss_full_epoch + 1 == epoch &&
+        find_run(atomic_load_explicit(&ss->state, memory_order_relaxed), h->ss_full_units) < 0)
+        h->ss_full_epoch = epoch;
+    return slab_at(h, ss, (unsigned)u, cls, units);
+}
+
 static void ss_unmap(struct tiny_ss *ss)
 {
     _hak_chunk_set(ss_base(ss), HAK_CHUNK_SIZE, HAK_CHUNK_NONE);
@@ -507,7 +522,7 @@ static bool other_empty(struct tiny_heap *h, struct tiny_ss *ss)
     return false;
 }
 
-void _hak_ss_slab_release(struct tiny_heap *h, struct tiny_slab *s)
+struct tiny_ss *_hak_ss_slab_release(struct tiny_heap *h, struct tiny_slab *s)
 {
     struct tiny_ss *ss = s->ss;
     unsigned u = (unsigned)((s->data - ss_base(ss)) >> HAK_UNIT_SHIFT);
@@ -522,7 +537,11 @@ void _hak_ss_slab_release(struct tiny_heap *h, struct tiny_slab *s)
         _hak_purge_kick(); /* the SuperSlab stays, with units that may go idle */
     if (now == 0) {
         release_unowned(ss); /* unowned and empty: this thread saw it last */
-    } else if (now == TINY_SS_OWNED && HAK_PEEK(ss->owner) == h && other_empty(h, ss)) {
+        return NULL;
+    }
+    if (!(now & TINY_SS_OWNED) || HAK_PEEK(ss->owner) != h)
+        return NULL;
+    if (now == TINY_SS_OWNED && other_empty(h, ss)) {
         /* Our own SuperSlab went empty and we already hold an empty one in
          * reserve: give this one back. Only the owner claims units, so
          * nobody can race this CAS. */
@@ -530,8 +549,10 @@ void _hak_ss_slab_release(struct tiny_heap *h, struct tiny_slab *s)
         if (atomic_compare_exchange_strong(&ss->state, &expected, 0)) {
             ss_unlink(h, ss);
             ss_release(ss);
+            return NULL;
         }
     }
+    return ss;
 }
 
 /* The heap's SuperSlabs become orphans; empty ones go at once. Each is on

@@ -996,6 +996,57 @@ static void emptied_mid_slabs_are_kept(void **state)
     assert_int_equal(_hak_tiny_kept_bytes(), kept);
 }
 
+/* A thread whose kept slabs fill its SuperSlab: a slab of another class
+ * comes from the units the oldest of them give back, not from another
+ * SuperSlab. */
+static void *yield_thread(void *arg)
+{
+    (void)arg;
+    void *p[NKEPT];
+    keep_round(p, 4);
+    const struct tiny_slab *first = tiny_slab_of((uintptr_t)p[0]);
+    struct tiny_ss *ss = first->ss;
+    unsigned units = first->units;
+    for (unsigned i = 1; i < NKEPT; i++)
+        if (tiny_slab_of((uintptr_t)p[i])->ss != ss)
+            return NULL; /* a geometry whose slabs do not fit in one SuperSlab */
+    struct tiny_heap *h = _hak_thread.tiny.heap;
+    unkeep_round(p, 4);
+    size_t kept = atomic_load(&h->kept_bytes);
+    assert_true(kept >= (NKEPT / 2 - 2) * (size_t)units * HAK_UNIT_SIZE);
+    /* A 64 KiB block's slab needs more units than the SuperSlab has left. */
+    unsigned c = hak_size_class(MID64);
+    assert_true(_hak_tiny_units[c] > HAK_UNITS_PER_CHUNK - 1 - NKEPT / 2 * units);
+    snap(&before);
+    void *q = hak_malloc(MID64);
+    snap(&after);
+    assert_non_null(q);
+    memset(q, 5, MID64);
+    assert_ptr_equal(tiny_slab_of((uintptr_t)q)->ss, ss);
+    size_t left = atomic_load(&h->kept_bytes);
+    assert_true(left < kept && (kept - left) % ((size_t)units * HAK_UNIT_SIZE) == 0);
+#if HAK_COUNTERS
+    assert_int_equal(GREW(tiny_kept_yield), (kept - left) / ((size_t)units * HAK_UNIT_SIZE));
+    assert_int_equal(CGREW(tiny_refill_empty_slab, c), 1);
+    assert_int_equal(CGREW(tiny_refill_new_ss, c), 0);
+#endif
+    hak_free(q);
+    return (void *)1;
+}
+
+static void kept_slabs_yield_to_other_classes(void **state)
+{
+    (void)state;
+    if (!HAK_OPT(tiny_use_superslab) || _hak_tiny_keep < NKEPT / 2 * 8 * HAK_UNIT_SIZE || _hak_os_membarrier() != 0)
+        skip(); /* no SuperSlabs, or nothing kept */
+    pthread_t t;
+    void *ran = NULL;
+    assert_int_equal(pthread_create(&t, NULL, yield_thread, NULL), 0);
+    assert_int_equal(pthread_join(t, &ran), 0);
+    if (!ran)
+        skip();
+}
+
 /* Idle units of a SuperSlab still in use are purged after the delay (and
  * at trim), while it serves on; carving there again works as before. */
 static void idle_units_are_purged(void **state)
@@ -1347,6 +1398,7 @@ int main(void)
         cmocka_unit_test(empty_memory_goes_back),
         cmocka_unit_test(empty_slabs_are_reused),
         cmocka_unit_test(emptied_mid_slabs_are_kept),
+        cmocka_unit_test(kept_slabs_yield_to_other_classes),
         cmocka_unit_test(idle_units_are_purged),
         cmocka_unit_test(idle_units_beyond_retain_are_purged),
         cmocka_unit_test(purge_ranges_bridge_clean_gaps),
