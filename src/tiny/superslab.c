@@ -525,6 +525,10 @@ static bool other_empty(struct tiny_heap *h, struct tiny_ss *ss)
 struct tiny_ss *_hak_ss_slab_release(struct tiny_heap *h, struct tiny_slab *s)
 {
     struct tiny_ss *ss = s->ss;
+    /* Read while s's units keep ss mapped: once they go, a SuperSlab of
+     * another heap's may go too (its owner's exit). Only h changes the
+     * owner of a SuperSlab h owns. */
+    bool mine = HAK_PEEK(ss->owner) == h;
     unsigned u = (unsigned)((s->data - ss_base(ss)) >> HAK_UNIT_SHIFT);
     /* A tick early at most: the units may be purged that much sooner. */
     uint64_t bits = units_mask(u, s->units), t = _hak_os_coarse_ns();
@@ -539,7 +543,7 @@ struct tiny_ss *_hak_ss_slab_release(struct tiny_heap *h, struct tiny_slab *s)
         release_unowned(ss); /* unowned and empty: this thread saw it last */
         return NULL;
     }
-    if (!(now & TINY_SS_OWNED) || HAK_PEEK(ss->owner) != h)
+    if (!mine)
         return NULL;
     if (now == TINY_SS_OWNED && other_empty(h, ss)) {
         /* Our own SuperSlab went empty and we already hold an empty one in
