@@ -997,7 +997,7 @@ static void emptied_mid_slabs_are_kept(void **state)
 }
 
 /* A thread whose kept slabs fill its SuperSlab: a slab of another class
- * comes from the units the oldest of them give back, not from another
+ * comes from the units its kept slabs give back, not from another
  * SuperSlab. */
 static void *yield_thread(void *arg)
 {
@@ -1007,13 +1007,14 @@ static void *yield_thread(void *arg)
     const struct tiny_slab *first = tiny_slab_of((uintptr_t)p[0]);
     struct tiny_ss *ss = first->ss;
     unsigned units = first->units;
+    size_t span = tiny_slab_span(first);
     for (unsigned i = 1; i < NKEPT; i++)
         if (tiny_slab_of((uintptr_t)p[i])->ss != ss)
             return NULL; /* a geometry whose slabs do not fit in one SuperSlab */
     struct tiny_heap *h = _hak_thread.tiny.heap;
     unkeep_round(p, 4);
     size_t kept = atomic_load(&h->kept_bytes);
-    assert_true(kept >= (NKEPT / 2 - 2) * (size_t)units * HAK_UNIT_SIZE);
+    assert_true(kept >= (NKEPT / 2 - 2) * span);
     /* A 64 KiB block's slab needs more units than the SuperSlab has left. */
     unsigned c = hak_size_class(MID64);
     assert_true(_hak_tiny_units[c] > HAK_UNITS_PER_CHUNK - 1 - NKEPT / 2 * units);
@@ -1024,9 +1025,9 @@ static void *yield_thread(void *arg)
     memset(q, 5, MID64);
     assert_ptr_equal(tiny_slab_of((uintptr_t)q)->ss, ss);
     size_t left = atomic_load(&h->kept_bytes);
-    assert_true(left < kept && (kept - left) % ((size_t)units * HAK_UNIT_SIZE) == 0);
+    assert_true(left < kept && (kept - left) % span == 0);
 #if HAK_COUNTERS
-    assert_int_equal(GREW(tiny_kept_yield), (kept - left) / ((size_t)units * HAK_UNIT_SIZE));
+    assert_int_equal(GREW(tiny_kept_yield), (kept - left) / span);
     assert_int_equal(CGREW(tiny_refill_empty_slab, c), 1);
     assert_int_equal(CGREW(tiny_refill_new_ss, c), 0);
 #endif
