@@ -29,6 +29,7 @@ static hak_bss_large struct range queue[QMAX], work[QMAX];
 static unsigned q_count;
 static size_t q_bytes;
 static uint64_t q_oldest; /* when the oldest queued range came in */
+static uint64_t q_total;  /* ranges ever queued: a pass sees whether it queued any */
 
 static hak_decay_fn decays[4];
 static unsigned ndecays;
@@ -82,6 +83,7 @@ void _hak_purge_queue(void *addr, size_t len, bool unmap, hak_purge_done_fn done
     }
     queue[q_count++] = (struct range){ addr, len, done, arg, unmap };
     q_bytes += len;
+    q_total++;
     if (!q_oldest)
         q_oldest = _hak_os_now_ns();
     bool full = q_count >= (unsigned)HAK_OPT(madvise_max_ranges) || q_bytes >= (size_t)HAK_OPT(madvise_flush_bytes);
@@ -157,10 +159,18 @@ static uint64_t earliest(uint64_t a, uint64_t b) { return !a ? b : !b ? a : a < 
 uint64_t _hak_purge_tick(uint64_t now)
 {
     uint64_t next = 0;
+    hak_lock(&q_lock);
+    uint64_t seen = q_total;
+    hak_unlock(&q_lock);
     for (unsigned i = 0; i < ndecays; i++)
         next = earliest(next, decays[i](now));
+    /* What the decay functions queued was unused for the delay already: it
+     * goes out now, with whatever else waits (one batch). Left queued, it
+     * would wait up to another delay, resident and out of its owner's
+     * reach: an empty SuperSlab out of the cache (a thread that needs one
+     * then maps a new SuperSlab), a claimed unit, an arena run. */
     hak_lock(&q_lock);
-    uint64_t due = q_count ? q_oldest + _hak_purge_delay_ns() : 0;
+    uint64_t due = !q_count ? 0 : q_total != seen ? now : q_oldest + _hak_purge_delay_ns();
     hak_unlock(&q_lock);
     if (due && due <= now) {
         _hak_purge_flush();

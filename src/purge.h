@@ -46,7 +46,8 @@ bool _hak_purge_purge_zeroes(void);
 
 /* A subsystem that keeps freed memory resident for reuse registers a decay
  * function: given the time, it queues what has been unused for the delay
- * and returns when it next has something due (0: nothing kept). */
+ * (the tick flushes it) and returns when it next has something due (0:
+ * nothing kept). */
 typedef uint64_t (*hak_decay_fn)(uint64_t now_ns);
 void _hak_purge_register_decay(hak_decay_fn fn);
 
@@ -69,8 +70,9 @@ void _hak_purge_start_pending(void);
  * left for them stays resident for as long as the process idles. */
 bool _hak_purge_idle_passes(void);
 
-/* One pass of the purger: every decay function, and the queue if its oldest
- * range is due. Returns the next deadline, 0 if nothing is pending. */
+/* One pass of the purger: every decay function, and the queue if they
+ * queued anything or its oldest range is due. Returns the next deadline, 0
+ * if nothing is pending. */
 uint64_t _hak_purge_tick(uint64_t now_ns);
 
 /* Tests drive _hak_purge_tick themselves: no thread is started after this;

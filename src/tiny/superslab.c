@@ -281,9 +281,9 @@ static uint64_t units_due(uint64_t now, uint64_t delay)
 
 /* Free units of SuperSlabs in use, unused since before units_due's time,
  * are claimed (so no heap carves them meanwhile) and queued for a purge, a
- * run at a time; returns when the next one falls due (0: none waits), an
- * eighth of the delay at the latest while any is idle or the budget was
- * exceeded. */
+ * run at a time (the purger's tick flushes them: see _hak_purge_tick);
+ * returns when the next one falls due (0: none waits), an eighth of the
+ * delay at the latest while any is idle or the budget was exceeded. */
 #define UNITS_PER_PASS 64 /* SuperSlabs claimed from per pass; the rest wait for the next */
 static uint64_t units_decay(uint64_t now, uint64_t delay)
 {
@@ -342,10 +342,6 @@ static uint64_t units_decay(uint64_t now, uint64_t delay)
                             false, units_purged, claimed[i].ss);
         }
     }
-    /* The pass's ranges go out together now: queued, the units would stay
-     * claimed, out of every heap's reach, until the queue's own flush. */
-    if (n)
-        _hak_purge_flush();
     return next;
 }
 

@@ -216,6 +216,18 @@ static void arena_retention_and_decay(void **state)
     _hak_purge_flush();
     assert_int_equal(advises, 1);
     assert_int_equal(dirty_now(), 0);
+    /* The purger's tick sends what its decay passes queued at once, though
+     * the queue is neither full nor older than the delay. */
+    p = hak_malloc(1 * MiB);
+    memset(p, 3, 1 * MiB);
+    t0 = fake_now;
+    hak_free(p);
+    assert_int_equal(dirty_now(), 1 * MiB);
+    advises = 0;
+    fake_now = t0 + 1000 * MS;
+    _hak_purge_tick(fake_now);
+    assert_true(was_advised(p));
+    assert_int_equal(dirty_now(), 0);
     /* Purged with MADV_DONTNEED, the run reads as zero: calloc skips the
      * memset and must still return zeroes. */
     char *z = hak_calloc(1, 1 * MiB);

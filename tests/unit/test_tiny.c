@@ -769,7 +769,10 @@ static void *mid_churn(void *arg)
 }
 
 /* Empty slabs wait in a cache in either slab source, so the next thread
- * maps nothing; trimming (or, for fallback slabs, the decay) unmaps them. */
+ * maps nothing; trimming (or, for fallback slabs, the decay) unmaps them.
+ * Empty SuperSlabs the decay purges are back in the cache when the pass
+ * ends (a purge left queued would keep them from the next thread), and
+ * serve that thread without a mapping. */
 static void empty_slabs_are_reused(void **state)
 {
     (void)state;
@@ -786,13 +789,24 @@ static void empty_slabs_are_reused(void **state)
         assert_true(GGREW(tiny_fallback_reuse) >= 1);
     }
 #endif
+    uint64_t now = _hak_os_now_ns();
     if (!HAK_OPT(tiny_use_superslab)) {
-        uint64_t now = _hak_os_now_ns();
-        _hak_tiny_decay(now); /* not unused for the delay yet: kept */
+        _hak_purge_tick(now); /* not unused for the delay yet: kept */
         assert_true(_hak_tiny_cached_bytes() > 0);
-        _hak_tiny_decay(now + _hak_purge_delay_ns() + 1);
+        _hak_purge_tick(now + _hak_purge_delay_ns() + 1);
         assert_int_equal(_hak_tiny_cached_bytes(), 0);
         run_thread(mid_churn, NULL);
+    } else {
+        size_t cached = _hak_tiny_cached_bytes();
+        snap(&before);
+        _hak_purge_tick(now + _hak_purge_delay_ns() + 1);
+        assert_int_equal(_hak_tiny_cached_bytes(), cached);
+        run_thread(mid_churn, NULL);
+        snap(&after);
+#if HAK_COUNTERS
+        assert_true(GGREW(tiny_ss_purge) >= 1);
+        assert_int_equal(GGREW(tiny_ss_map), 0);
+#endif
     }
     hak_trim();
     assert_int_equal(_hak_tiny_cached_bytes(), 0);
@@ -944,10 +958,10 @@ static void *keep_thread(void *arg)
     unkeep_round(p, 2);
     assert_int_equal(kept_of(slab), kept);
     uint64_t now = _hak_os_coarse_ns(); /* the clock of kept_at: not behind it */
-    _hak_tiny_decay(now);
+    _hak_purge_tick(now);
     assert_int_equal(atomic_load(&h->kept_resident), kept);
     snap(&before);
-    _hak_tiny_decay(now + _hak_purge_delay_ns() + 1);
+    _hak_purge_tick(now + _hak_purge_delay_ns() + 1);
     snap(&after);
     assert_int_equal(atomic_load(&h->kept_resident), 0);
     assert_int_equal(atomic_load(&h->kept_bytes), kept * span);
@@ -1066,7 +1080,7 @@ static void idle_units_are_purged(void **state)
         hak_free(p[i]);
     snap(&before);
     uint64_t now = _hak_os_now_ns();
-    _hak_tiny_decay(now + _hak_purge_delay_ns() + 1);
+    _hak_purge_tick(now + _hak_purge_delay_ns() + 1);
     _hak_purge_flush();
     snap(&after);
 #if HAK_COUNTERS
@@ -1117,7 +1131,7 @@ static void idle_units_beyond_retain_are_purged(void **state)
     (void)state;
     if (!HAK_OPT(tiny_use_superslab))
         skip();
-    _hak_tiny_decay(_hak_os_now_ns() + _hak_purge_delay_ns() + 1); /* no idle units from earlier tests */
+    _hak_purge_tick(_hak_os_now_ns() + _hak_purge_delay_ns() + 1); /* no idle units from earlier tests */
     _hak_purge_flush();
     void *kept[73];
     run_thread(idle_beyond_retain, kept);
@@ -1130,7 +1144,7 @@ static void idle_units_beyond_retain_are_purged(void **state)
     size_t keep = (size_t)HAK_OPT(tiny_retain) >> HAK_UNIT_SHIFT;
     if (idle <= keep + 8)
         skip(); /* a setting that keeps them all */
-    _hak_tiny_decay(_hak_os_now_ns()); /* long before the delay */
+    _hak_purge_tick(_hak_os_now_ns()); /* long before the delay */
     _hak_purge_flush();
     /* Whoever purged them, this pass or the purger thread's, what is left
      * idle in these SuperSlabs is within the budget (8: an eighth of 64
@@ -1218,8 +1232,8 @@ static void idle_heap_is_drained(void **state)
         hak_free(o.blocks[i]);
     snap(&before);
     uint64_t now = _hak_os_now_ns();
-    _hak_tiny_decay(now); /* the owner is seen idle from here (or earlier, by the purger thread) */
-    _hak_tiny_decay(now + _hak_purge_delay_ns() + 1);
+    _hak_purge_tick(now); /* the owner is seen idle from here (or earlier, by the purger thread) */
+    _hak_purge_tick(now + _hak_purge_delay_ns() + 1);
     snap(&after);
     /* Whoever drained it, this pass or the purger thread's: */
     assert_int_equal(first->used, 0);
@@ -1323,7 +1337,7 @@ static void claims_race_the_owner(void **state)
     uint64_t now = _hak_os_now_ns(), passes = 0;
     while (!atomic_load(&claim_done)) {
         now += _hak_purge_delay_ns() + 1;
-        _hak_tiny_decay(now);
+        _hak_purge_tick(now);
         if (++passes % 1024 == 0)
             sched_yield(); /* where threads take turns (valgrind), the others' */
     }
