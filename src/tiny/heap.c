@@ -19,7 +19,11 @@
 static HAK_LOCK_DEFINE(reg_lock, HAK_RANK_TINY_REGISTRY);
 static struct tiny_heap *reg_head;
 static struct tiny_heap *heap_pool;
-hak_bss_large struct tiny_ucache _hak_tiny_ucache_none;
+struct tiny_slab _hak_tiny_slab_none;
+const struct tiny_ucache _hak_tiny_ucache_none = { .slab = { [0 ... TINY_UCACHE - 1] = &_hak_tiny_slab_none } };
+
+/* Empties the unit cache of h, this thread's heap (or a new one). */
+static void ucache_clear(struct tiny_heap *h) { h->uc = _hak_tiny_ucache_none; }
 
 _Static_assert(sizeof(struct tiny_heap) <= HAK_META_MAX, "a heap is a metadata record");
 
@@ -55,8 +59,8 @@ struct tiny_heap *_hak_tiny_heap_create(void)
         struct tiny_slab *pending = atomic_load(&h->notify);
         memset(h, 0, offsetof(struct tiny_heap, cctr));
         atomic_store(&h->notify, pending);
-    } else {
-        h = _hak_meta_alloc(sizeof *h);
+    } else if ((h = _hak_meta_alloc(sizeof *h)) != NULL) {
+        ucache_clear(h); /* a pooled heap's was cleared by its exit */
     }
     if (!h) {
         hak_unlock(&reg_lock);
@@ -171,17 +175,13 @@ static bool slab_releasable(struct tiny_slab *s)
            atomic_load_explicit(&s->remote_busy, memory_order_acquire) == 0;
 }
 
-/* Empties the unit cache of h, this thread's heap (its keys: an entry
- * without one is never read). */
-static void ucache_clear(struct tiny_heap *h) { memset(h->uc.key, 0, sizeof h->uc.key); }
-
 /* Removes s's units from the unit cache of h, this thread's heap. */
 static void ucache_forget(struct tiny_heap *h, const struct tiny_slab *s)
 {
     uintptr_t u0 = s->data >> HAK_UNIT_SHIFT;
     for (uintptr_t u = u0; u < u0 + s->units; u++)
-        if (h->uc.key[TINY_UCACHE_SLOT(u)] == u + 1)
-            h->uc.key[TINY_UCACHE_SLOT(u)] = 0;
+        if (h->uc.slab[TINY_UCACHE_SLOT(u)] == s)
+            h->uc.slab[TINY_UCACHE_SLOT(u)] = &_hak_tiny_slab_none;
 }
 
 /* Returns s's SuperSlab while it is still h's, else NULL (see

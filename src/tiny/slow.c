@@ -475,9 +475,7 @@ static bool confirm_double_free(struct tiny_tls *t, struct tiny_heap *h, struct 
 /* Caches the unit of address a as slab s's: s is this thread's, h its heap. */
 static inline void ucache_fill(struct tiny_heap *h, uintptr_t a, struct tiny_slab *s)
 {
-    uintptr_t u = a >> HAK_UNIT_SHIFT;
-    h->uc.key[TINY_UCACHE_SLOT(u)] = u + 1;
-    h->uc.slab[TINY_UCACHE_SLOT(u)] = s;
+    h->uc.slab[TINY_UCACHE_SLOT(a >> HAK_UNIT_SHIFT)] = s;
 }
 
 void _hak_tiny_free_null(void)

@@ -144,18 +144,18 @@ void _hak_tiny_free_slow(void *p, struct tiny_slab *s, const char *fn);
  * whose TLS list is full (every free of a mid class: their lists hold two). */
 void _hak_tiny_free_full(void *p, struct tiny_slab *s, const char *fn);
 
-/* A free of p into s, known to be this thread's slab: onto the TLS list if
- * p is a block start not marked free and the list has room, else out of
- * line. */
-hak_inline void tiny_free_to(struct tiny_tls *t, struct tiny_slab *s, void *p, const char *fn)
+/* Whether p is a block start of s not marked free (mark: p's free mark).
+ * p's second word is read only when p is a block start. */
+hak_inline bool tiny_free_ok(const struct tiny_slab *s, void *p, uintptr_t mark)
 {
-    uintptr_t a = (uintptr_t)p;
+    return tiny_is_block_off((uintptr_t)p - s->data, s) && ((uintptr_t *)p)[1] != mark;
+}
+
+/* p, a block start of s (this thread's slab) not marked free, onto the TLS
+ * list if it has room, else out of line. */
+hak_inline void tiny_free_push(struct tiny_tls *t, struct tiny_slab *s, void *p, uintptr_t mark, const char *fn)
+{
     size_t c = s->cls;
-    uintptr_t mark = t->key ^ a;
-    if (hak_unlikely(!tiny_is_block_off(a - s->data, s) || ((uintptr_t *)p)[1] == mark)) {
-        _hak_tiny_free_slow(p, s, fn);
-        return;
-    }
     if (hak_unlikely(t->room[c] == 0)) {
         _hak_tiny_free_full(p, s, fn);
         return;
@@ -170,28 +170,40 @@ hak_inline void tiny_free_to(struct tiny_tls *t, struct tiny_slab *s, void *p, c
     HAK_CTR_INC(free, tls_sll);
 }
 
-/* free fast path: p's unit is in the unit cache (a slab this thread owns).
+/* A free of p into s, known to be this thread's slab. */
+hak_inline void tiny_free_to(struct tiny_tls *t, struct tiny_slab *s, void *p, const char *fn)
+{
+    uintptr_t mark = t->key ^ (uintptr_t)p;
+    if (hak_unlikely(!tiny_free_ok(s, p, mark))) {
+        _hak_tiny_free_slow(p, s, fn);
+        return;
+    }
+    tiny_free_push(t, s, p, mark, fn);
+}
+
+/* free fast path: p is a block start of the slab in its unit's slot of the
+ * unit cache (a slab this thread owns), not marked free. Otherwise p is
+ * looked up: a miss, a pointer that is not a block start, a double free.
  * false only for a pointer outside every slab (the slow path sorts it out).
  * NULL always misses (no slab is at unit 0) and ends there, counted:
  * glibc frees NULL a dozen times and more in every thread's exit. */
 hak_inline bool tiny_free_fast(void *p, const char *fn)
 {
     struct tiny_tls *t = &_hak_thread.tiny;
-    uintptr_t u = (uintptr_t)p >> HAK_UNIT_SHIFT;
-    unsigned i = TINY_UCACHE_SLOT(u);
-    const struct tiny_ucache *uc = t->uc;
-    if (hak_unlikely(uc->key[i] != u + 1)) {
+    struct tiny_slab *s = t->uc->slab[TINY_UCACHE_SLOT((uintptr_t)p >> HAK_UNIT_SHIFT)];
+    uintptr_t mark = t->key ^ (uintptr_t)p;
+    if (hak_unlikely(!tiny_free_ok(s, p, mark))) {
         if (hak_unlikely(!p)) {
             _hak_tiny_free_null();
             return true;
         }
-        struct tiny_slab *s = tiny_slab_of((uintptr_t)p);
+        s = tiny_slab_of((uintptr_t)p);
         if (hak_unlikely(!s))
             return false;
         _hak_tiny_free_miss(p, s, fn);
         return true;
     }
-    tiny_free_to(t, uc->slab[i], p, fn);
+    tiny_free_push(t, s, p, mark, fn);
     return true;
 }
 

@@ -6,15 +6,19 @@
 #include "sizeclass.h"
 
 struct tiny_heap;
+struct tiny_slab;
 
 enum { TINY_THREAD_NEW, TINY_THREAD_LIVE, TINY_THREAD_EXITED };
 
 /* The unit cache: a direct-mapped map from a 64 KiB unit (address >> 16,
- * stored plus one so that 0 is empty) to the slab there, holding only slabs
- * this thread owns. A hit lets free skip the chunk map and the owner check;
- * entries go in on a slow-path local free and out when the thread gives the
- * slab up (release, exit). It lives in the thread's heap, not in TLS: 4 KiB
- * more of TLS to clear cost every new thread a page fault or two. */
+ * its low bits the slot) to a slab this thread owns, or to a record that
+ * holds no block (_hak_tiny_slab_none). No key: free's block-start test of
+ * the address against the slot's slab is true only for a block of that
+ * slab, so it is the hit test too (one cache line and a compare fewer). A
+ * hit lets free skip the chunk map and the owner check; entries go in on a
+ * slow-path local free and out when the thread gives the slab up (release,
+ * exit). It lives in the thread's heap, not in TLS: 2 KiB more of TLS to
+ * clear would cost every new thread a page fault. */
 #define TINY_UCACHE 256
 /* The unit number's low bits: the units of 8 adjacent SuperSlabs (16 MiB)
  * never collide, and the kernel maps a thread's SuperSlabs next to each
@@ -22,12 +26,14 @@ enum { TINY_THREAD_NEW, TINY_THREAD_LIVE, TINY_THREAD_EXITED };
 #define TINY_UCACHE_SLOT(u) ((unsigned)(u) & (TINY_UCACHE - 1))
 
 struct tiny_ucache {
-    uintptr_t key[TINY_UCACHE];
     struct tiny_slab *slab[TINY_UCACHE];
 };
 
+/* A slab record that holds no block (capacity 0), never written: an empty
+ * slot's. */
+extern struct tiny_slab _hak_tiny_slab_none;
 /* The cache of a thread without a heap: empty, never written. */
-extern struct tiny_ucache _hak_tiny_ucache_none;
+extern const struct tiny_ucache _hak_tiny_ucache_none;
 
 /* A thread's free lists, one per class (the TLS SLL): LIFO, bounded, as
  * parallel arrays so that each access is one %fs-relative operand. */
