@@ -49,11 +49,14 @@ hak_unused static uint64_t sum(const uint64_t *v, unsigned n)
 /* The same for a process-wide counter. */
 #define GGREW(field) (atomic_load(&gafter.field) - atomic_load(&gbefore.field))
 
-static void run_thread(void *(*fn)(void *), void *arg)
+/* Runs fn(arg) on a new thread; returns what it returned. */
+static void *run_thread(void *(*fn)(void *), void *arg)
 {
     pthread_t t;
+    void *ret = NULL;
     assert_int_equal(pthread_create(&t, NULL, fn, arg), 0);
-    assert_int_equal(pthread_join(t, NULL), 0);
+    assert_int_equal(pthread_join(t, &ret), 0);
+    return ret;
 }
 
 /* ---------------------------------------------------------------- geometry */
@@ -1054,11 +1057,7 @@ static void kept_slabs_yield_to_other_classes(void **state)
     (void)state;
     if (!HAK_OPT(tiny_use_superslab) || _hak_tiny_keep < NKEPT / 2 * 8 * HAK_UNIT_SIZE || _hak_os_membarrier() != 0)
         skip(); /* no SuperSlabs, or nothing kept */
-    pthread_t t;
-    void *ran = NULL;
-    assert_int_equal(pthread_create(&t, NULL, yield_thread, NULL), 0);
-    assert_int_equal(pthread_join(t, &ran), 0);
-    if (!ran)
+    if (!run_thread(yield_thread, NULL))
         skip();
 }
 
