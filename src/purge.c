@@ -29,7 +29,7 @@ static hak_bss_large struct range queue[QMAX], work[QMAX];
 static unsigned q_count;
 static size_t q_bytes;
 static uint64_t q_oldest; /* when the oldest queued range came in */
-static uint64_t q_total;  /* ranges ever queued: a pass sees whether it queued any */
+static _Atomic uint64_t q_total; /* ranges ever queued (written under q_lock): a pass sees whether it queued any */
 
 static hak_decay_fn decays[4];
 static unsigned ndecays;
@@ -83,7 +83,7 @@ void _hak_purge_queue(void *addr, size_t len, bool unmap, hak_purge_done_fn done
     }
     queue[q_count++] = (struct range){ addr, len, done, arg, unmap };
     q_bytes += len;
-    q_total++;
+    atomic_store_explicit(&q_total, atomic_load_explicit(&q_total, memory_order_relaxed) + 1, memory_order_relaxed);
     if (!q_oldest)
         q_oldest = _hak_os_now_ns();
     bool full = q_count >= (unsigned)HAK_OPT(madvise_max_ranges) || q_bytes >= (size_t)HAK_OPT(madvise_flush_bytes);
@@ -159,9 +159,7 @@ static uint64_t earliest(uint64_t a, uint64_t b) { return !a ? b : !b ? a : a < 
 uint64_t _hak_purge_tick(uint64_t now)
 {
     uint64_t next = 0;
-    hak_lock(&q_lock);
-    uint64_t seen = q_total;
-    hak_unlock(&q_lock);
+    uint64_t seen = atomic_load_explicit(&q_total, memory_order_relaxed);
     for (unsigned i = 0; i < ndecays; i++)
         next = earliest(next, decays[i](now));
     /* What the decay functions queued was unused for the delay already: it
@@ -170,7 +168,7 @@ uint64_t _hak_purge_tick(uint64_t now)
      * reach: an empty SuperSlab out of the cache (a thread that needs one
      * then maps a new SuperSlab), a claimed unit, an arena run. */
     hak_lock(&q_lock);
-    uint64_t due = !q_count ? 0 : q_total != seen ? now : q_oldest + _hak_purge_delay_ns();
+    uint64_t due = !q_count ? 0 : atomic_load_explicit(&q_total, memory_order_relaxed) != seen ? now : q_oldest + _hak_purge_delay_ns();
     hak_unlock(&q_lock);
     if (due && due <= now) {
         _hak_purge_flush();

@@ -499,7 +499,7 @@ void _hak_tiny_free_miss(void *p, struct tiny_slab *s, const char *fn)
     }
     /* Another heap's slab, a block start not marked free, check mode off:
      * the slow path would come to the same push. */
-    if (owner && !_hak_check_on && tiny_is_block_off(a - s->data, s) && ((uintptr_t *)p)[1] != tiny_mark(a)) {
+    if (owner && !_hak_check_on && tiny_free_ok(s, p, tiny_mark(a))) {
         if (hak_unlikely(!_hak_thread.armed))
             _hak_thread_arm(); /* as in _hak_tiny_free_slow: this thread's counters join the totals at its exit */
         _hak_tiny_remote_push(s, p);
