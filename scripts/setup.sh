@@ -4,7 +4,7 @@
 set -eu
 packages="autoconf automake libtool pkg-config make gcc g++ libc6-dev
 libinih-dev libcmocka-dev dpkg-dev
-python3 git strace procps gnuplot-nox
+python3 git strace procps gdb gnuplot-nox
 valgrind clang libclang-rt-14-dev
 libmimalloc2.0 libjemalloc2 libtcmalloc-minimal4
 redis-server redis-tools sqlite3 stress-ng libpython3.11-testsuite"

@@ -20,7 +20,8 @@ if [ "${1:-}" = "--one" ]; then
         esac
         echo "--- $p: $t $args" >>"$log"
         start=$(date +%s)
-        if HAKMEM_PROFILE=$p LD_PRELOAD=$HAKMEM_LIBRARY timeout 600 $cmd $args >>"$log" 2>&1; then
+        # shellcheck disable=SC2086 # $cmd and $args split into words
+        if sh "$srcdir/tests/watch.sh" 600 env HAKMEM_PROFILE=$p LD_PRELOAD=$HAKMEM_LIBRARY $cmd $args >>"$log" 2>&1; then
             echo "PASS: [$p] $t ($(( $(date +%s) - start )) s)"
         else
             echo "FAIL: [$p] $t (exit $?; log: $log)"
@@ -37,6 +38,6 @@ mkdir -p "$builddir/tests/profiles.d"
 printf '%s\n' $profiles | xargs -P 2 -n 1 sh "$0" --one
 status=$?
 [ $status = 0 ] || for f in "$builddir"/tests/profiles.d/*.log; do
-    grep -q . "$f" && { echo "==== $f"; tail -60 "$f"; }
+    grep -q . "$f" && { echo "==== $f"; tail -150 "$f"; }
 done
 exit $status

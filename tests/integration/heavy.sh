@@ -3,18 +3,20 @@
 #
 # Needs builddir and HAKMEM_LIBRARY (set by the make check harness).
 set -u
-: "${builddir:?}" "${HAKMEM_LIBRARY:?}"
+: "${builddir:?}" "${srcdir:?}" "${HAKMEM_LIBRARY:?}"
 status=0
 log=$(mktemp "${TMPDIR:-/tmp}/hakmem-heavy.XXXXXX") || exit 1
 trap 'rm -f "$log"' EXIT
 
-# run NAME [args]: exit 0 and no hakmem message is a pass. The timeout is
-# a last resort: fork_deadlock reports its own hangs as failures.
+# run NAME [args]: exit 0 and no hakmem message is a pass. The time limit
+# is a last resort (fork_deadlock reports its own hangs as failures); when
+# it ends a run, watch.sh shows where each thread waited.
 run() {
     t=$1
     shift
     start=$(date +%s)
-    HAKMEM_PROFILE=baseline LD_PRELOAD="$HAKMEM_LIBRARY" timeout 900 "$builddir/tests/integration/$t" "$@" >"$log" 2>&1
+    sh "$srcdir/tests/watch.sh" 900 env HAKMEM_PROFILE=baseline LD_PRELOAD="$HAKMEM_LIBRARY" \
+        "$builddir/tests/integration/$t" "$@" >"$log" 2>&1
     rc=$?
     cat "$log"
     if [ $rc -eq 0 ] && ! grep -q '^hakmem: ' "$log"; then

@@ -5,7 +5,7 @@
 # encoded links pass through remote frees, thread exit and fork. The bugs
 # the modes catch are in hardening.c; here nothing may be reported.
 set -u
-: "${builddir:?}" "${HAKMEM_LIBRARY:?}"
+: "${builddir:?}" "${srcdir:?}" "${HAKMEM_LIBRARY:?}"
 status=0
 log=$(mktemp "${TMPDIR:-/tmp}/hakmem-modes.XXXXXX") || exit 1
 trap 'rm -f "$log"' EXIT
@@ -14,12 +14,12 @@ run() { # settings (NAME=value,...), then the command
     set_=$1
     shift
     # shellcheck disable=SC2046 # the settings split at commas into words
-    if env $(echo "$set_" | tr , ' ') LD_PRELOAD="$HAKMEM_LIBRARY" timeout 300 "$@" >"$log" 2>&1 &&
+    if sh "$srcdir/tests/watch.sh" 300 env $(echo "$set_" | tr , ' ') LD_PRELOAD="$HAKMEM_LIBRARY" "$@" >"$log" 2>&1 &&
         ! grep -q '^hakmem: ' "$log"; then
         echo "ok - [$set_] $*"
     else
         echo "not ok - [$set_] $*"
-        tail -40 "$log"
+        tail -150 "$log"
         status=1
     fi
 }

@@ -1,0 +1,33 @@
+#!/bin/sh
+# watch-self.sh — tests/watch.sh itself: a command's status passes through, and a hung process tree (a parent with a thread and a child that wait for ever) is reported thread by thread and killed at the limit.
+set -u
+: "${srcdir:?}"
+status=0
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/hakmem-watch.XXXXXX") || exit 1
+trap 'rm -rf "$tmp"' EXIT
+
+sh "$srcdir/tests/watch.sh" 10 sh -c 'exit 3'
+rc=$?
+if [ $rc -eq 3 ]; then echo "ok - the command's status passes through"; else echo "not ok - status $rc, not 3"; status=1; fi
+
+# A shell whose child sleeps: the tree below the command is reported too.
+start=$(date +%s)
+sh "$srcdir/tests/watch.sh" 2 sh -c 'sleep 300 & sleep 301; wait' 2>"$tmp/err"
+rc=$?
+took=$(( $(date +%s) - start ))
+if [ $rc -ne 0 ] && [ $took -lt 60 ] && grep -q 'still running after 2 s' "$tmp/err" &&
+    grep -q 'process .*sleep 300' "$tmp/err" && grep -q 'process .*sleep 301' "$tmp/err" &&
+    grep -q '^  thread .* state S' "$tmp/err"; then
+    echo "ok - a hang is reported and killed at its limit (status $rc, $took s)"
+else
+    echo "not ok - hang: status $rc, $took s; report:"
+    cat "$tmp/err"
+    status=1
+fi
+if pgrep -f 'sleep 30[01]$' >/dev/null; then
+    echo "not ok - the hung processes outlived the limit"
+    status=1
+else
+    echo "ok - nothing of the hung tree is left"
+fi
+exit $status
