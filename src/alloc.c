@@ -228,7 +228,7 @@ void *_hak_calloc(size_t count, size_t size, uintptr_t site)
 void *_hak_realloc(void *p, size_t n, uintptr_t site, const char *fn)
 {
     if (!p)
-        return _hak_malloc_slow(n, site);
+        return hak_malloc_inline(n, site);
     if (n == 0 && HAK_OPT(realloc_zero) == HAK_REALLOC_ZERO_FREE) {
         hak_free_inline(p, fn);
         return NULL;
@@ -258,7 +258,7 @@ void *_hak_realloc(void *p, size_t n, uintptr_t site, const char *fn)
     }
     if (in_place)
         return p;
-    void *q = _hak_malloc_slow(n ? n : 1, site);
+    void *q = hak_malloc_inline(n ? n : 1, site);
     if (!q)
         return NULL;
     memcpy(q, p, n < old ? n : old);
@@ -268,8 +268,8 @@ void *_hak_realloc(void *p, size_t n, uintptr_t site, const char *fn)
 
 void *_hak_memalign(size_t align, size_t n, uintptr_t site)
 {
-    if (align <= 16)
-        return _hak_malloc_slow(n, site);
+    if (align <= 16) /* every block is 16-aligned: malloc's own path, inline pop first */
+        return hak_malloc_inline(n, site);
     if (hak_unlikely(!hak_ready()))
         return bootstrap_alloc(n, align);
     if (hak_unlikely(n > PTRDIFF_MAX || align > PTRDIFF_MAX)) {
