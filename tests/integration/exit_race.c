@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "../api.h"
+#include "../hang.h"
 
 extern char **environ;
 
@@ -112,6 +113,7 @@ int main(int argc, char **argv)
         while ((w = waitpid(pid, &st, WNOHANG)) == 0 && time(NULL) - start < HANG_S)
             usleep(1000);
         if (w == 0) {
+            hang_report(pid);
             kill(pid, SIGKILL);
             waitpid(pid, &st, 0);
             fprintf(stderr, "exit_race: run %u hung\n", r);

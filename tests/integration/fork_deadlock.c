@@ -16,6 +16,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../hang.h"
+
 enum { NFORKERS = 4, NREADERS = 8, NLINES = 64 };
 /* A round that outlives its time by this much is stuck. */
 #define HANG_GRACE_S 30
@@ -182,6 +184,7 @@ static int run_round(unsigned seconds)
             break;
         check(r == 0 || errno == EINTR, "waitpid: %s", strerror(errno));
         if (now_s() > deadline) {
+            hang_report(pid);
             kill(-pid, SIGKILL);
             waitpid(pid, &st, 0);
             return 2;

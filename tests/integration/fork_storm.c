@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "../api.h"
+#include "../hang.h"
 
 #define KiB ((size_t)1024)
 #define MiB (KiB * 1024)
@@ -132,6 +133,7 @@ static pid_t wait_bounded(pid_t pid, int *st)
     while ((r = waitpid(pid, st, WNOHANG)) == 0 && time(NULL) - start < HANG_S)
         usleep(1000);
     if (r == 0) {
+        hang_report(pid);
         kill(pid, SIGKILL);
         waitpid(pid, st, 0);
     }

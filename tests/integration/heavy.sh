@@ -1,7 +1,7 @@
 #!/bin/sh
 # heavy.sh — the long hard-condition tests, run once under the baseline profile (scripts/test.sh) rather than under every profile: fork against stdio and malloc locks for 20 rounds of 5 s (fork_deadlock, with its own watchdog), fork storms and signal-handler forks at length (fork_storm), 500 exits racing the purger (exit_race), and 12,000 short-lived threads (thread_exit).
 #
-# Needs builddir and HAKMEM_LIBRARY (set by the make check harness).
+# Needs builddir, srcdir and HAKMEM_LIBRARY (set by the make check harness).
 set -u
 : "${builddir:?}" "${srcdir:?}" "${HAKMEM_LIBRARY:?}"
 status=0
