@@ -283,9 +283,8 @@ void *_hak_memalign(size_t align, size_t n, uintptr_t site)
         /* Power-of-two classes are naturally aligned: slabs start on 64 KiB. */
         size_t pow = (size_t)1 << (64 - __builtin_clzll((unsigned long long)(m - 1)));
         if (pow <= _hak_mid_max) {
-            unsigned c = hak_size_class(pow);
-            void *p = tiny_alloc_class_fast(c); /* the class's TLS list first (the size is sampled above) */
-            if (!p && !(p = _hak_tiny_alloc(c, n, pow)))
+            void *p = tiny_alloc_class(hak_size_class(pow), n, pow);
+            if (!p)
                 HAK_CTR_INC(early_return, oom);
             return p;
         }

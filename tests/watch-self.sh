@@ -1,5 +1,5 @@
 #!/bin/sh
-# watch-self.sh — tests/watch.sh itself: a command's status passes through, and a hung process tree (a parent with a thread and a child that wait for ever) is reported thread by thread and killed at the limit.
+# watch-self.sh — tests/watch.sh itself: a command's status passes through, a hung process tree (a parent with a thread and a child that wait for ever) is reported thread by thread and killed at the limit, and --report reports a tree without killing it.
 set -u
 : "${srcdir:?}"
 status=0
@@ -24,6 +24,21 @@ else
     cat "$tmp/err"
     status=1
 fi
+# --report alone: the tree is reported and left running.
+sh -c 'sleep 302 & sleep 303; wait' &
+tree=$!
+sleep 1
+sh "$srcdir/tests/watch.sh" --report "$tree" 2>"$tmp/report"
+if grep -q 'process .*sleep 302' "$tmp/report" && grep -q 'process .*sleep 303' "$tmp/report" &&
+    kill -0 "$tree" 2>/dev/null; then
+    echo "ok - --report reports a process tree and leaves it running"
+else
+    echo "not ok - --report; report:"
+    cat "$tmp/report"
+    status=1
+fi
+pkill -f 'sleep 30[23]$'
+wait "$tree" 2>/dev/null
 if pgrep -f 'sleep 30[01]$' >/dev/null; then
     echo "not ok - the hung processes outlived the limit"
     status=1

@@ -5,11 +5,10 @@
 # Exits with the command's status: 137 (SIGKILL) if the limit ended it. The
 # report goes to stderr. Its own tools run without LD_PRELOAD: put the
 # preload in the command (env LD_PRELOAD=... program), not in front of this.
+#   watch.sh --report PID
+# Only the report, on process PID and the tree below it (tests/hang.h: a
+# test that finds its child hung runs this before it kills the child).
 set -u
-limit=$1
-shift
-"$@" &
-pid=$!
 
 descendants() { # pid: its children, their children, ...
     for c in $(pgrep -P "$1"); do
@@ -36,6 +35,24 @@ show() {
     fi
 }
 
+# Reports process $1 and its descendants.
+report() {
+    n=0
+    for p in $1 $(descendants "$1"); do
+        n=$((n + 1))
+        show "$p" "$n"
+    done
+}
+
+if [ "$1" = --report ]; then
+    report "$2" >&2
+    exit 0
+fi
+
+limit=$1
+shift
+"$@" &
+pid=$!
 (
     i=0
     while [ "$i" -lt "$limit" ]; do
@@ -46,11 +63,7 @@ show() {
     trap '' TERM # the command's end must not cut its tree's killing short
     all="$pid $(descendants "$pid")"
     echo "watch.sh: still running after $limit s, killed: $*"
-    n=0
-    for p in $all; do
-        n=$((n + 1))
-        show "$p" "$n"
-    done
+    report "$pid"
     # shellcheck disable=SC2086 # the pids split into words
     kill -9 $all 2>/dev/null
 ) >&2 &

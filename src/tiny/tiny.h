@@ -218,6 +218,14 @@ void _hak_tiny_init(void);
  * bytes. NULL with errno = ENOMEM when memory is exhausted. */
 void *_hak_tiny_alloc(unsigned c, size_t n, size_t align);
 
+/* _hak_tiny_alloc with its TLS list pop inline, for an entry that knows the
+ * class (a list is empty in check mode, so the checks still run). */
+hak_inline void *tiny_alloc_class(unsigned c, size_t n, size_t align)
+{
+    void *b = tiny_alloc_class_fast(c);
+    return hak_likely(b != NULL) ? b : _hak_tiny_alloc(c, n, align);
+}
+
 /* Usable size of p, or 0 (and a report) if p is not a live block start. */
 size_t _hak_tiny_usable(void *p, struct tiny_slab *s, const char *fn);
 
