@@ -92,11 +92,13 @@ extern bool _hak_tiny_use_ss;             /* tiny.use_superslab */
 extern uint8_t _hak_tiny_units[HAK_NCLASS]; /* slab span of each class, in 64 KiB units */
 extern bool _hak_tiny_secure;             /* secure mode: encoded links, guard pages, shuffled carving */
 extern uintptr_t _hak_list_key;           /* secure: random; otherwise 0, so encoding costs no branch */
-extern uint32_t _hak_tiny_bound[HAK_NCLASS]; /* TLS list bound per class (0 in check mode) */
+extern uint32_t _hak_tiny_bound[HAK_NCLASS]; /* TLS list base bound per class (0 in check mode) */
 /* Bytes of emptied slabs a heap keeps set up (mid.keep; 0 when madvise.delay
  * is): only slabs of classes whose blocks are a unit or more, where one
  * set-up and release serve a few blocks only. */
 extern size_t _hak_tiny_keep;
+/* Bytes a thread's TLS lists may grow past their base bounds (tiny.cache_grow). */
+extern size_t _hak_tiny_grow;
 /* Bit c: class c's blocks are a unit or more, the classes whose emptied
  * slabs may be kept (a heap's kept lists of other classes stay empty). */
 extern uint64_t _hak_tiny_keep_classes;

@@ -447,8 +447,11 @@ void _hak_tiny_flush_tls(void)
     if (!h)
         return;
     tiny_slow_enter(h);
-    for (uint64_t m = h->classes & ~(uint64_t)1; m; m &= m - 1) /* as in heap_retire */
-        _hak_tiny_flush_list(h, t, __builtin_ctzll(m), UINT32_MAX);
+    for (uint64_t m = h->classes & ~(uint64_t)1; m; m &= m - 1) { /* as in heap_retire */
+        unsigned c = (unsigned)__builtin_ctzll(m);
+        _hak_tiny_flush_list(h, t, c, UINT32_MAX);
+        t->bound[c] = t->room[c] = _hak_tiny_bound[c]; /* empty now: grown bounds start over */
+    }
     tiny_drain_notify(h);
     for (uint64_t m = h->classes; m; m &= m - 1) {
         struct tiny_class_state *cs = &h->cls[__builtin_ctzll(m)];

@@ -508,6 +508,32 @@ void _hak_tiny_free_miss(void *p, struct tiny_slab *s, const char *fn)
     _hak_tiny_free_slow(p, s, fn);
 }
 
+/* Bytes t's list c has room for beyond its base bound (tiny.cache_grow). */
+static size_t grown_bytes(const struct tiny_tls *t, unsigned c)
+{
+    uint32_t base = _hak_tiny_bound[c];
+    return t->bound[c] > base ? (size_t)(t->bound[c] - base) * _hak_class_size[c] : 0;
+}
+
+/* Doubles the bound of t's full list c if the thread's lists then stay
+ * within tiny.cache_grow bytes past their base bounds; false if not. A
+ * thread whose frees come in bursts longer than a list then stops
+ * returning half the list at every overflow only to take the blocks back
+ * at its next allocations. The lists that grew first keep the room: taken
+ * from them instead, it went back and forth between larson's classes, each
+ * move a flush (430 K a run, against 115 K overflows with fixed bounds). */
+static bool tls_grow(struct tiny_tls *t, unsigned c)
+{
+    size_t grown = (size_t)t->bound[c] * _hak_class_size[c];
+    for (unsigned k = 1; k < HAK_NCLASS; k++)
+        grown += grown_bytes(t, k);
+    if (grown > _hak_tiny_grow)
+        return false;
+    t->room[c] += t->bound[c];
+    t->bound[c] *= 2;
+    return true;
+}
+
 /* p, a carved block start of s not marked free, onto this thread's TLS
  * list, the list first made room in (s: its heap's, as is every slab whose
  * blocks the list holds). */
@@ -522,17 +548,22 @@ static void free_own(struct tiny_tls *t, struct tiny_slab *s, void *p)
          * its notified slabs are drained here too, or their remote frees
          * would pin them (and their SuperSlabs) indefinitely. */
         tiny_drain_notify(h);
-        HAK_CTR_INC(free, tls_flush);
         if (t->bound[c] <= 2) {
             /* Large classes (a list of two, refilled a block at a time):
              * halving the list would return one block whose slab is still
              * to be looked up; p's is known, and p goes straight back. */
+            HAK_CTR_INC(free, tls_flush);
             ((uintptr_t *)p)[1] = tiny_mark(a);
             slab_return(h, s, p);
             tiny_slow_leave(h);
             return;
         }
-        _hak_tiny_flush_list(h, t, c, t->bound[c] - t->bound[c] / 2); /* full: keep half */
+        if (tls_grow(t, c)) {
+            HAK_CTR_INC(free, tls_grow);
+        } else {
+            HAK_CTR_INC(free, tls_flush);
+            _hak_tiny_flush_list(h, t, c, t->bound[c] - t->bound[c] / 2); /* full: keep half */
+        }
     }
     tiny_link_set(p, t->head[c], _hak_list_key);
     ((uintptr_t *)p)[1] = tiny_mark(a);

@@ -231,9 +231,12 @@ static void tls_list_is_lifo_and_bounded(void **state)
 {
     (void)state;
     int ok = 0;
+    size_t grow = _hak_tiny_grow;
+    _hak_tiny_grow = 0; /* fixed bounds (free_bursts_grow_the_list lets them grow) */
     snap(&before);
     run_thread(lifo_thread, &ok);
     snap(&after);
+    _hak_tiny_grow = grow;
     assert_true(ok);
 #if HAK_COUNTERS
     assert_true(GREW(free_ss_local) > 0);
@@ -306,9 +309,9 @@ static void mid_sizes_pop_inline(void **state)
 #endif
 }
 
-/* A burst of frees longer than the bound: each overflow returns half the
- * list in one pass, a run of one slab's blocks per splice, and the slab's
- * accounting stays exact. */
+/* A burst of frees longer than the bound, with fixed bounds (tiny.cache_grow
+ * = 0): each overflow returns half the list in one pass, a run of one
+ * slab's blocks per splice, and the slab's accounting stays exact. */
 #define BURST 1600
 struct burst_result {
     uint32_t bound;
@@ -392,7 +395,10 @@ static void free_burst_is_batched(void **state)
         skip(); /* check mode keeps no TLS lists */
     struct burst_result r;
     memset(&r, 0, sizeof r);
+    size_t grow = _hak_tiny_grow;
+    _hak_tiny_grow = 0;
     run_thread(burst_thread, &r);
+    _hak_tiny_grow = grow;
     assert_true(r.bound > 0 && r.bound < BURST);
     assert_true(r.one_slab);
     assert_true(r.used_exact);
@@ -407,6 +413,106 @@ static void free_burst_is_batched(void **state)
     /* All blocks are of one slab: one splice per flush. */
     assert_int_equal(r.runs, r.flushes);
     assert_int_equal(r.carved_again, 0);
+#endif
+}
+
+/* Bursts of frees longer than the bound, the bounds free to grow within
+ * tiny.cache_grow: a list's bound doubles at each overflow and nothing
+ * goes back to the slab, until a doubling would take the thread's lists
+ * past the budget; from there the list's overflows return half of it as
+ * with fixed bounds, and the list that grew first keeps its room. Trimming
+ * sets every list back to its base. */
+#define GROW_BUDGET (64 * 1024)
+struct grow_result {
+    uint32_t base16, base32, bound16, bound32, bound16_after, room16, held16;
+    uint64_t grows16, flushes16, grows32, flushes32;
+    int used16_exact, trimmed;
+};
+
+static void *grow_thread(void *arg)
+{
+    struct grow_result *r = arg;
+    struct tiny_tls *t = &_hak_thread.tiny;
+    unsigned c16 = hak_size_class(16), c32 = hak_size_class(32);
+    static void *p[BURST], *q[BURST];
+    r->base16 = _hak_tiny_bound[c16];
+    r->base32 = _hak_tiny_bound[c32];
+#if HAK_COUNTERS
+    uint64_t g0 = _hak_thread.ctr.free_tls_grow, f0 = _hak_thread.ctr.free_tls_flush;
+#endif
+    for (unsigned i = 0; i < BURST; i++)
+        p[i] = hak_malloc(16);
+    r->held16 = t->bound[c16] - t->room[c16]; /* what the last refill left */
+    struct tiny_slab *s16 = tiny_slab_of((uintptr_t)p[0]);
+    for (unsigned i = 0; i < BURST; i++)
+        hak_free(p[i]);
+    r->bound16 = t->bound[c16];
+    r->room16 = t->room[c16];
+    r->used16_exact = s16->used == t->bound[c16] - t->room[c16];
+#if HAK_COUNTERS
+    r->grows16 = _hak_thread.ctr.free_tls_grow - g0;
+    r->flushes16 = _hak_thread.ctr.free_tls_flush - f0;
+    g0 = _hak_thread.ctr.free_tls_grow;
+    f0 = _hak_thread.ctr.free_tls_flush;
+#endif
+    for (unsigned i = 0; i < BURST; i++)
+        q[i] = hak_malloc(32);
+    for (unsigned i = 0; i < BURST; i++)
+        hak_free(q[i]);
+    r->bound32 = t->bound[c32];
+    r->bound16_after = t->bound[c16];
+#if HAK_COUNTERS
+    r->grows32 = _hak_thread.ctr.free_tls_grow - g0;
+    r->flushes32 = _hak_thread.ctr.free_tls_flush - f0;
+#endif
+    _hak_tiny_flush_tls();
+    r->trimmed = 1;
+    for (unsigned c = 1; c < HAK_NCLASS; c++)
+        r->trimmed &= t->bound[c] == _hak_tiny_bound[c] && t->room[c] == t->bound[c];
+    return NULL;
+}
+
+static void free_bursts_grow_the_list(void **state)
+{
+    (void)state;
+    if (_hak_check_on)
+        skip(); /* check mode keeps no TLS lists */
+    struct grow_result r;
+    memset(&r, 0, sizeof r);
+    size_t grow = _hak_tiny_grow;
+    _hak_tiny_grow = GROW_BUDGET;
+    run_thread(grow_thread, &r);
+    _hak_tiny_grow = grow;
+    assert_true(r.base16 >= 2 && r.held16 < r.base16);
+    /* 16 B: doublings until the list holds the burst, within the budget. */
+    uint32_t b16 = r.base16;
+    unsigned n16 = 0;
+    while (b16 < BURST + r.held16) {
+        b16 *= 2;
+        n16++;
+    }
+    size_t grown16 = (size_t)(b16 - r.base16) * 16;
+    assert_true(grown16 <= GROW_BUDGET);
+    assert_int_equal(r.bound16, b16);
+    assert_int_equal(r.room16, b16 - BURST - r.held16);
+    assert_true(r.used16_exact);
+    /* 32 B: doublings while 16 B's room and its own fit; short of the
+     * burst here (the budget is set so), and 16 B keeps its room. */
+    uint32_t b32 = r.base32;
+    unsigned n32 = 0;
+    while (b32 < BURST && grown16 + (size_t)(2 * b32 - r.base32) * 32 <= GROW_BUDGET) {
+        b32 *= 2;
+        n32++;
+    }
+    assert_true(b32 < BURST);
+    assert_int_equal(r.bound32, b32);
+    assert_int_equal(r.bound16_after, b16);
+    assert_true(r.trimmed);
+#if HAK_COUNTERS
+    assert_int_equal(r.grows16, n16);
+    assert_int_equal(r.flushes16, 0);
+    assert_int_equal(r.grows32, n32);
+    assert_true(r.flushes32 >= 1);
 #endif
 }
 
@@ -1402,6 +1508,7 @@ int main(void)
         cmocka_unit_test(tls_list_is_lifo_and_bounded),
         cmocka_unit_test(mid_sizes_pop_inline),
         cmocka_unit_test(free_burst_is_batched),
+        cmocka_unit_test(free_bursts_grow_the_list),
         cmocka_unit_test(free_burst_meets_remote_frees),
         cmocka_unit_test(remote_frees_are_drained),
         cmocka_unit_test(exit_abandons_and_free_adopts),
