@@ -37,7 +37,10 @@ static struct totals totals(void)
     (void)reserved;
     (void)dirty;
     size_t rest = t.mapped > t.huge_bytes ? t.mapped - t.huge_bytes : 0;
-    t.in_use = _hak_tiny_live_bytes() + used;
+    /* The caller's own TLS lists hold free blocks: not in use for it (a
+     * leak check that frees then asks; they may be tiny.cache_grow). */
+    size_t live = _hak_tiny_live_bytes(), own = _hak_tiny_own_cached_bytes();
+    t.in_use = (live > own ? live - own : 0) + used;
     if (t.in_use > rest)
         t.in_use = rest; /* the figures are read one after another */
     t.free_bytes = rest - t.in_use;
@@ -52,9 +55,9 @@ hak_export int malloc_trim(size_t pad)
 
 /* hblks/hblkhd: live huge blocks and their mappings; arena: every other
  * byte hakmem has mapped, of which uordblks is in live blocks — arena runs
- * allocated, and slab blocks out of their slabs (with a user, or cached in a
- * thread's bounded TLS list, or freed by another thread and not yet taken
- * back) — and fordblks the rest: free slab space and runs, cached
+ * allocated, and slab blocks out of their slabs (with a user, or cached in
+ * another thread's bounded TLS list, or freed by another thread and not yet
+ * taken back) — and fordblks the rest: free slab space and runs, cached
  * SuperSlabs and BigCache blocks, metadata. uordblks + fordblks = arena, as
  * in glibc; memory merely mapped is never counted as in use. */
 hak_export struct mallinfo2 mallinfo2(void)

@@ -646,6 +646,16 @@ size_t _hak_tiny_live_bytes(void)
 
 size_t _hak_tiny_kept_bytes(void) { return (size_t)heaps_sum(heap_kept); }
 
+size_t _hak_tiny_own_cached_bytes(void)
+{
+    const struct tiny_tls *t = &_hak_thread.tiny;
+    size_t bytes = 0;
+    if (t->heap)
+        for (unsigned c = 1; c < HAK_NCLASS; c++)
+            bytes += (size_t)(t->bound[c] - t->room[c]) * _hak_class_size[c];
+    return bytes;
+}
+
 void _hak_tiny_foreach_counters(void (*fn)(const struct hak_counters *, const struct hak_class_counters *, void *),
                                 void *arg)
 {

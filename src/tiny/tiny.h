@@ -244,6 +244,9 @@ size_t _hak_tiny_trim(void);
 /* Bytes of blocks out of slabs: in use, or cached in threads' TLS lists
  * (bounded per thread) or freed remotely and not yet drained. */
 size_t _hak_tiny_live_bytes(void);
+/* Bytes of the blocks in the calling thread's TLS lists (counted in the
+ * above; exact, as only this thread changes them). */
+size_t _hak_tiny_own_cached_bytes(void);
 /* Bytes held in cached empty SuperSlabs (or fallback slabs). */
 size_t _hak_tiny_cached_bytes(void);
 /* Bytes of emptied slabs live threads keep set up (mid.keep). */
