@@ -16,6 +16,10 @@ cd "$top"
 sh scripts/setup.sh
 jobs=$(nproc)
 status=0
+# The failing stages and their failing tests' lines, printed again at the
+# end: a failure in the first stage is otherwise an hour's output back.
+summary=$(mktemp)
+trap 'rm -f "$summary"' EXIT
 
 run() { # name: description; the rest is the command
     name=$1; shift
@@ -25,19 +29,28 @@ run() { # name: description; the rest is the command
         echo "=== $name: ok ($(( $(date +%s) - start )) s)"
     else
         echo "=== $name: FAILED ($(( $(date +%s) - start )) s)"
+        echo "$name" >>"$summary"
         status=1
     fi
 }
 
+# The lines of DIR's test logs that say what failed (automake's FAIL and
+# ERROR, TAP's not ok, profiles.sh's FAIL: [profile]), into the summary.
+failures() { # dir
+    find "$1" -name '*.log' ! -name test-suite.log -exec grep -h -E '^(FAIL|ERROR|not ok)' {} + 2>/dev/null |
+        head -60 | sed 's/^/    /' >>"$summary"
+}
+
 check() { # build-name configure-args...: build and run make check there
     dir=$(sh scripts/build.sh "$@") || return 1
-    make -C "$dir" -j"$jobs" check || { cat "$dir"/test-suite.log 2>/dev/null | tail -200; return 1; }
+    make -C "$dir" -j"$jobs" check ||
+        { cat "$dir"/test-suite.log 2>/dev/null | tail -200; failures "$dir"; return 1; }
 }
 
 distcheck() {
     dir=$(sh scripts/build.sh release) || return 1
     make -C "$dir" -j"$jobs" distcheck DISTCHECK_MAKEFLAGS="-j$jobs" ||
-        { find "$dir" -name test-suite.log -path '*_build*' -exec tail -200 {} \; ; return 1; }
+        { find "$dir" -name test-suite.log -path '*_build*' -exec tail -200 {} \; ; failures "$dir"; return 1; }
 }
 
 # Only the given tests of a build (make check TESTS=...), logs on failure.
@@ -47,7 +60,7 @@ check_only() { # build-name tests make-args -- configure-args...
     dir=$(sh scripts/build.sh "$build" "$@") || return 1
     # shellcheck disable=SC2086 # $args: make variable assignments
     make -C "$dir" -j"$jobs" check TESTS="$tests" $args ||
-        { for t in $tests; do cat "$dir/$t.log" 2>/dev/null; done; return 1; }
+        { for t in $tests; do cat "$dir/$t.log" 2>/dev/null; done; failures "$dir"; return 1; }
 }
 
 # The long tests of the release build (make check-heavy), once.
@@ -93,4 +106,8 @@ run "valgrind: client requests (memcheck sees hakmem's blocks)" \
     check_only valgrind tests/valgrind/client.sh "" -- --enable-valgrind
 run "fuzzing: config parser and allocation sequences, 60 s each" \
     check_only fuzz tests/fuzz/run.sh FUZZ_SECONDS=60 -- CC=clang --enable-fuzzing
+if [ $status != 0 ]; then
+    echo "=== failed:"
+    cat "$summary"
+fi
 exit $status

@@ -24,7 +24,9 @@ if [ "${1:-}" = "--one" ]; then
         if sh "$srcdir/tests/watch.sh" 600 env HAKMEM_PROFILE=$p LD_PRELOAD=$HAKMEM_LIBRARY $cmd $args >>"$log" 2>&1; then
             echo "PASS: [$p] $t ($(( $(date +%s) - start )) s)"
         else
-            echo "FAIL: [$p] $t (exit $?; log: $log)"
+            line="FAIL: [$p] $t (exit $?, $(( $(date +%s) - start )) s; log: $log)"
+            echo "$line"
+            echo "=== $line" >>"$log"
             fails=1
         fi
     done
@@ -37,7 +39,12 @@ profiles=$(sed -n 's/^\[profile \(.*\)\]$/\1/p' "$HAKMEM_CONFIG")
 mkdir -p "$builddir/tests/profiles.d"
 printf '%s\n' $profiles | xargs -P 2 -n 1 sh "$0" --one
 status=$?
-[ $status = 0 ] || for f in "$builddir"/tests/profiles.d/*.log; do
-    grep -q . "$f" && { echo "==== $f"; tail -150 "$f"; }
-done
+# On failure, each failing test's own output (its last 120 lines), then the
+# failures again: they are what the end of the log should say.
+if [ $status != 0 ]; then
+    for f in "$builddir"/tests/profiles.d/*.log; do
+        awk '/^--- [^ ]*: tests\//{n=0} {sec[n++]=$0} /^=== FAIL: /{for(i=(n>120?n-120:0);i<n;i++) print sec[i]; n=0}' "$f"
+    done
+    cat "$builddir"/tests/profiles.d/*.log | grep '^=== FAIL: ' | sed 's/^=== //'
+fi
 exit $status
