@@ -88,6 +88,7 @@ struct tiny_heap *_hak_tiny_heap_create(void)
         hak_assert(t->head[c] == NULL);
         t->bound[c] = t->room[c] = _hak_tiny_bound[c];
     }
+    t->grown = 0;
     t->key = _hak_key;
     t->lkey = _hak_list_key;
     t->rng = _hak_key ^ (uintptr_t)t;
@@ -452,6 +453,7 @@ void _hak_tiny_flush_tls(void)
         _hak_tiny_flush_list(h, t, c, UINT32_MAX);
         t->bound[c] = t->room[c] = _hak_tiny_bound[c]; /* empty now: grown bounds start over */
     }
+    t->grown = 0;
     tiny_drain_notify(h);
     for (uint64_t m = h->classes; m; m &= m - 1) {
         struct tiny_class_state *cs = &h->cls[__builtin_ctzll(m)];

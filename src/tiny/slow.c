@@ -508,13 +508,6 @@ void _hak_tiny_free_miss(void *p, struct tiny_slab *s, const char *fn)
     _hak_tiny_free_slow(p, s, fn);
 }
 
-/* Bytes t's list c has room for beyond its base bound (tiny.cache_grow). */
-static size_t grown_bytes(const struct tiny_tls *t, unsigned c)
-{
-    uint32_t base = _hak_tiny_bound[c];
-    return t->bound[c] > base ? (size_t)(t->bound[c] - base) * _hak_class_size[c] : 0;
-}
-
 /* Doubles the bound of t's full list c if the thread's lists then stay
  * within tiny.cache_grow bytes past their base bounds; false if not. A
  * thread whose frees come in bursts longer than a list then stops
@@ -524,11 +517,10 @@ static size_t grown_bytes(const struct tiny_tls *t, unsigned c)
  * move a flush (430 K a run, against 115 K overflows with fixed bounds). */
 static bool tls_grow(struct tiny_tls *t, unsigned c)
 {
-    size_t grown = (size_t)t->bound[c] * _hak_class_size[c];
-    for (unsigned k = 1; k < HAK_NCLASS; k++)
-        grown += grown_bytes(t, k);
-    if (grown > _hak_tiny_grow)
+    size_t more = (size_t)t->bound[c] * _hak_class_size[c];
+    if (t->grown + more > _hak_tiny_grow)
         return false;
+    t->grown += more;
     t->room[c] += t->bound[c];
     t->bound[c] *= 2;
     return true;

@@ -41,6 +41,7 @@ struct tiny_tls {
     void *head[HAK_NCLASS];
     uint32_t room[HAK_NCLASS];            /* pushes left before the bound; 0 until the heap exists */
     uint32_t bound[HAK_NCLASS];           /* the bound: a list holds bound - room blocks (the base, or doubled: tiny.cache_grow) */
+    size_t grown;                         /* bytes the bounds stand past their base bounds, in all (at most tiny.cache_grow) */
     uint64_t key;                         /* _hak_key, copied when the heap is set up */
     uintptr_t lkey;                       /* _hak_list_key: list links are stored xor'ed with it */
     uint64_t rng;                         /* secure mode's carve shuffle (splitmix64 state) */

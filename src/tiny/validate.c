@@ -38,7 +38,7 @@ static void check_slab(struct tiny_heap *h, struct tiny_slab *s, unsigned c, uin
 
 void _hak_tiny_validate_heap(struct tiny_heap *h)
 {
-    size_t kept = 0;
+    size_t kept = 0, grown = 0;
     uint32_t resident = 0;
     for (unsigned c = 1; c < HAK_NCLASS; c++) {
         struct tiny_class_state *cs = &h->cls[c];
@@ -62,7 +62,8 @@ void _hak_tiny_validate_heap(struct tiny_heap *h)
         /* The TLS list: block starts of slabs this heap owns. */
         struct tiny_tls *t = h->tls;
         uint32_t n = 0, count = t->bound[c] - t->room[c];
-        hak_assert(t->room[c] <= t->bound[c]);
+        hak_assert(t->room[c] <= t->bound[c] && t->bound[c] >= _hak_tiny_bound[c]);
+        grown += (size_t)(t->bound[c] - _hak_tiny_bound[c]) * _hak_class_size[c];
         for (void *b = t->head[c]; b; b = tiny_link_get(b, _hak_list_key)) {
             struct tiny_slab *s = tiny_slab_of((uintptr_t)b);
             hak_assert(s && s->cls == c && atomic_load(&s->owner) == h);
@@ -71,6 +72,7 @@ void _hak_tiny_validate_heap(struct tiny_heap *h)
         }
         hak_assert(n == count);
     }
+    hak_assert(grown == h->tls->grown);
     hak_assert(kept == atomic_load(&h->kept_bytes));
     hak_assert(resident == atomic_load(&h->kept_resident));
     for (struct tiny_ss *ss = h->ss_list; ss; ss = ss->next) {

@@ -59,6 +59,16 @@ static void *run_thread(void *(*fn)(void *), void *arg)
     return ret;
 }
 
+/* run_thread with the TLS lists' growth budget (tiny.cache_grow) set to
+ * budget for the thread's life: 0 keeps the lists at their base bounds. */
+static void run_thread_grow(void *(*fn)(void *), void *arg, size_t budget)
+{
+    size_t grow = _hak_tiny_grow;
+    _hak_tiny_grow = budget;
+    run_thread(fn, arg);
+    _hak_tiny_grow = grow;
+}
+
 /* ---------------------------------------------------------------- geometry */
 
 /* The block-start test agrees with division for every class, at every
@@ -231,12 +241,9 @@ static void tls_list_is_lifo_and_bounded(void **state)
 {
     (void)state;
     int ok = 0;
-    size_t grow = _hak_tiny_grow;
-    _hak_tiny_grow = 0; /* fixed bounds (free_bursts_grow_the_list lets them grow) */
     snap(&before);
-    run_thread(lifo_thread, &ok);
+    run_thread_grow(lifo_thread, &ok, 0); /* fixed bounds (free_bursts_grow_the_list lets them grow) */
     snap(&after);
-    _hak_tiny_grow = grow;
     assert_true(ok);
 #if HAK_COUNTERS
     assert_true(GREW(free_ss_local) > 0);
@@ -395,10 +402,7 @@ static void free_burst_is_batched(void **state)
         skip(); /* check mode keeps no TLS lists */
     struct burst_result r;
     memset(&r, 0, sizeof r);
-    size_t grow = _hak_tiny_grow;
-    _hak_tiny_grow = 0;
-    run_thread(burst_thread, &r);
-    _hak_tiny_grow = grow;
+    run_thread_grow(burst_thread, &r, 0);
     assert_true(r.bound > 0 && r.bound < BURST);
     assert_true(r.one_slab);
     assert_true(r.used_exact);
@@ -479,10 +483,7 @@ static void free_bursts_grow_the_list(void **state)
         skip(); /* check mode keeps no TLS lists */
     struct grow_result r;
     memset(&r, 0, sizeof r);
-    size_t grow = _hak_tiny_grow;
-    _hak_tiny_grow = GROW_BUDGET;
-    run_thread(grow_thread, &r);
-    _hak_tiny_grow = grow;
+    run_thread_grow(grow_thread, &r, GROW_BUDGET);
     assert_true(r.base16 >= 2 && r.held16 < r.base16);
     /* 16 B: doublings until the list holds the burst, within the budget. */
     uint32_t b16 = r.base16;
