@@ -97,8 +97,15 @@ extern uint32_t _hak_tiny_bound[HAK_NCLASS]; /* TLS list base bound per class (0
  * is): only slabs of classes whose blocks are a unit or more, where one
  * set-up and release serve a few blocks only. */
 extern size_t _hak_tiny_keep;
-/* Bytes a thread's TLS lists may grow past their base bounds (tiny.cache_grow). */
+/* Bytes a thread's TLS lists may grow past their base bounds (tiny.cache_grow),
+ * and all threads' together (tiny.cache_grow_total): a thread's lists stay
+ * grown while it idles, where only the thread itself may touch them. */
 extern size_t _hak_tiny_grow;
+extern size_t _hak_tiny_grow_total;
+/* The bytes all threads' lists stand past their base bounds: the sum of
+ * their tiny_tls.grown (the grown lists of threads a fork left behind drop
+ * out in the child). */
+extern _Atomic size_t _hak_tiny_grown_total;
 /* Bit c: class c's blocks are a unit or more, the classes whose emptied
  * slabs may be kept (a heap's kept lists of other classes stay empty). */
 extern uint64_t _hak_tiny_keep_classes;

@@ -418,6 +418,13 @@ static void heap_unregister(struct tiny_heap *h)
     hak_unlock(&reg_lock);
 }
 
+/* t's lists are back at their base bounds: their growth leaves the total. */
+static void grown_release(struct tiny_tls *t)
+{
+    atomic_fetch_sub_explicit(&_hak_tiny_grown_total, t->grown, memory_order_relaxed);
+    t->grown = 0;
+}
+
 void _hak_tiny_thread_exit(void)
 {
     struct tiny_tls *t = &_hak_thread.tiny;
@@ -436,6 +443,7 @@ void _hak_tiny_thread_exit(void)
     t->state = TINY_THREAD_EXITED;
     memset(t->bound, 0, sizeof t->bound);
     memset(t->room, 0, sizeof t->room);
+    grown_release(t);
     _hak_counters_retire(&_hak_thread.ctr, &h->cctr);
     ucache_clear(h);
     heap_unregister(h);
@@ -453,7 +461,7 @@ void _hak_tiny_flush_tls(void)
         _hak_tiny_flush_list(h, t, c, UINT32_MAX);
         t->bound[c] = t->room[c] = _hak_tiny_bound[c]; /* empty now: grown bounds start over */
     }
-    t->grown = 0;
+    grown_release(t);
     tiny_drain_notify(h);
     for (uint64_t m = h->classes; m; m &= m - 1) {
         struct tiny_class_state *cs = &h->cls[__builtin_ctzll(m)];
@@ -683,6 +691,7 @@ static void lose_own_heap(struct tiny_tls *t)
     memset(t->head, 0, sizeof t->head);
     memset(t->room, 0, sizeof t->room);
     memset(t->bound, 0, sizeof t->bound);
+    t->grown = 0; /* the total starts over in the child */
     t->heap = NULL;
     t->uc = &_hak_tiny_ucache_none;
     t->state = TINY_THREAD_NEW;
@@ -733,6 +742,7 @@ void _hak_tiny_fork_child(void)
     struct tiny_heap *self = t->heap;
     if (self)
         ucache_clear(self); /* a cache: refilled on use */
+    atomic_store_explicit(&_hak_tiny_grown_total, t->grown, memory_order_relaxed); /* the only thread left */
     if (hak_lock_torn(&reg_lock)) {
         heap_pool = NULL; /* pooled heaps leak with the registry */
     } else {

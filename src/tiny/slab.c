@@ -17,6 +17,8 @@ uintptr_t _hak_list_key;
 uint32_t _hak_tiny_bound[HAK_NCLASS];
 size_t _hak_tiny_keep;
 size_t _hak_tiny_grow;
+size_t _hak_tiny_grow_total;
+_Atomic size_t _hak_tiny_grown_total;
 uint64_t _hak_tiny_keep_classes;
 bool _hak_tiny_validate_links;
 _Atomic int64_t _hak_tiny_retired_out;
@@ -80,6 +82,7 @@ void _hak_tiny_init(void)
     _hak_tiny_bound[0] = 0;
     _hak_tiny_keep = _hak_purge_delay_ns() ? (size_t)HAK_OPT(mid_keep) : 0;
     _hak_tiny_grow = (size_t)HAK_OPT(tiny_cache_grow);
+    _hak_tiny_grow_total = (size_t)HAK_OPT(tiny_cache_grow_total);
 }
 
 /* ------------------------------------------------------------------ records */

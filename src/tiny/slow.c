@@ -509,7 +509,8 @@ void _hak_tiny_free_miss(void *p, struct tiny_slab *s, const char *fn)
 }
 
 /* Doubles the bound of t's full list c if the thread's lists then stay
- * within tiny.cache_grow bytes past their base bounds; false if not. A
+ * within tiny.cache_grow bytes past their base bounds, and all threads'
+ * within tiny.cache_grow_total; false if not. A
  * thread whose frees come in bursts longer than a list then stops
  * returning half the list at every overflow only to take the blocks back
  * at its next allocations. The lists that grew first keep the room: taken
@@ -520,6 +521,12 @@ static bool tls_grow(struct tiny_tls *t, unsigned c)
     size_t more = (size_t)t->bound[c] * _hak_class_size[c];
     if (t->grown + more > _hak_tiny_grow)
         return false;
+    size_t all = atomic_load_explicit(&_hak_tiny_grown_total, memory_order_relaxed);
+    do {
+        if (all + more > _hak_tiny_grow_total)
+            return false;
+    } while (!atomic_compare_exchange_weak_explicit(&_hak_tiny_grown_total, &all, all + more, memory_order_relaxed,
+                                                    memory_order_relaxed));
     t->grown += more;
     t->room[c] += t->bound[c];
     t->bound[c] *= 2;

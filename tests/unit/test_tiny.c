@@ -517,6 +517,100 @@ static void free_bursts_grow_the_list(void **state)
 #endif
 }
 
+/* tiny.cache_grow_total bounds the growth of all threads' lists together:
+ * a thread whose lists grew and then idles (A) leaves the next (B) only
+ * what remains, and the growth of each leaves the total when it exits. */
+struct share_result {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int stage; /* 1: A has grown; 2: A may exit */
+    size_t grown_a, grown_b, total_a, total_b;
+    uint32_t bound_b;
+    uint64_t flushes_b;
+};
+
+/* A burst of BURST frees of 16 B blocks; the blocks stay in the lists. */
+static void burst16(void)
+{
+    static __thread void *p[BURST];
+    for (unsigned i = 0; i < BURST; i++)
+        p[i] = hak_malloc(16);
+    for (unsigned i = 0; i < BURST; i++)
+        hak_free(p[i]);
+}
+
+static void *share_a(void *arg)
+{
+    struct share_result *r = arg;
+    burst16();
+    pthread_mutex_lock(&r->lock);
+    r->grown_a = _hak_thread.tiny.grown;
+    r->total_a = atomic_load(&_hak_tiny_grown_total);
+    r->stage = 1;
+    pthread_cond_broadcast(&r->cond);
+    while (r->stage != 2)
+        pthread_cond_wait(&r->cond, &r->lock);
+    pthread_mutex_unlock(&r->lock);
+    return NULL;
+}
+
+static void *share_b(void *arg)
+{
+    struct share_result *r = arg;
+#if HAK_COUNTERS
+    uint64_t f0 = _hak_thread.ctr.free_tls_flush;
+#endif
+    burst16();
+    r->grown_b = _hak_thread.tiny.grown;
+    r->total_b = atomic_load(&_hak_tiny_grown_total);
+    r->bound_b = _hak_thread.tiny.bound[hak_size_class(16)];
+#if HAK_COUNTERS
+    r->flushes_b = _hak_thread.ctr.free_tls_flush - f0;
+#endif
+    return NULL;
+}
+
+static void grown_lists_share_the_process_budget(void **state)
+{
+    (void)state;
+    if (_hak_check_on)
+        skip(); /* check mode keeps no TLS lists */
+    struct share_result r = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
+    size_t grow = _hak_tiny_grow, total = _hak_tiny_grow_total;
+    size_t before = atomic_load(&_hak_tiny_grown_total);
+    uint32_t base = _hak_tiny_bound[hak_size_class(16)];
+    /* A grows freely; B's first doubling (base × 16 bytes) fits in what A
+     * leaves, its second (twice that) does not. */
+    size_t first = (size_t)base * 16;
+    _hak_tiny_grow = GROW_BUDGET;
+    _hak_tiny_grow_total = (size_t)-1;
+    pthread_t a;
+    assert_int_equal(pthread_create(&a, NULL, share_a, &r), 0);
+    pthread_mutex_lock(&r.lock);
+    while (r.stage != 1)
+        pthread_cond_wait(&r.cond, &r.lock);
+    pthread_mutex_unlock(&r.lock);
+    _hak_tiny_grow_total = before + r.grown_a + first + first / 2;
+    run_thread(share_b, &r);
+    pthread_mutex_lock(&r.lock);
+    r.stage = 2;
+    pthread_cond_broadcast(&r.cond);
+    pthread_mutex_unlock(&r.lock);
+    assert_int_equal(pthread_join(a, NULL), 0);
+    size_t after = atomic_load(&_hak_tiny_grown_total);
+    _hak_tiny_grow = grow;
+    _hak_tiny_grow_total = total;
+    assert_true(r.grown_a > first && r.grown_a <= GROW_BUDGET); /* A grew more than once */
+    assert_int_equal(r.total_a, before + r.grown_a);
+    assert_int_equal(r.grown_b, first);
+    assert_int_equal(r.bound_b, 2 * base);
+    assert_int_equal(r.total_b, before + r.grown_a + first);
+    assert_int_equal(after, before); /* both exited: their growth left the total */
+#if HAK_COUNTERS
+    assert_true(r.flushes_b >= 1); /* B flushed where it could not grow */
+#endif
+}
+
 /* The same burst with every other block freed by another thread: the
  * remote frees and the flushed runs meet on the slab's lists, and every
  * block comes back once. */
@@ -1510,6 +1604,7 @@ int main(void)
         cmocka_unit_test(mid_sizes_pop_inline),
         cmocka_unit_test(free_burst_is_batched),
         cmocka_unit_test(free_bursts_grow_the_list),
+        cmocka_unit_test(grown_lists_share_the_process_budget),
         cmocka_unit_test(free_burst_meets_remote_frees),
         cmocka_unit_test(remote_frees_are_drained),
         cmocka_unit_test(exit_abandons_and_free_adopts),
