@@ -218,20 +218,27 @@ static struct tiny_slab *next_slab(struct tiny_heap *h, unsigned c)
         HAK_CTR_INC_C(&h->cctr, tiny, refill_partial, c);
         return s;
     }
-    /* SuperSlabs: until the slab fits, looked for where the room was made
-     * (stage 5 found none before; a SuperSlab given back whole leaves its
-     * reserve, found by the walk); fallback slabs: its span's worth. */
-    size_t yielded = 0, n;
+    /* Kept slabs of other classes go before the heap takes more memory. */
     struct tiny_ss *ss;
-    while ((_hak_tiny_use_ss || yielded < (size_t)units * HAK_UNIT_SIZE) && (n = _hak_tiny_unkeep(h, c, &ss)) != 0) {
-        yielded += n;
-        if (_hak_tiny_use_ss &&
-            (s = ss ? _hak_ss_slab_in(h, ss, c, units) : _hak_ss_slab_owned(h, c, units)) != NULL) {
-            HAK_CTR_INC_C(&h->cctr, tiny, refill_empty_slab, c);
-            return s;
-        }
+    if (_hak_tiny_use_ss) {
+        /* Until the slab fits, looked for where the room was made (stage 5
+         * found none before; a SuperSlab given back whole leaves its
+         * reserve, found by the walk). */
+        while (_hak_tiny_unkeep(h, c, &ss) != 0)
+            if ((s = ss ? _hak_ss_slab_in(h, ss, c, units) : _hak_ss_slab_owned(h, c, units)) != NULL) {
+                HAK_CTR_INC_C(&h->cctr, tiny, refill_empty_slab, c);
+                return s;
+            }
+        s = _hak_ss_slab_new(h, c, units);
+    } else {
+        /* Fallback slabs: the new span's worth, so that its mapping adds
+         * nothing to what the heap keeps (the spans given back go to the
+         * empty-slab cache, or are unmapped). */
+        size_t yielded = 0, n;
+        while (yielded < (size_t)units * HAK_UNIT_SIZE && (n = _hak_tiny_unkeep(h, c, &ss)) != 0)
+            yielded += n;
+        s = _hak_fb_slab_new(h, c, units);
     }
-    s = _hak_tiny_use_ss ? _hak_ss_slab_new(h, c, units) : _hak_fb_slab_new(h, c, units);
     if (s)
         HAK_CTR_INC_C(&h->cctr, tiny, refill_new_ss, c);
     return s;
