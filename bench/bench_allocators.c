@@ -1,6 +1,7 @@
-/* bench_allocators.c — allocation scenarios (64 KiB–2 MiB page-touched batches, tiny pairs, random small and large live sets, one for each of BigCache, batched madvise and ELO, and mid-size batches whose size shifts): ns and minor page faults per iteration. */
+/* bench_allocators.c — allocation scenarios (64 KiB–2 MiB page-touched batches, tiny pairs, random small and large live sets, one for each of BigCache, batched madvise and ELO, mid-size batches whose size shifts, short-lived threads handing blocks on): ns and minor page faults per iteration, peak RSS. */
 #include "allocator.h"
 #include <errno.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -14,8 +15,8 @@ static const char usage[] =
     "usage: bench_allocators [--scenario NAME[,NAME...]|all] [--iterations N]\n"
     "                        [--warmup N] [--allocator NAME] [--csv FILE]\n"
     "  --scenario    json, mir, vm, mixed, tiny, random-mixed, random-large,\n"
-    "                malloc-large, huge-sites, burst-free, phases, mid-shift or all\n"
-    "                (default all); an iteration of the last six:\n"
+    "                malloc-large, huge-sites, burst-free, phases, mid-shift,\n"
+    "                thread-churn or all (default all); an iteration of the last seven:\n"
     "                random-large: each of 32 live blocks of 0.25-3.25 MiB freed and\n"
     "                  replaced by one of a random size, written (the large path's reuse\n"
     "                  across sizes);\n"
@@ -33,7 +34,11 @@ static const char usage[] =
     "                  others, each round allocated, written, freed (ELO);\n"
     "                mid-shift: 62.5 MiB in blocks of 64, 96, 160 or 256 KiB, the\n"
     "                  sizes in turn, allocated, written, freed (what one size's\n"
-    "                  blocks leave behind serving the next)\n"
+    "                  blocks leave behind serving the next);\n"
+    "                thread-churn: 8 threads started and joined; each frees the 2,000\n"
+    "                  blocks of 16 B-1 KiB its predecessor of the last iteration\n"
+    "                  left, leaving 2,000 new ones, then allocates and frees 4\n"
+    "                  batches of 256 blocks of 16 B-2 KiB (short-lived threads)\n"
     "  --iterations  measured iterations of each scenario (default 100)\n"
     "  --warmup      untimed iterations before them (default 10)\n"
     "  --allocator   hakmem, system (or glibc), mimalloc, jemalloc or tcmalloc: unless\n"
@@ -43,7 +48,9 @@ static const char usage[] =
     "  --csv FILE    append one row per measured iteration to FILE\n"
     "Prints one line per scenario:\n"
     "  scenario NAME iterations=N warmup=W median_ns=X p95_ns=Y p99_ns=Z faults_median=F\n"
-    "with ns per iteration and F minor page faults per iteration (median);\n"
+    "  maxrss_kib=R\n"
+    "with ns per iteration, F minor page faults per iteration (median) and R the\n"
+    "process's peak RSS so far (KiB: the scenario's own when it runs alone);\n"
     "phases adds phase1_ns, phase1_faults, phase2_ns and phase2_faults, the\n"
     "medians of the measured iterations in each half.\n";
 
@@ -278,6 +285,83 @@ static void random_finish(void)
 {
     for (uint32_t v = 0; v < LIVE; v++)
         live_free(v);
+}
+
+/* thread-churn: an iteration starts CHURN_THREADS threads and joins them.
+ * Thread i frees the CHURN_HANDED blocks (16 B–1 KiB) that thread i of the
+ * previous iteration left in its slots, each replaced at once by a new one
+ * it leaves to the next iteration, then allocates and frees CHURN_TEMP
+ * batches of CHURN_BATCH blocks (16 B–2 KiB) of its own: what a server's
+ * short-lived workers do. Each thread draws from its own generator, seeded
+ * by iteration and index, so a run's sizes do not depend on scheduling;
+ * the blocks left after the last iteration are freed untimed. */
+enum { CHURN_THREADS = 8, CHURN_HANDED = 2000, CHURN_TEMP = 4, CHURN_BATCH = 256 };
+
+struct churn_slot {
+    unsigned char *p;
+    size_t size;
+    uint32_t tag;
+};
+static struct churn_slot churn_slots[CHURN_THREADS][CHURN_HANDED];
+static uint64_t churn_iter;
+
+static void *churn_thread(void *arg)
+{
+    unsigned i = (unsigned)(uintptr_t)arg;
+    uint64_t rng = RNG_SEED ^ (churn_iter * CHURN_THREADS + i);
+    for (uint32_t k = 0; k < CHURN_HANDED; k++) {
+        struct churn_slot *sl = &churn_slots[i][k];
+        if (sl->p) {
+            verify(sl->p, sl->size, sl->tag);
+            free(sl->p);
+        }
+        sl->size = 16 + rng_below(&rng, 1024 - 16 + 1);
+        sl->tag = (uint32_t)rng_next(&rng);
+        sl->p = xmalloc(sl->size);
+        touch(sl->p, sl->size, sl->tag);
+    }
+    unsigned char *tmp[CHURN_BATCH];
+    size_t size[CHURN_BATCH];
+    for (uint32_t b = 0; b < CHURN_TEMP; b++) {
+        for (uint32_t k = 0; k < CHURN_BATCH; k++) {
+            size[k] = 16 + rng_below(&rng, 2048 - 16 + 1);
+            tmp[k] = xmalloc(size[k]);
+            touch(tmp[k], size[k], tag_of(b, k));
+        }
+        for (uint32_t k = 0; k < CHURN_BATCH; k++) {
+            verify(tmp[k], size[k], tag_of(b, k));
+            free(tmp[k]);
+        }
+    }
+    return NULL;
+}
+
+static void run_thread_churn(uint64_t iter)
+{
+    pthread_t th[CHURN_THREADS];
+    churn_iter = iter;
+    for (unsigned i = 0; i < CHURN_THREADS; i++) {
+        int err = pthread_create(&th[i], NULL, churn_thread, (void *)(uintptr_t)i);
+        if (err) {
+            fprintf(stderr, "bench_allocators: pthread_create: %s\n", strerror(err));
+            exit(1);
+        }
+    }
+    for (unsigned i = 0; i < CHURN_THREADS; i++)
+        pthread_join(th[i], NULL);
+}
+
+static void churn_finish(void)
+{
+    for (unsigned i = 0; i < CHURN_THREADS; i++)
+        for (uint32_t k = 0; k < CHURN_HANDED; k++) {
+            struct churn_slot *sl = &churn_slots[i][k];
+            if (sl->p) {
+                verify(sl->p, sl->size, sl->tag);
+                free(sl->p);
+                sl->p = NULL;
+            }
+        }
 }
 
 /* ---- Random-size large blocks ------------------------------------------------ */
@@ -556,6 +640,7 @@ static const struct scenario {
     { "burst-free", burst_prepare, run_burst_free, burst_finish, NULL },
     { "phases", NULL, run_phases, NULL, phase_of },
     { "mid-shift", NULL, run_mid_shift, NULL, NULL },
+    { "thread-churn", NULL, run_thread_churn, churn_finish, NULL },
 };
 enum { NSCENARIOS = sizeof scenarios / sizeof scenarios[0] };
 
@@ -757,9 +842,12 @@ static void measure(const struct scenario *sc, long iterations, long warmup, FIL
                  median(part, n));
     }
     double med = median(ns, iterations); /* ns is sorted from here on */
-    printf("scenario %s iterations=%ld warmup=%ld median_ns=%.0f p95_ns=%.0f p99_ns=%.0f faults_median=%.1f%s\n",
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    printf("scenario %s iterations=%ld warmup=%ld median_ns=%.0f p95_ns=%.0f p99_ns=%.0f faults_median=%.1f "
+           "maxrss_kib=%ld%s\n",
            sc->name, iterations, warmup, med, percentile(ns, iterations, 95), percentile(ns, iterations, 99),
-           median(faults, iterations), extra);
+           median(faults, iterations), ru.ru_maxrss, extra);
     fflush(stdout);
     free(ns);
     free(faults);

@@ -5,7 +5,7 @@ prog=scenarios.sh
 # shellcheck source=bench/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh" || exit 1
 
-all_scenarios=json,mir,vm,mixed,tiny,random-mixed,random-large,malloc-large,huge-sites,burst-free,phases,mid-shift
+all_scenarios=json,mir,vm,mixed,tiny,random-mixed,random-large,malloc-large,huge-sites,burst-free,phases,mid-shift,thread-churn
 usage() {
     cat <<EOF
 usage: bench/scenarios.sh [options]
@@ -87,7 +87,8 @@ run_scenarios() {
             continue
         fi
         echo "$alloc $s $(scenario_field "$out" "$s" median_ns) $(scenario_field "$out" "$s" p95_ns)" \
-            "$(scenario_field "$out" "$s" p99_ns) $(scenario_field "$out" "$s" faults_median)" >>"$results"
+            "$(scenario_field "$out" "$s" p99_ns) $(scenario_field "$out" "$s" faults_median)" \
+            "$(scenario_field "$out" "$s" maxrss_kib)" >>"$results"
         # bench_allocators' rows begin with the allocator it found itself on.
         [ -z "$csv" ] || tail -n +2 "$rows" | sed "s/^[^,]*,/$run,$alloc,/" >>"$csv"
         [ "$alloc" != hakmem ] || cp "$hakmem_stats" "$tmp/hakmem-$s.json"
@@ -145,11 +146,11 @@ echo
 echo "bench_allocators ${bench_args[*]:-(default iterations)} | $runs runs each, interleaved${profile:+ | hakmem profile $profile}"
 case " ${alloc_list[*]} " in *" hakmem "*) echo "hakmem: $hakmem_lib" ;; esac
 awk -v order="${alloc_list[*]}" -v scen="${scenario_list[*]}" -v runs="$runs" "$awk_lib"'
-# Fields: allocator, scenario, then the statistics stat_name[1..4].
+# Fields: allocator, scenario, then the statistics stat_name[1..5].
 FILENAME == ARGV[1] {
     k = $1 SUBSEP $2
     m = ++n[k]
-    for (f = 1; f <= 4; f++) v[k, f, m] = $(f + 2) + 0
+    for (f = 1; f <= 5; f++) v[k, f, m] = $(f + 2) + 0
     next
 }
 { sc[$1 SUBSEP $2 SUBSEP $3] = $4; sys_seen = 1 }
@@ -157,7 +158,8 @@ function cell(k, f) { return (k SUBSEP f) in stat }
 END {
     allocators()
     ns = split(scen, sn, " ")
-    nf = split("median ns/iteration,p95 ns/iteration,p99 ns/iteration,faults/iteration", stat_name, ",")
+    nf = split("median ns/iteration,p95 ns/iteration,p99 ns/iteration,faults/iteration,peak RSS KiB", stat_name, ",")
+    FAULTS = 4
     for (s = 1; s <= ns; s++)
         for (i = 1; i <= na; i++) {
             k = al[i] SUBSEP sn[s]
@@ -183,7 +185,7 @@ END {
             for (i = 1; i <= na; i++) {
                 k = al[i] SUBSEP sn[s]
                 if (!cell(k, f)) printf " %12s", "n/a"
-                else printf (f == nf ? " %12.1f" : " %12.0f"), stat[k, f]
+                else printf (f == FAULTS ? " %12.1f" : " %12.0f"), stat[k, f]
             }
             printf "\n"
         }
@@ -209,7 +211,7 @@ END {
             split(b, bp, SUBSEP)
             r = stat[k, 1] / stat[b, 1]
             printf "%-20s time %.2fx %s (%s)   faults %.1f vs %.1f %s\n", sn[s], r, (r <= 0.90 ? "met" : "MISSED"),
-                bp[1], stat[k, nf], stat[b, nf], (stat[k, nf] <= stat[b, nf] ? "met" : "MISSED")
+                bp[1], stat[k, FAULTS], stat[b, FAULTS], (stat[k, FAULTS] <= stat[b, FAULTS] ? "met" : "MISSED")
         }
     }
     if (sys_seen) {
@@ -227,7 +229,8 @@ END {
         }
     }
     spread_table(sn, ns)
-    printf "\nEach figure is the median over the runs of a run'"'"'s median (p95, p99; faults: median faults/iteration).\n"
+    printf "\nEach figure is the median over the runs of a run'"'"'s median (p95, p99; faults: median faults/iteration;\n"
+    printf "peak RSS: the process'"'"'s, whose only scenario it is).\n"
     printf "vs best peer: median ns over the best peer'"'"'s (the fastest of glibc, mimalloc, jemalloc, tcmalloc); < 1 = faster.\n"
     if (sys_seen) printf "syscall/iteration: (calls of a full run - calls of a 1-iteration run) / (its iterations - 1), under strace -c -f.\n"
     printf "spread: (max - min) / median of the run medians; runs: successful/attempted.\n"
