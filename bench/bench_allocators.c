@@ -121,11 +121,11 @@ static uint32_t tag_of(uint64_t iter, uint32_t block)
 
 enum { MAX_BATCH = 1000 }; /* blocks live at once in the largest batch (json) */
 
-/* One batch: block i (size sizes[i]) is allocated in index order and touched,
- * then the blocks are verified and freed in the order free_order. */
-static void batch(uint64_t iter, const size_t *sizes, const uint32_t *free_order, uint32_t n)
+/* One batch in blk[0..n): block i (size sizes[i]) is allocated in index
+ * order and touched, then the blocks are verified and freed in the order
+ * free_order. */
+static void batch_in(unsigned char **blk, uint64_t iter, const size_t *sizes, const uint32_t *free_order, uint32_t n)
 {
-    static unsigned char *blk[MAX_BATCH];
     for (uint32_t i = 0; i < n; i++) {
         blk[i] = xmalloc(sizes[i]);
         touch(blk[i], sizes[i], tag_of(iter, i));
@@ -135,6 +135,13 @@ static void batch(uint64_t iter, const size_t *sizes, const uint32_t *free_order
         verify(blk[i], sizes[i], tag_of(iter, i));
         free(blk[i]);
     }
+}
+
+/* batch for the main thread's scenarios, in one array for all. */
+static void batch(uint64_t iter, const size_t *sizes, const uint32_t *free_order, uint32_t n)
+{
+    static unsigned char *blk[MAX_BATCH];
+    batch_in(blk, iter, sizes, free_order, n);
 }
 
 /* The uniform batches are freed oldest first. Filling the arrays on every
@@ -322,16 +329,13 @@ static void *churn_thread(void *arg)
     }
     unsigned char *tmp[CHURN_BATCH];
     size_t size[CHURN_BATCH];
+    uint32_t order[CHURN_BATCH];
+    for (uint32_t k = 0; k < CHURN_BATCH; k++)
+        order[k] = k;
     for (uint32_t b = 0; b < CHURN_TEMP; b++) {
-        for (uint32_t k = 0; k < CHURN_BATCH; k++) {
+        for (uint32_t k = 0; k < CHURN_BATCH; k++)
             size[k] = 16 + rng_below(&rng, 2048 - 16 + 1);
-            tmp[k] = xmalloc(size[k]);
-            touch(tmp[k], size[k], tag_of(b, k));
-        }
-        for (uint32_t k = 0; k < CHURN_BATCH; k++) {
-            verify(tmp[k], size[k], tag_of(b, k));
-            free(tmp[k]);
-        }
+        batch_in(tmp, b, size, order, CHURN_BATCH);
     }
     return NULL;
 }
