@@ -35,6 +35,7 @@ static hak_decay_fn decays[4];
 static unsigned ndecays;
 
 static _Atomic bool running, kicked, wanted;
+static _Atomic uint32_t parked; /* 1: the purger thread sleeps until a kick */
 static bool no_thread, no_thread_idle; /* tests drive the passes themselves */
 
 uint64_t _hak_purge_delay_ns(void) { return (uint64_t)HAK_OPT(madvise_delay) * 1000000u; }
@@ -199,10 +200,14 @@ uint64_t _hak_purge_tick(uint64_t now)
  * - when no thread can be created (RLIMIT_NPROC, no memory) the passes run
  *   inline on allocating threads until a retry is due.
  *
- * Lives while something waits for its delay; leaves when nothing does,
- * unless a kick came in meanwhile (then it carries on, or a thread the
- * kicker started does). Kickers store `kicked` then read `running`; the
- * thread stores `running` then reads `kicked`: one of them sees the other. */
+ * Once started it stays: when nothing waits for its delay it sleeps until
+ * a kick wakes it (a futex on `parked`). A purger that left would be
+ * started again only by an allocating thread's slow path, never by a free
+ * (pthread_create allocates, and a free may come with the loader's lock
+ * held: tests/integration/dlopen_tls), so what a process frees as it goes
+ * idle would stay resident. Kickers store `kicked` then read `parked`; the
+ * thread stores `parked` then reads `kicked`: one of them sees the other,
+ * and a wake that comes first makes the wait return at once. */
 static _Atomic bool exiting;       /* the library destructor ran */
 static bool forked;                /* this process is a fork child */
 static _Atomic uint64_t retry_at;  /* after a failed start: no thread before this (ns) */
@@ -230,18 +235,19 @@ static void *purger(void *arg)
 {
     (void)arg;
     pthread_setname_np(pthread_self(), "hakmem-purge");
-    for (;;) {
+    while (!atomic_load(&exiting)) { /* nothing is worth a pass once the process exits */
         atomic_store(&kicked, false);
         uint64_t next = _hak_purge_tick(_hak_os_now_ns());
         if (next) {
             sleep_until(next);
-            continue;
+        } else {
+            atomic_store(&parked, 1);
+            if (!atomic_load(&kicked))
+                _hak_os_wait(&parked, 1);
+            atomic_store(&parked, 0);
         }
-        atomic_store(&running, false);
-        bool expected = false;
-        if (!atomic_load(&kicked) || !atomic_compare_exchange_strong(&running, &expected, true))
-            return NULL;
     }
+    return NULL;
 }
 
 static bool start_thread(void)
@@ -271,6 +277,8 @@ void _hak_purge_kick(void)
     atomic_store(&kicked, true);
     if (!atomic_load(&running))
         atomic_store(&wanted, true);
+    else if (atomic_load(&parked) && atomic_exchange(&parked, 0))
+        _hak_os_wake(&parked);
 }
 
 /* One purger pass on this thread, if one is due and none is running. */
@@ -343,6 +351,7 @@ void _hak_purge_fork_child(void)
      * starts another (never this handler). */
     atomic_store(&running, false);
     atomic_store(&kicked, false);
+    atomic_store(&parked, 0);
     atomic_store(&inline_busy, false);
     forked = true;
     atomic_store_explicit(&retry_at, 0, memory_order_relaxed);

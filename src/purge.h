@@ -1,8 +1,8 @@
 /* purge.h — the process-wide purge service (SPEC §5.5, "batched madvise"):
  * ranges of memory to give back are queued and flushed together, and a
- * purger thread — alive only while some freed memory waits for its delay —
- * purges what stays unused, so resident memory follows the live heap even
- * in a process that went idle.
+ * purger thread — started when freed memory first waits for its delay,
+ * asleep while none does — purges what stays unused, so resident memory
+ * follows the live heap even in a process that went idle.
  *
  * A service under both tiers: the arena, BigCache and huge blocks (large/)
  * and the SuperSlab and fallback slab caches (tiny/) queue their ranges and
@@ -51,7 +51,8 @@ bool _hak_purge_purge_zeroes(void);
 typedef uint64_t (*hak_decay_fn)(uint64_t now_ns);
 void _hak_purge_register_decay(hak_decay_fn fn);
 
-/* Tells the purger something may become due. If its thread is not running,
+/* Tells the purger something may become due. If its thread sleeps, it is
+ * woken (a system call, the first kick of a sleep only); if there is none,
  * one is wanted: started by _hak_purge_start_pending, never from in here —
  * pthread_create allocates, and a kick may come from the middle of an
  * allocator operation. */

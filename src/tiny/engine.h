@@ -113,6 +113,10 @@ extern uint64_t _hak_tiny_keep_classes;
  * is the only one with a list key, so where links are not validated the key
  * is 0 and the loops that walk them skip the xor (plain links). */
 extern bool _hak_tiny_validate_links;
+/* A free into an abandoned slab adopts it (tiny.adopt_on_free, or
+ * madvise.delay = 0: no purger would sweep abandoned slabs); otherwise the
+ * block is freed remotely, as into any other thread's slab. */
+extern bool _hak_tiny_adopt_free;
 
 /* Bytes of blocks out of slabs (with their users, in TLS lists, or freed
  * remotely and not yet drained), for mallinfo: each heap counts what its
@@ -217,7 +221,8 @@ struct tiny_slab *_hak_ss_slab_owned(struct tiny_heap *h, unsigned cls, unsigned
 struct tiny_slab *_hak_ss_slab_in(struct tiny_heap *h, struct tiny_ss *ss, unsigned cls, unsigned units);
 struct tiny_slab *_hak_ss_slab_new(struct tiny_heap *h, unsigned cls, unsigned units);
 /* s goes back to its SuperSlab; returns that SuperSlab if it is still h's
- * (it may have gone back itself), else NULL. */
+ * (it may have gone back itself), else NULL. h is NULL for an abandoned
+ * slab the purger gives back. */
 struct tiny_ss *_hak_ss_slab_release(struct tiny_heap *h, struct tiny_slab *s);
 void _hak_ss_heap_exit(struct tiny_heap *h);
 size_t _hak_ss_trim(void);

@@ -1,8 +1,9 @@
 /* heap.c — the life of a thread heap: its creation, its slab lists and the
  * moves between them, notification of slabs that got remote frees, slabs
- * given back to their source once empty, abandoned slabs and their adoption,
- * the return of TLS lists to their slabs, thread exit, trim, the registry of
- * live heaps (stats, mallinfo) and the fork child. */
+ * given back to their source once empty, abandoned slabs (their adoption,
+ * the purger's sweep of those nobody adopts), the return of TLS lists to
+ * their slabs, thread exit, trim, the registry of live heaps (stats,
+ * mallinfo) and the fork child. */
 #include "engine.h"
 #include "../counters.h"
 #include "../lock.h"
@@ -221,10 +222,10 @@ static void slab_emptied(struct tiny_heap *h, struct tiny_slab *s)
         slab_release(h, s);
         return;
     }
-    s->kept_at = _hak_os_coarse_ns();
+    s->listed_at = _hak_os_coarse_ns();
     bool first = atomic_load_explicit(&h->kept_resident, memory_order_relaxed) == 0;
     if (first)
-        atomic_store_explicit(&h->kept_first, s->kept_at, memory_order_relaxed);
+        atomic_store_explicit(&h->kept_first, s->listed_at, memory_order_relaxed);
     _hak_tiny_slab_move(h, s, TINY_LIST_KEPT);
     HAK_CTR_INC(tiny, slab_keep);
     if (first) /* later ones fall due after it: its pass finds them */
@@ -268,6 +269,7 @@ void _hak_tiny_drain_notify_slow(struct tiny_heap *h) { drain_notify(h, false); 
 static void abandon(struct tiny_slab *s)
 {
     unsigned c = s->cls;
+    s->listed_at = _hak_os_coarse_ns();
     hak_lock(&abandoned[c].lock);
     s->list = TINY_LIST_ABANDONED;
     atomic_store_explicit(&s->owner, NULL, memory_order_release);
@@ -297,6 +299,75 @@ struct tiny_slab *_hak_tiny_adopt(struct tiny_heap *h, unsigned c, struct tiny_s
     tiny_drain_remote(s);
     HAK_CTR_INC(tiny, slab_adopt);
     return s;
+}
+
+/* The earlier of two deadlines, 0 standing for none. */
+static uint64_t earliest(uint64_t a, uint64_t b) { return !a ? b : !b ? a : a < b ? a : b; }
+
+/* Abandoned slabs are adopted by refills of their class (stage 4), not by
+ * the frees that land in them (unless _hak_tiny_adopt_free): blocks freed
+ * into a slab of a class nobody allocates would wait there for ever, and
+ * hold its memory. The purger drains the remote frees of abandoned slabs
+ * abandoned or last drained at least the delay ago, and gives back those
+ * left with no block out; the others go back on their list. Off its list,
+ * a slab is the sweep's: adoption skips it and frees into it stay remote.
+ * Returns when the next falls due, or 0 (a first remote free into an
+ * abandoned slab kicks the purger). Trim sweeps with no delay. */
+static uint64_t abandoned_sweep(uint64_t now, uint64_t delay)
+{
+    uint64_t next = 0;
+    for (unsigned c = 1; c < HAK_NCLASS; c++) {
+        if (!HAK_PEEK(abandoned[c].head))
+            continue;
+        struct tiny_slab *due = NULL;
+        hak_lock(&abandoned[c].lock);
+        for (struct tiny_slab *s = abandoned[c].head, *n; s; s = n) {
+            n = s->next;
+            if (!atomic_load_explicit(&s->remote, memory_order_relaxed))
+                continue;
+            if (s->listed_at + delay > now) {
+                next = earliest(next, s->listed_at + delay);
+                continue;
+            }
+            list_remove(&abandoned[c].head, s);
+            s->list = TINY_LIST_NONE;
+            s->next = due;
+            due = s;
+        }
+        hak_unlock(&abandoned[c].lock);
+        struct tiny_slab *back = NULL;
+        hak_unused unsigned drained = 0, released = 0; /* counted, unless counters are compiled out */
+        while (due) {
+            struct tiny_slab *s = due;
+            due = s->next;
+            tiny_drain_remote(s);
+            drained++;
+            if (slab_releasable(s)) {
+                released++;
+                if (s->ss)
+                    _hak_ss_slab_release(NULL, s);
+                else
+                    _hak_fb_slab_release(s);
+            } else {
+                s->next = back;
+                back = s;
+            }
+        }
+        if (back) {
+            hak_lock(&abandoned[c].lock);
+            while (back) {
+                struct tiny_slab *s = back;
+                back = s->next;
+                s->listed_at = now;
+                s->list = TINY_LIST_ABANDONED;
+                list_push(&abandoned[c].head, s);
+            }
+            hak_unlock(&abandoned[c].lock);
+        }
+        HAK_GCTR_ADD(tiny, abandon_drain, drained);
+        HAK_GCTR_ADD(tiny, abandon_release, released);
+    }
+    return next;
 }
 
 /* ------------------------------------------------------------------ returns */
@@ -482,6 +553,7 @@ void _hak_tiny_flush_tls(void)
 size_t _hak_tiny_trim(void)
 {
     _hak_tiny_flush_tls();
+    abandoned_sweep(_hak_os_coarse_ns(), 0); /* their SuperSlabs may go empty: before the trim */
     return _hak_tiny_use_ss ? _hak_ss_trim() : _hak_fb_trim();
 }
 
@@ -535,7 +607,7 @@ size_t _hak_tiny_unkeep(struct tiny_heap *h, unsigned c, struct tiny_ss **ss)
     struct tiny_slab *give = NULL;
     for (uint64_t m = h->classes & _hak_tiny_keep_classes & ~((uint64_t)1 << c); m; m &= m - 1) {
         struct tiny_slab *s = h->cls[__builtin_ctzll(m)].kept;
-        if (s && slab_releasable(s) && (!give || s->kept_at < give->kept_at))
+        if (s && slab_releasable(s) && (!give || s->listed_at < give->listed_at))
             give = s;
     }
     if (!give)
@@ -545,9 +617,6 @@ size_t _hak_tiny_unkeep(struct tiny_heap *h, unsigned c, struct tiny_ss **ss)
     HAK_CTR_INC(tiny, kept_yield);
     return span;
 }
-
-/* The earlier of two deadlines, 0 standing for none. */
-static uint64_t earliest(uint64_t a, uint64_t b) { return !a ? b : !b ? a : a < b ? a : b; }
 
 /* Purges h's kept slabs unused for the delay, which stay kept, to be carved
  * again from the start (by the purger holding h, or by h's own thread
@@ -561,12 +630,12 @@ static uint64_t kept_purge(struct tiny_heap *h, uint64_t now, uint64_t delay)
         for (struct tiny_slab *s = h->cls[__builtin_ctzll(m)].kept; s; s = s->next) {
             if (!s->carved)
                 continue;
-            if (s->kept_at + delay <= now && atomic_load_explicit(&s->remote_busy, memory_order_acquire) == 0) {
+            if (s->listed_at + delay <= now && atomic_load_explicit(&s->remote_busy, memory_order_acquire) == 0) {
                 slab_reset(s);
                 purged++;
             } else {
                 resident++;
-                first = earliest(first, s->kept_at);
+                first = earliest(first, s->listed_at);
             }
         }
     atomic_store_explicit(&h->kept_resident, resident, memory_order_relaxed);
@@ -629,7 +698,8 @@ static uint64_t drain_idle(uint64_t now)
 
 uint64_t _hak_tiny_decay(uint64_t now)
 {
-    return earliest(_hak_tiny_use_ss ? _hak_ss_decay(now) : _hak_fb_decay(now), drain_idle(now));
+    uint64_t next = abandoned_sweep(now, _hak_purge_delay_ns());
+    return earliest(earliest(next, _hak_tiny_use_ss ? _hak_ss_decay(now) : _hak_fb_decay(now)), drain_idle(now));
 }
 
 /* A figure of each live heap, summed over the registry. */

@@ -21,6 +21,7 @@ size_t _hak_tiny_grow_total;
 _Atomic size_t _hak_tiny_grown_total;
 uint64_t _hak_tiny_keep_classes;
 bool _hak_tiny_validate_links;
+bool _hak_tiny_adopt_free;
 _Atomic int64_t _hak_tiny_retired_out;
 
 /* ------------------------------------------------------------------ settings */
@@ -81,6 +82,7 @@ void _hak_tiny_init(void)
     }
     _hak_tiny_bound[0] = 0;
     _hak_tiny_keep = _hak_purge_delay_ns() ? (size_t)HAK_OPT(mid_keep) : 0;
+    _hak_tiny_adopt_free = HAK_OPT(tiny_adopt_on_free) || !_hak_purge_delay_ns();
     _hak_tiny_grow = (size_t)HAK_OPT(tiny_cache_grow);
     _hak_tiny_grow_total = (size_t)HAK_OPT(tiny_cache_grow_total);
 }
@@ -214,6 +216,10 @@ void _hak_tiny_remote_push(struct tiny_slab *s, void *p)
              * delay, the purger drains it (heap.c, drain_idle). */
             if (!head && HAK_OPT(tiny_drain_idle))
                 _hak_purge_kick();
+        } else if (!owner) {
+            /* Abandoned: nobody drains it but a refill of its class that
+             * adopts it, or the purger's sweep (heap.c, abandoned_sweep). */
+            _hak_purge_kick();
         }
     }
     atomic_fetch_sub_explicit(&s->remote_busy, 1, memory_order_release);

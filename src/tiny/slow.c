@@ -504,9 +504,10 @@ void _hak_tiny_free_miss(void *p, struct tiny_slab *s, const char *fn)
         tiny_free_to(t, s, p, fn);
         return;
     }
-    /* Another heap's slab, a block start not marked free, check mode off:
-     * the slow path would come to the same push. */
-    if (owner && !_hak_check_on && tiny_free_ok(s, p, tiny_mark(a))) {
+    /* Another heap's slab (or an abandoned one, which a free does not
+     * adopt), a block start not marked free, check mode off: the slow path
+     * would come to the same push. */
+    if ((owner || !_hak_tiny_adopt_free) && !_hak_check_on && tiny_free_ok(s, p, tiny_mark(a))) {
         if (hak_unlikely(!_hak_thread.armed))
             _hak_thread_arm(); /* as in _hak_tiny_free_slow: this thread's counters join the totals at its exit */
         _hak_tiny_remote_push(s, p);
@@ -596,7 +597,7 @@ void _hak_tiny_free_slow(void *p, struct tiny_slab *s, const char *fn)
     if (!h)
         _hak_thread_arm(); /* no heap lists this thread's counters: they join the totals at its exit */
     struct tiny_heap *owner = atomic_load_explicit(&s->owner, memory_order_acquire);
-    if (!owner && h) {
+    if (!owner && h && _hak_tiny_adopt_free) {
         tiny_slow_enter(h);
         if (_hak_tiny_adopt(h, s->cls, s)) {
             owner = h;

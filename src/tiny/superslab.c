@@ -524,7 +524,7 @@ struct tiny_ss *_hak_ss_slab_release(struct tiny_heap *h, struct tiny_slab *s)
     /* Read while s's units keep ss mapped: once they go, a SuperSlab of
      * another heap's may go too (its owner's exit). Only h changes the
      * owner of a SuperSlab h owns. */
-    bool mine = HAK_PEEK(ss->owner) == h;
+    bool mine = h && HAK_PEEK(ss->owner) == h;
     unsigned u = (unsigned)((s->data - ss_base(ss)) >> HAK_UNIT_SHIFT);
     /* A tick early at most: the units may be purged that much sooner. */
     uint64_t bits = units_mask(u, s->units), t = _hak_os_coarse_ns();

@@ -52,7 +52,7 @@ struct __attribute__((aligned(64))) tiny_slab {
     struct tiny_slab *next, *prev;        /* owner's partial or full list, or the abandoned list */
     struct tiny_slab *notify_next;        /* link on the owner's notify stack */
     struct tiny_ss *ss;                   /* enclosing SuperSlab; NULL for a fallback slab */
-    uint64_t kept_at;                     /* when it was last kept empty (coarse ns; see mid.keep) */
+    uint64_t listed_at;                   /* when it went on the kept list (see mid.keep) or the abandoned one (coarse ns) */
 };
 
 /* What the chunk map points to for a slab chunk: the records of its 32

@@ -9,27 +9,11 @@
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
+#include "rss.h"
 
 #define MiB ((size_t)1 << 20)
 
-static size_t rss(void)
-{
-    FILE *f = fopen("/proc/self/statm", "r");
-    unsigned long size = 0, resident = 0;
-    if (!f || fscanf(f, "%lu %lu", &size, &resident) != 2) {
-        fprintf(stderr, "rss: cannot read /proc/self/statm\n");
-        exit(1);
-    }
-    fclose(f);
-    return resident * (size_t)sysconf(_SC_PAGESIZE);
-}
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
+static size_t rss(void) { return rss_of("rss"); }
 
 static uint64_t rng = 0x9e3779b97f4a7c15ULL;
 static uint64_t next(void)

@@ -746,6 +746,17 @@ static void *leaver(void *arg)
     return NULL; /* exits holding them all */
 }
 
+/* Gives back the abandoned slabs remote frees emptied (the purger's sweep,
+ * run here as if the delay had passed since the last such sweep: a slab it
+ * drains and keeps is due again a delay after the sweep's time). */
+static void sweep_abandoned(void)
+{
+    static uint64_t ahead;
+    ahead += _hak_purge_delay_ns() + 1;
+    _hak_purge_tick(_hak_os_now_ns() + ahead);
+    _hak_purge_flush();
+}
+
 static void *inheritor(void *arg)
 {
     int *ok = arg;
@@ -753,7 +764,8 @@ static void *inheritor(void *arg)
     hak_free(hak_malloc(24));
     for (unsigned i = 0; i < NREMOTE; i++)
         hak_free(blocks[i]);
-    /* Adopted slabs are this thread's: the next allocations reuse them. */
+    /* Adopted slabs are this thread's (by the frees, or by the refill that
+     * finds them abandoned): the next allocations reuse them. */
     void *p = hak_malloc(200);
     *ok = 0;
     for (unsigned i = 0; i < NREMOTE && !*ok; i++)
@@ -762,19 +774,72 @@ static void *inheritor(void *arg)
     return NULL;
 }
 
-static void exit_abandons_and_free_adopts(void **state)
+/* Runs leaver, then inheritor, with tiny.adopt_on_free as adopt. */
+static int inherit(bool adopt)
 {
-    (void)state;
     int ok = 0;
+    bool was = _hak_tiny_adopt_free;
+    _hak_tiny_adopt_free = adopt;
     snap(&before);
     run_thread(leaver, NULL);
     run_thread(inheritor, &ok);
     snap(&after);
-    assert_true(ok);
+    _hak_tiny_adopt_free = was;
+    return ok;
+}
+
+static void exit_abandons_and_free_adopts(void **state)
+{
+    (void)state;
+    assert_true(inherit(true));
 #if HAK_COUNTERS
     assert_true(GREW(tiny_slab_abandon) >= 1);
     assert_true(GREW(tiny_slab_adopt) >= GREW(tiny_slab_abandon));
     assert_int_equal(GREW(free_ss_remote), 0); /* adoption made every free local */
+#endif
+}
+
+/* Without adoption on free, the frees are remote and the inheritor's first
+ * refill of the class adopts the last slab abandoned, draining them. */
+static void exit_abandons_and_refill_adopts(void **state)
+{
+    (void)state;
+    assert_true(inherit(false));
+#if HAK_COUNTERS
+    assert_true(GREW(tiny_slab_abandon) >= 1);
+    assert_int_equal(GREW(free_ss_remote), NREMOTE);
+    assert_true(GREW(tiny_slab_adopt) >= 1);
+    assert_true(CGREW(tiny_refill_partial, hak_size_class(200)) >= 1);
+#endif
+    sweep_abandoned(); /* the slabs it did not adopt */
+}
+
+/* Abandoned slabs that remote frees empty, in a class nobody allocates
+ * again, are given back by the purger's sweep; one still holding a block
+ * stays abandoned until that block comes back too. */
+static void abandoned_slabs_are_swept(void **state)
+{
+    (void)state;
+    bool was = _hak_tiny_adopt_free;
+    _hak_tiny_adopt_free = false;
+    snap(&before);
+    run_thread(leaver, NULL);
+    struct tiny_slab *first = tiny_slab_of((uintptr_t)blocks[0]), *last = tiny_slab_of((uintptr_t)blocks[NREMOTE - 1]);
+    assert_ptr_not_equal(first, last); /* NREMOTE blocks of 200 B span slabs */
+    for (unsigned i = 1; i < NREMOTE; i++)
+        hak_free(blocks[i]);
+    assert_null(atomic_load(&first->owner));
+    sweep_abandoned();
+    assert_ptr_equal(tiny_slab_of((uintptr_t)blocks[0]), first); /* still a block out */
+    assert_null(tiny_slab_of((uintptr_t)blocks[NREMOTE - 1])); /* given back */
+    hak_free(blocks[0]);
+    sweep_abandoned();
+    assert_null(tiny_slab_of((uintptr_t)blocks[0]));
+    snap(&after);
+    _hak_tiny_adopt_free = was;
+#if HAK_COUNTERS
+    assert_true(GGREW(tiny_abandon_release) >= 2);
+    assert_true(GGREW(tiny_abandon_drain) >= GGREW(tiny_abandon_release) + 1);
 #endif
 }
 
@@ -1358,7 +1423,8 @@ static void idle_units_beyond_retain_are_purged(void **state)
     assert_true(left <= keep + 8);
     for (unsigned i = 0; i < nss; i++)
         hak_free(kept[i]);
-    _hak_tiny_flush_tls(); /* their slabs, adopted by the frees, go empty: so do the SuperSlabs */
+    _hak_tiny_flush_tls(); /* their slabs, if adopted by the frees, go empty: so do the SuperSlabs */
+    sweep_abandoned(); /* if not: the sweep gives them back */
 }
 
 #define U(a, b) ((uint32_t)((((uint64_t)1 << ((b) + 1)) - 1) & ~(((uint64_t)1 << (a)) - 1))) /* units a..b */
@@ -1608,6 +1674,8 @@ int main(void)
         cmocka_unit_test(free_burst_meets_remote_frees),
         cmocka_unit_test(remote_frees_are_drained),
         cmocka_unit_test(exit_abandons_and_free_adopts),
+        cmocka_unit_test(exit_abandons_and_refill_adopts),
+        cmocka_unit_test(abandoned_slabs_are_swept),
         cmocka_unit_test(misuse_is_reported_and_survived),
         cmocka_unit_test(free_null_is_counted),
         cmocka_unit_test(huge_blocks),
