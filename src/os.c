@@ -126,10 +126,11 @@ int _hak_os_membarrier(void)
     return r == 0 ? 0 : -1;
 }
 
-void _hak_os_wait(_Atomic uint32_t *word, uint32_t val)
+void _hak_os_wait(_Atomic uint32_t *word, uint32_t val, uint64_t timeout_ns)
 {
     int saved = errno;
-    syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, val, NULL, NULL, 0);
+    struct timespec ts = { (time_t)(timeout_ns / 1000000000u), (long)(timeout_ns % 1000000000u) };
+    syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, val, &ts, NULL, 0);
     errno = saved;
 }
 

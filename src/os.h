@@ -38,10 +38,11 @@ uint64_t _hak_os_now_ns(void);
  * though they used no fence. 0, or -1 where the kernel has no such call
  * (Linux < 4.14, or refused). */
 int _hak_os_membarrier(void);
-/* Sleeps while *word == val (futex wait, private), until a wake on word;
- * returns at once if *word != val, and may return spuriously (a signal).
- * Wakes up to one thread sleeping on word. Both keep errno. */
-void _hak_os_wait(_Atomic uint32_t *word, uint32_t val);
+/* Sleeps while *word == val (futex wait, private), until a wake on word or
+ * for at most timeout_ns; returns at once if *word != val, and may return
+ * early (a signal). Wakes up to one thread sleeping on word. Both keep
+ * errno. */
+void _hak_os_wait(_Atomic uint32_t *word, uint32_t val, uint64_t timeout_ns);
 void _hak_os_wake(_Atomic uint32_t *word);
 /* The same clock read at the last timer tick (CLOCK_MONOTONIC_COARSE): up
  * to a tick (1-10 ms) behind _hak_os_now_ns, never ahead, and about 7 ns

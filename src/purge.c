@@ -200,14 +200,17 @@ uint64_t _hak_purge_tick(uint64_t now)
  * - when no thread can be created (RLIMIT_NPROC, no memory) the passes run
  *   inline on allocating threads until a retry is due.
  *
- * Once started it stays: when nothing waits for its delay it sleeps until
- * a kick wakes it (a futex on `parked`). A purger that left would be
- * started again only by an allocating thread's slow path, never by a free
- * (pthread_create allocates, and a free may come with the loader's lock
- * held: tests/integration/dlopen_tls), so what a process frees as it goes
- * idle would stay resident. Kickers store `kicked` then read `parked`; the
- * thread stores `parked` then reads `kicked`: one of them sees the other,
- * and a wake that comes first makes the wait return at once. */
+ * When nothing waits for its delay it sleeps until a kick wakes it (a
+ * futex on `parked`) for up to madvise.linger, then leaves. A purger that
+ * has left is started again only by an allocating thread's slow path,
+ * never by a free (pthread_create allocates, and a free may come with the
+ * loader's lock held: tests/integration/dlopen_tls), so what a process
+ * frees as it goes idle waits for the lingering one. Kickers store
+ * `kicked` then read `parked`; the thread stores `parked` then reads
+ * `kicked`: one of them sees the other, and a wake that comes first makes
+ * the wait return at once. Leaving, it stores `running` then reads
+ * `kicked`, as kickers store `kicked` then read `running`: a kick that
+ * came meanwhile keeps it (or a thread the kicker started carries on). */
 static _Atomic bool exiting;       /* the library destructor ran */
 static bool forked;                /* this process is a fork child */
 static _Atomic uint64_t retry_at;  /* after a failed start: no thread before this (ns) */
@@ -235,17 +238,32 @@ static void *purger(void *arg)
 {
     (void)arg;
     pthread_setname_np(pthread_self(), "hakmem-purge");
+    uint64_t idle_since = 0; /* nothing pending since (ns); 0: something was */
     while (!atomic_load(&exiting)) { /* nothing is worth a pass once the process exits */
         atomic_store(&kicked, false);
-        uint64_t next = _hak_purge_tick(_hak_os_now_ns());
+        uint64_t now = _hak_os_now_ns(), next = _hak_purge_tick(now);
         if (next) {
+            idle_since = 0;
             sleep_until(next);
-        } else {
-            atomic_store(&parked, 1);
-            if (!atomic_load(&kicked))
-                _hak_os_wait(&parked, 1);
-            atomic_store(&parked, 0);
+            continue;
         }
+        uint64_t linger = (uint64_t)HAK_OPT(madvise_linger) * 1000000u;
+        if (!idle_since)
+            idle_since = now;
+        if (now - idle_since >= linger) {
+            atomic_store(&running, false);
+            bool expected = false;
+            if (!atomic_load(&kicked) || !atomic_compare_exchange_strong(&running, &expected, true))
+                return NULL;
+            idle_since = 0;
+            continue;
+        }
+        atomic_store(&parked, 1);
+        if (!atomic_load(&kicked))
+            _hak_os_wait(&parked, 1, idle_since + linger - now);
+        atomic_store(&parked, 0);
+        if (atomic_load(&kicked))
+            idle_since = 0;
     }
     return NULL;
 }

@@ -1,8 +1,8 @@
 /* purge.h — the process-wide purge service (SPEC §5.5, "batched madvise"):
  * ranges of memory to give back are queued and flushed together, and a
- * purger thread — started when freed memory first waits for its delay,
- * asleep while none does — purges what stays unused, so resident memory
- * follows the live heap even in a process that went idle.
+ * purger thread — started when freed memory waits for its delay, asleep
+ * for up to madvise.linger while none does — purges what stays unused, so
+ * resident memory follows the live heap even in a process that went idle.
  *
  * A service under both tiers: the arena, BigCache and huge blocks (large/)
  * and the SuperSlab and fallback slab caches (tiny/) queue their ranges and
