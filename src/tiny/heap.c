@@ -312,7 +312,8 @@ static uint64_t earliest(uint64_t a, uint64_t b) { return !a ? b : !b ? a : a < 
  * left with no block out; the others go back on their list. Off its list,
  * a slab is the sweep's: adoption skips it and frees into it stay remote.
  * Returns when the next falls due, or 0 (a first remote free into an
- * abandoned slab kicks the purger). Trim sweeps with no delay. */
+ * abandoned slab kicks the purger). Trim sweeps them all (now: the end of
+ * time). */
 static uint64_t abandoned_sweep(uint64_t now, uint64_t delay)
 {
     uint64_t next = 0;
@@ -354,11 +355,12 @@ static uint64_t abandoned_sweep(uint64_t now, uint64_t delay)
             }
         }
         if (back) {
+            uint64_t stamp = _hak_os_coarse_ns(); /* now, but for trim's */
             hak_lock(&abandoned[c].lock);
             while (back) {
                 struct tiny_slab *s = back;
                 back = s->next;
-                s->listed_at = now;
+                s->listed_at = stamp;
                 s->list = TINY_LIST_ABANDONED;
                 list_push(&abandoned[c].head, s);
             }
@@ -553,7 +555,7 @@ void _hak_tiny_flush_tls(void)
 size_t _hak_tiny_trim(void)
 {
     _hak_tiny_flush_tls();
-    abandoned_sweep(_hak_os_coarse_ns(), 0); /* their SuperSlabs may go empty: before the trim */
+    abandoned_sweep(UINT64_MAX, 0); /* their SuperSlabs may go empty: before the trim */
     return _hak_tiny_use_ss ? _hak_ss_trim() : _hak_fb_trim();
 }
 

@@ -239,7 +239,10 @@ void _hak_tiny_fork_child(void);
 /* Calls fn for every live heap's counters, under the registry lock. */
 void _hak_tiny_foreach_counters(void (*fn)(const struct hak_counters *, const struct hak_class_counters *, void *),
                                 void *arg);
-/* Releases cached empty SuperSlabs; returns bytes given back. */
+/* Returns this thread's TLS lists and the abandoned slabs' remote frees
+ * to their slabs, gives back the slabs that empties, purges the free units
+ * of SuperSlabs in use and unmaps the cached empty ones (or the fallback
+ * cache); returns the bytes unmapped. */
 size_t _hak_tiny_trim(void);
 /* Bytes of blocks out of slabs: in use, or cached in threads' TLS lists
  * (bounded per thread) or freed remotely and not yet drained. */
@@ -251,7 +254,8 @@ size_t _hak_tiny_own_cached_bytes(void);
 size_t _hak_tiny_cached_bytes(void);
 /* Bytes of emptied slabs live threads keep set up (mid.keep). */
 size_t _hak_tiny_kept_bytes(void);
-/* The decay of whichever slab source is in use (registered with the purger). */
+/* The decay of whichever slab source is in use, the sweep of abandoned
+ * slabs and the drain of idle heaps (registered with the purger). */
 uint64_t _hak_tiny_decay(uint64_t now_ns);
 
 #endif
