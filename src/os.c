@@ -131,6 +131,7 @@ void _hak_os_wait(_Atomic uint32_t *word, uint32_t val, uint64_t timeout_ns)
     int saved = errno;
     struct timespec ts = { (time_t)(timeout_ns / 1000000000u), (long)(timeout_ns % 1000000000u) };
     syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, val, &ts, NULL, 0);
+    HAK_GCTR_ADD(os, futex_wait, 1);
     errno = saved;
 }
 
@@ -138,6 +139,7 @@ void _hak_os_wake(_Atomic uint32_t *word)
 {
     int saved = errno;
     syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+    HAK_GCTR_ADD(os, futex_wake, 1);
     errno = saved;
 }
 

@@ -1,5 +1,6 @@
-/* os.h — the one layer that talks to the kernel: every mmap, munmap, madvise
- * and clock read in hakmem goes through these functions, which count them.
+/* os.h — the one layer that talks to the kernel: every mmap, munmap, madvise,
+ * futex and clock read in hakmem goes through these functions, which count
+ * the calls that map, unmap, advise, sleep and wake (os.* counters).
  *
  * Contract: sizes are > 0 and multiples of HAK_PAGE_SIZE; addresses are
  * page-aligned. Mapping returns NULL with errno = ENOMEM on failure (never

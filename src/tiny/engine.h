@@ -117,6 +117,10 @@ extern bool _hak_tiny_validate_links;
  * madvise.delay = 0: no purger would sweep abandoned slabs); otherwise the
  * block is freed remotely, as into any other thread's slab. */
 extern bool _hak_tiny_adopt_free;
+/* Per class: an abandoned slab of the class had a first remote free, or a
+ * slab joined the class's abandoned list, since the purger's sweep last
+ * walked it (heap.c, abandoned_sweep); set by the free, taken by the sweep. */
+extern _Atomic bool _hak_tiny_abandoned_dirty[HAK_NCLASS];
 
 /* Bytes of blocks out of slabs (with their users, in TLS lists, or freed
  * remotely and not yet drained), for mallinfo: each heap counts what its

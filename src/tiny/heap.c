@@ -28,10 +28,15 @@ static void ucache_clear(struct tiny_heap *h) { h->uc = _hak_tiny_ucache_none; }
 
 _Static_assert(sizeof(struct tiny_heap) <= HAK_META_MAX, "a heap is a metadata record");
 
-/* Slabs left by exited threads, per class, doubly linked for O(1) adoption. */
+/* Slabs left by exited threads, per class, doubly linked for O(1) adoption.
+ * The purger's sweep walks a class's list only when it may find work: a
+ * slab joined it or had a first remote free since its last walk
+ * (_hak_tiny_abandoned_dirty), or a slab the walk left for later falls due
+ * (due, written under the lock; 0: none). */
 static struct {
     hak_lock_t lock;
     struct tiny_slab *head;
+    _Atomic uint64_t due;
 } abandoned[HAK_NCLASS];
 HAK_LOCK_LIST(&abandoned[0].lock, HAK_NCLASS, sizeof abandoned[0], HAK_RANK_TINY_ABANDONED);
 
@@ -186,17 +191,25 @@ static void ucache_forget(struct tiny_heap *h, const struct tiny_slab *s)
             h->uc.slab[TINY_UCACHE_SLOT(u)] = &_hak_tiny_slab_none;
 }
 
-/* Returns s's SuperSlab while it is still h's, else NULL (see
+/* Gives s, with no block out and on no list, back to its SuperSlab or the
+ * fallback cache; h is its owner's heap, or NULL for an abandoned slab.
+ * Returns s's SuperSlab while it is still h's, else NULL (see
  * _hak_ss_slab_release). */
+static struct tiny_ss *slab_give_back(struct tiny_heap *h, struct tiny_slab *s)
+{
+    if (s->ss)
+        return _hak_ss_slab_release(h, s);
+    _hak_fb_slab_release(s);
+    return NULL;
+}
+
+/* An emptied slab of h's leaves h: see slab_give_back. */
 static struct tiny_ss *slab_release(struct tiny_heap *h, struct tiny_slab *s)
 {
     ucache_forget(h, s);
     slab_unlink(h, s);
     HAK_CTR_INC(tiny, slab_release);
-    if (s->ss)
-        return _hak_ss_slab_release(h, s);
-    _hak_fb_slab_release(s);
-    return NULL;
+    return slab_give_back(h, s);
 }
 
 /* A slab of h's with no block out, held by the purger (see drain_idle):
@@ -275,6 +288,8 @@ static void abandon(struct tiny_slab *s)
     atomic_store_explicit(&s->owner, NULL, memory_order_release);
     list_push(&abandoned[c].head, s);
     hak_unlock(&abandoned[c].lock);
+    /* Its remote list may hold blocks pushed while it was owned. */
+    atomic_store_explicit(&_hak_tiny_abandoned_dirty[c], true, memory_order_release);
     HAK_CTR_INC(tiny, slab_abandon);
 }
 
@@ -320,14 +335,22 @@ static uint64_t abandoned_sweep(uint64_t now, uint64_t delay)
     for (unsigned c = 1; c < HAK_NCLASS; c++) {
         if (!HAK_PEEK(abandoned[c].head))
             continue;
+        uint64_t later = atomic_load_explicit(&abandoned[c].due, memory_order_relaxed);
+        /* The flag goes before the walk: a first remote free after it sets it again. */
+        bool dirty = atomic_exchange_explicit(&_hak_tiny_abandoned_dirty[c], false, memory_order_acq_rel);
+        if (!dirty && !(later && later <= now)) {
+            next = earliest(next, later);
+            continue;
+        }
         struct tiny_slab *due = NULL;
+        later = 0;
         hak_lock(&abandoned[c].lock);
         for (struct tiny_slab *s = abandoned[c].head, *n; s; s = n) {
             n = s->next;
             if (!atomic_load_explicit(&s->remote, memory_order_relaxed))
                 continue;
             if (s->listed_at + delay > now) {
-                next = earliest(next, s->listed_at + delay);
+                later = earliest(later, s->listed_at + delay);
                 continue;
             }
             list_remove(&abandoned[c].head, s);
@@ -335,7 +358,9 @@ static uint64_t abandoned_sweep(uint64_t now, uint64_t delay)
             s->next = due;
             due = s;
         }
+        atomic_store_explicit(&abandoned[c].due, later, memory_order_relaxed);
         hak_unlock(&abandoned[c].lock);
+        next = earliest(next, later);
         struct tiny_slab *back = NULL;
         hak_unused unsigned drained = 0, released = 0; /* counted, unless counters are compiled out */
         while (due) {
@@ -345,10 +370,7 @@ static uint64_t abandoned_sweep(uint64_t now, uint64_t delay)
             drained++;
             if (slab_releasable(s)) {
                 released++;
-                if (s->ss)
-                    _hak_ss_slab_release(NULL, s);
-                else
-                    _hak_fb_slab_release(s);
+                slab_give_back(NULL, s);
             } else {
                 s->next = back;
                 back = s;

@@ -22,6 +22,7 @@ _Atomic size_t _hak_tiny_grown_total;
 uint64_t _hak_tiny_keep_classes;
 bool _hak_tiny_validate_links;
 bool _hak_tiny_adopt_free;
+_Atomic bool _hak_tiny_abandoned_dirty[HAK_NCLASS];
 _Atomic int64_t _hak_tiny_retired_out;
 
 /* ------------------------------------------------------------------ settings */
@@ -219,6 +220,7 @@ void _hak_tiny_remote_push(struct tiny_slab *s, void *p)
         } else if (!owner) {
             /* Abandoned: nobody drains it but a refill of its class that
              * adopts it, or the purger's sweep (heap.c, abandoned_sweep). */
+            atomic_store_explicit(&_hak_tiny_abandoned_dirty[s->cls], true, memory_order_release);
             _hak_purge_kick();
         }
     }
