@@ -80,7 +80,7 @@ struct tiny_heap {
     /* The big tables, left clean by the owner's exit (a pooled heap taken
      * again clears only the fields above). */
     struct hak_class_counters cctr;       /* the owner's per-class counters: retiring zeroes them */
-    struct tiny_ucache uc;                /* the owner's unit cache (tls.h), its alone: exit empties it */
+    struct tiny_ucache uc;                /* the owner's unit cache (tls.h), its alone; a slab's entries go with it */
 };
 
 _Static_assert(HAK_NCLASS <= 64, "tiny_heap.classes has a bit per class");

@@ -26,6 +26,15 @@ const struct tiny_ucache _hak_tiny_ucache_none = { .slab = { [0 ... TINY_UCACHE 
 /* Empties the unit cache of h, this thread's heap (or a new one). */
 static void ucache_clear(struct tiny_heap *h) { h->uc = _hak_tiny_ucache_none; }
 
+/* Whether h's unit cache holds no slab (the check of a debug build). */
+static inline bool ucache_empty(const struct tiny_heap *h)
+{
+    for (unsigned i = 0; i < TINY_UCACHE; i++)
+        if (h->uc.slab[i] != &_hak_tiny_slab_none)
+            return false;
+    return true;
+}
+
 _Static_assert(sizeof(struct tiny_heap) <= HAK_META_MAX, "a heap is a metadata record");
 
 /* Slabs left by exited threads, per class, doubly linked for O(1) adoption.
@@ -66,7 +75,7 @@ struct tiny_heap *_hak_tiny_heap_create(void)
         memset(h, 0, offsetof(struct tiny_heap, cctr));
         atomic_store(&h->notify, pending);
     } else if ((h = _hak_meta_alloc(sizeof *h)) != NULL) {
-        ucache_clear(h); /* a pooled heap's was cleared by its exit */
+        ucache_clear(h); /* a pooled heap's is empty: each slab left it as it went */
     }
     if (!h) {
         hak_unlock(&reg_lock);
@@ -483,6 +492,7 @@ static void heap_retire(struct tiny_heap *h)
                 if (slab_releasable(s)) {
                     slab_release(h, s);
                 } else {
+                    ucache_forget(h, s);
                     slab_unlink(h, s);
                     abandon(s);
                 }
@@ -540,7 +550,7 @@ void _hak_tiny_thread_exit(void)
     memset(t->room, 0, sizeof t->room);
     grown_release(t);
     _hak_counters_retire(&_hak_thread.ctr, &h->cctr);
-    ucache_clear(h);
+    hak_assert(ucache_empty(h)); /* each slab left it as it went: pooled, the heap's cache is clear */
     heap_unregister(h);
 }
 

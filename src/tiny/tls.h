@@ -21,8 +21,8 @@ enum { TINY_THREAD_NEW, TINY_THREAD_LIVE, TINY_THREAD_EXITED };
  * clear would cost every new thread page faults. 1,024 entries: with 256,
  * a thread holding slabs over more than 16 MiB (larson-sized's threads
  * adopt their predecessors' slabs, the two threads' SuperSlabs interleave)
- * missed on 0.5-9 % of its frees, as the layout made the collisions, and
- * took 15 % longer (medians of 7); with 1,024, 0-3 %. */
+ * missed on 0.5-9 % of its frees, as the layout made the collisions; with
+ * 1,024, 0-3 % (the times: doc/benchmarks.md, 2026-12-07). */
 #define TINY_UCACHE 1024
 /* The unit number's low bits: the units of 32 adjacent SuperSlabs (64 MiB)
  * never collide, and the kernel maps a thread's SuperSlabs next to each
