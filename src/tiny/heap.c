@@ -27,7 +27,7 @@ const struct tiny_ucache _hak_tiny_ucache_none = { .slab = { [0 ... TINY_UCACHE 
 static void ucache_clear(struct tiny_heap *h) { h->uc = _hak_tiny_ucache_none; }
 
 /* Whether h's unit cache holds no slab (the check of a debug build). */
-static inline bool ucache_empty(const struct tiny_heap *h)
+hak_unused static bool ucache_empty(const struct tiny_heap *h)
 {
     for (unsigned i = 0; i < TINY_UCACHE; i++)
         if (h->uc.slab[i] != &_hak_tiny_slab_none)

@@ -1232,13 +1232,16 @@ static void *keep_thread(void *arg)
     snap(&after);
     assert_int_equal(atomic_load(&h->kept_resident), 0);
     assert_int_equal(atomic_load(&h->kept_bytes), kept * span);
-    struct tiny_slab *k = h->cls[c].kept;
-    assert_non_null(k);
-    assert_int_equal(k->carved, 0);
-    if (_hak_purge_purge_zeroes()) {
-        unsigned char resident;
-        assert_int_equal(mincore((void *)k->data, HAK_PAGE_SIZE, &resident), 0);
-        assert_false(resident & 1);
+    /* Each of them: every page each had carved is gone. */
+    assert_non_null(h->cls[c].kept);
+    for (struct tiny_slab *k = h->cls[c].kept; k; k = k->next) {
+        assert_int_equal(k->carved, 0);
+        if (_hak_purge_purge_zeroes())
+            for (size_t off = 0; off < MIDK * 2; off += HAK_PAGE_SIZE) {
+                unsigned char resident;
+                assert_int_equal(mincore((char *)k->data + off, HAK_PAGE_SIZE, &resident), 0);
+                assert_false(resident & 1);
+            }
     }
 #if HAK_COUNTERS
     assert_int_equal(GGREW(tiny_kept_purge), kept);
