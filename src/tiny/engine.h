@@ -267,15 +267,19 @@ void _hak_tiny_slab_returned(struct tiny_heap *h, struct tiny_slab *s);
  * take it. Returns the bytes it spanned, 0 if there was none. */
 size_t _hak_tiny_unkeep(struct tiny_heap *h, unsigned c, struct tiny_ss **ss);
 /* Processes h's notify stack: slabs of h's that got remote frees while full
- * become partial (or go back to their source, if now empty). */
-void _hak_tiny_drain_notify_slow(struct tiny_heap *h);
+ * become partial (or go back to their source, if now empty). For a refill
+ * of class c (c < HAK_NCLASS), returns a slab of class c that it left empty
+ * and partial rather than give it back; else NULL. */
+struct tiny_slab *_hak_tiny_drain_notify_slow(struct tiny_heap *h, unsigned c);
 /* The same, the stack's emptiness checked inline: it is empty at nearly
  * every refill and overflowing free that asks. */
-hak_inline void tiny_drain_notify(struct tiny_heap *h)
+hak_inline struct tiny_slab *tiny_drain_notify_for(struct tiny_heap *h, unsigned c)
 {
     if (atomic_load_explicit(&h->notify, memory_order_relaxed))
-        _hak_tiny_drain_notify_slow(h);
+        return _hak_tiny_drain_notify_slow(h, c);
+    return NULL;
 }
+hak_inline void tiny_drain_notify(struct tiny_heap *h) { tiny_drain_notify_for(h, HAK_NCLASS); }
 /* Takes s (or, with s NULL, the first abandoned slab of class c) for h;
  * NULL if there is none (or s is not abandoned). */
 struct tiny_slab *_hak_tiny_adopt(struct tiny_heap *h, unsigned c, struct tiny_slab *s);

@@ -257,8 +257,11 @@ static void slab_emptied(struct tiny_heap *h, struct tiny_slab *s)
 /* Processes h's notify stack: slabs of h's that got remote frees while full
  * become partial; stale entries only lose their flag. Those left empty go
  * back to their source, or, for the purger (which may not change the
- * owner's unit cache), are reset; returns how many were. */
-static unsigned drain_notify(struct tiny_heap *h, bool purger)
+ * owner's unit cache), are reset; returns how many were. For a refill of
+ * class c (c < HAK_NCLASS), the first slab of class c left empty stays
+ * partial instead, stored at *spare: given back, the refill would set up
+ * another slab of c in its place, and carve it anew. */
+static unsigned drain_notify(struct tiny_heap *h, bool purger, unsigned c, struct tiny_slab **spare)
 {
     if (!atomic_load_explicit(&h->notify, memory_order_relaxed))
         return 0;
@@ -272,7 +275,10 @@ static unsigned drain_notify(struct tiny_heap *h, bool purger)
             if (s->list == TINY_LIST_FULL && s->free)
                 _hak_tiny_slab_move(h, s, TINY_LIST_PARTIAL);
             if (!purger && s->list != TINY_LIST_CUR && s->list != TINY_LIST_KEPT && slab_releasable(s)) {
-                slab_emptied(h, s);
+                if (s->cls == c && !*spare)
+                    *spare = s;
+                else
+                    slab_emptied(h, s);
             } else if (purger && s->list != TINY_LIST_KEPT && s->used == 0 && s->carved &&
                        atomic_load_explicit(&s->remote_busy, memory_order_acquire) == 0) {
                 slab_reset(s);
@@ -284,7 +290,12 @@ static unsigned drain_notify(struct tiny_heap *h, bool purger)
     return reset;
 }
 
-void _hak_tiny_drain_notify_slow(struct tiny_heap *h) { drain_notify(h, false); }
+struct tiny_slab *_hak_tiny_drain_notify_slow(struct tiny_heap *h, unsigned c)
+{
+    struct tiny_slab *spare = NULL;
+    drain_notify(h, false, c, &spare);
+    return spare;
+}
 
 /* ------------------------------------------------------------------ adoption */
 
@@ -716,7 +727,7 @@ static uint64_t drain_idle(uint64_t now)
             continue;
         }
         if (idle) {
-            hak_unused unsigned reset = drain_notify(h, true); /* counted, unless counters are compiled out */
+            hak_unused unsigned reset = drain_notify(h, true, HAK_NCLASS, NULL); /* counted, unless counters are compiled out */
             HAK_GCTR_ADD(tiny, idle_drain, 1);
             HAK_GCTR_ADD(tiny, idle_reset, reset);
             idle_due = 0;

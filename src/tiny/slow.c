@@ -193,7 +193,10 @@ static struct tiny_slab *next_slab(struct tiny_heap *h, unsigned c)
 {
     struct tiny_class_state *cs = &h->cls[c];
     struct tiny_slab *s;
-    tiny_drain_notify(h);
+    if ((s = tiny_drain_notify_for(h, c)) != NULL) {
+        HAK_CTR_INC_C(&h->cctr, tiny, refill_drained, c);
+        return s;
+    }
     if ((s = cs->partial) != NULL) {
         HAK_CTR_INC_C(&h->cctr, tiny, refill_partial, c);
         return s;

@@ -80,6 +80,17 @@ void _hak_tiny_validate_heap(struct tiny_heap *h)
         hak_assert(atomic_load(&ss->state) & TINY_SS_OWNED);
         hak_assert(!ss->next || ss->next->prev == ss);
     }
+    /* The unit cache: h's own slabs, each in the slot of one of its units. */
+    for (unsigned i = 0; i < TINY_UCACHE; i++) {
+        struct tiny_slab *s = h->uc.slab[i];
+        if (s == &_hak_tiny_slab_none)
+            continue;
+        hak_assert(atomic_load(&s->owner) == h && s->list != TINY_LIST_NONE);
+        bool slot = false;
+        for (uintptr_t u = s->data >> HAK_UNIT_SHIFT; u < (s->data >> HAK_UNIT_SHIFT) + s->units; u++)
+            slot |= TINY_UCACHE_SLOT(u) == i;
+        hak_assert(slot);
+    }
 }
 
 #endif

@@ -736,6 +736,86 @@ static void remote_frees_are_drained(void **state)
 #endif
 }
 
+/* A slab that remote frees empty while it is full goes back to its source
+ * when its owner next processes its notifications, unless the owner is
+ * then refilling that slab's class: the emptied slab is the refill's, not
+ * released and set up anew (its carved blocks stay carved). */
+#define DRAINED_SIZE 1024
+#define DRAINED_MAX 512
+static void *drained[DRAINED_MAX];
+static unsigned ndrained;
+
+static void *drained_freer(void *arg)
+{
+    (void)arg;
+    for (unsigned i = 0; i < ndrained; i++)
+        hak_free(drained[i]);
+    return NULL;
+}
+
+struct drained_result {
+    bool slab;     /* the first block was a slab's */
+    bool full;     /* its slab went full, all its blocks out */
+    bool taken;    /* the refill after the next slab's blocks took it */
+    bool kept_set; /* not set up anew: all its blocks still carved */
+    unsigned cls;
+};
+
+static void *drained_owner(void *arg)
+{
+    struct drained_result *r = arg;
+    void *next[DRAINED_MAX];
+    unsigned nnext = 0;
+    void *p = hak_malloc(DRAINED_SIZE);
+    struct tiny_slab *s1 = tiny_slab_of((uintptr_t)p);
+    if (!(r->slab = s1 != NULL)) {
+        hak_free(p);
+        return NULL;
+    }
+    r->cls = s1->cls;
+    /* Every block of s1 out (the list holds none: it refills only when
+     * empty), then the next slab's first one. */
+    ndrained = 0;
+    while (tiny_slab_of((uintptr_t)p) == s1 && ndrained < DRAINED_MAX) {
+        drained[ndrained++] = p;
+        p = hak_malloc(DRAINED_SIZE);
+    }
+    struct tiny_slab *s2 = tiny_slab_of((uintptr_t)p);
+    r->full = s1->list == TINY_LIST_FULL && ndrained == s1->capacity && s1->used == s1->capacity;
+    run_thread(drained_freer, NULL); /* a thread without a heap: remote frees, s1 notified */
+    while (tiny_slab_of((uintptr_t)p) == s2 && nnext < DRAINED_MAX) {
+        next[nnext++] = p;
+        p = hak_malloc(DRAINED_SIZE);
+    }
+    r->taken = tiny_slab_of((uintptr_t)p) == s1;
+    r->kept_set = s1->carved == s1->capacity;
+    hak_free(p);
+    for (unsigned i = 0; i < nnext; i++)
+        hak_free(next[i]);
+    return NULL;
+}
+
+static void refill_takes_the_slab_its_drain_empties(void **state)
+{
+    (void)state;
+    if (_hak_check_on)
+        skip(); /* check mode keeps no TLS lists */
+    struct drained_result r;
+    memset(&r, 0, sizeof r);
+    snap(&before);
+    run_thread(drained_owner, &r);
+    snap(&after);
+    if (!r.slab)
+        skip(); /* a profile that serves this size elsewhere */
+    assert_true(r.full);
+    assert_true(r.taken);
+    assert_true(r.kept_set);
+#if HAK_COUNTERS
+    assert_int_equal(CGREW(tiny_refill_drained, r.cls), 1);
+    assert_int_equal(GREW(free_remote_blocks), ndrained);
+#endif
+}
+
 /* ---------------------------------------------------------------- exit */
 
 static void *leaver(void *arg)
@@ -1237,7 +1317,7 @@ static void *keep_thread(void *arg)
     for (struct tiny_slab *k = h->cls[c].kept; k; k = k->next) {
         assert_int_equal(k->carved, 0);
         if (_hak_purge_purge_zeroes())
-            for (size_t off = 0; off < MIDK * 2; off += HAK_PAGE_SIZE) {
+            for (size_t off = 0; off < (size_t)k->capacity * k->size; off += HAK_PAGE_SIZE) {
                 unsigned char resident;
                 assert_int_equal(mincore((char *)k->data + off, HAK_PAGE_SIZE, &resident), 0);
                 assert_false(resident & 1);
@@ -1674,6 +1754,7 @@ int main(void)
         cmocka_unit_test(grown_lists_share_the_process_budget),
         cmocka_unit_test(free_burst_meets_remote_frees),
         cmocka_unit_test(remote_frees_are_drained),
+        cmocka_unit_test(refill_takes_the_slab_its_drain_empties),
         cmocka_unit_test(exit_abandons_and_free_adopts),
         cmocka_unit_test(exit_abandons_and_refill_adopts),
         cmocka_unit_test(abandoned_slabs_are_swept),
