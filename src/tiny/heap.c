@@ -718,8 +718,18 @@ static uint64_t drain_idle(uint64_t now)
             continue;
         }
         if (h == self) { /* kept slabs only; not from inside this thread's slow path */
-            bool busy = atomic_load_explicit(&h->in_slow, memory_order_relaxed);
-            next = earliest(next, busy ? now + delay : kept_purge(h, now, delay));
+            if (atomic_load_explicit(&h->in_slow, memory_order_relaxed)) {
+                next = earliest(next, now + delay);
+                continue;
+            }
+            /* Marked as one, without counting as the owner's activity: a
+             * fork from a signal handler that interrupts the purge leaves
+             * its child without this heap (_hak_tiny_fork_child), not with
+             * a slab half reset and the resident count not yet updated. */
+            atomic_store_explicit(&h->in_slow, 1, memory_order_relaxed);
+            __atomic_signal_fence(__ATOMIC_SEQ_CST);
+            next = earliest(next, kept_purge(h, now, delay));
+            tiny_slow_leave(h);
             continue;
         }
         if (!heap_claim(h)) {
