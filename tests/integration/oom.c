@@ -57,7 +57,7 @@ static void *alloc_with(int f, size_t n, void *old)
     case 0: return malloc(n);
     case 1: return calloc(1, n);
     case 2: return realloc(old, n);
-    case 3: return reallocarray(old, n / 8, 8);
+    case 3: return reallocarray(old, (n + 7) / 8, 8); /* n bytes at least: the caller writes all n */
     case 4:
         p = (void *)&p;
         r = posix_memalign(&p, 64, n);
