@@ -151,6 +151,15 @@ static inline void tiny_slab_used(struct tiny_slab *s, int32_t n)
 /* The purger holds h: wait until it lets go (heap.c). */
 hak_cold void _hak_tiny_claim_wait(struct tiny_heap *h);
 
+/* tiny_slow_enter's busy mark alone, with no wait for a claim and no count
+ * of owner activity: for the owner's purge of its own kept slabs, and the
+ * mark taken again after a wait for the purger. */
+static inline void tiny_slow_mark(struct tiny_heap *h)
+{
+    atomic_store_explicit(&h->in_slow, 1, memory_order_relaxed);
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+}
+
 /* The owner updates its lists, and the slabs they hold, between these two.
  * A fork from a signal handler that interrupted this thread in between
  * finds the flag set, and the child gives the heap up (see
@@ -162,8 +171,7 @@ hak_cold void _hak_tiny_claim_wait(struct tiny_heap *h);
  * here, where every refill passes. */
 static inline void tiny_slow_enter(struct tiny_heap *h)
 {
-    atomic_store_explicit(&h->in_slow, 1, memory_order_relaxed);
-    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    tiny_slow_mark(h);
     if (hak_unlikely(atomic_load_explicit(&h->claim, memory_order_acquire)))
         _hak_tiny_claim_wait(h);
     atomic_store_explicit(&h->slow_calls, atomic_load_explicit(&h->slow_calls, memory_order_relaxed) + 1,

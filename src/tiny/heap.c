@@ -640,8 +640,7 @@ void _hak_tiny_claim_wait(struct tiny_heap *h)
         atomic_store_explicit(&h->in_slow, 0, memory_order_release);
         while (atomic_load_explicit(&h->claim, memory_order_acquire))
             sched_yield();
-        atomic_store_explicit(&h->in_slow, 1, memory_order_relaxed);
-        __atomic_signal_fence(__ATOMIC_SEQ_CST);
+        tiny_slow_mark(h);
     } while (atomic_load_explicit(&h->claim, memory_order_acquire));
 }
 
@@ -726,8 +725,7 @@ static uint64_t drain_idle(uint64_t now)
              * fork from a signal handler that interrupts the purge leaves
              * its child without this heap (_hak_tiny_fork_child), not with
              * a slab half reset and the resident count not yet updated. */
-            atomic_store_explicit(&h->in_slow, 1, memory_order_relaxed);
-            __atomic_signal_fence(__ATOMIC_SEQ_CST);
+            tiny_slow_mark(h);
             next = earliest(next, kept_purge(h, now, delay));
             tiny_slow_leave(h);
             continue;
